@@ -1,0 +1,203 @@
+"""What the CLI commands do: run, check, demo, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from bridge.cli import setup_logging
+from bridge.config import Config, default_config, load_config, parse_config
+from bridge.engine import Device, Engine
+from bridge.errors import ConfigError
+
+log = logging.getLogger("agentlight")
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    command: Callable[[argparse.Namespace], int] = {
+        "run": cmd_run,
+        "check": cmd_check,
+        "demo": cmd_demo,
+        "simulate": cmd_simulate,
+    }[args.command]
+    try:
+        return command(args)
+    except ConfigError as err:
+        print(f"agentlight: config error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _load(args: argparse.Namespace) -> Config:
+    if getattr(args, "config", None):
+        return load_config(args.config)
+    return default_config(getattr(args, "url", None) or "http://127.0.0.1:8888")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
+    setup_logging(args.verbose, args.quiet, config.log_level)
+    return asyncio.run(run_bridge(config))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _load(args)
+    print(describe_config(config))
+    return 0
+
+
+def describe_config(config: Config) -> str:
+    lines = [f"{config.file or '<built-in config>'}: OK", "sources:"]
+    for s in config.sources:
+        lines.append(f"  {s.name} ({s.type}){_options(s.options)}")
+    lines.append("devices:")
+    for d in config.devices:
+        lines.append(f"  {d.name} ({d.type}) show={d.show}{_options(d.options)}")
+    lines.append(f"theme: {config.theme.source}")
+    if config.on_exit is None:
+        lines.append("on exit: devices go dark")
+    else:
+        lines.append(f"on exit: {config.on_exit.color.hex} {config.on_exit.effect.value}")
+    return "\n".join(lines)
+
+
+def _options(options: Any) -> str:
+    if not dataclasses.is_dataclass(options):
+        return ""
+    parts = []
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        if value != f.default:
+            # Secret's str() is "***": credentials never reach the terminal.
+            parts.append(f"{f.name}={value}")
+    return ("  " + " ".join(parts)) if parts else ""
+
+
+def build_engine(config: Config) -> tuple[Engine, list[Any]]:
+    """Drivers, engine and sources for ``config`` (raises ConfigError before anything starts)."""
+    from bridge.sources import source_class
+    from devices import driver_class
+
+    devices = [Device(driver_class(d.type)(d.name, d.options), d.show) for d in config.devices]
+    engine = Engine(
+        devices,
+        config.theme,
+        on_exit=config.on_exit,
+        shutdown_timeout=config.shutdown_timeout,
+    )
+    sources = [source_class(s.type)(s.name, s.options, engine.publish) for s in config.sources]
+    return engine, sources
+
+
+async def run_bridge(
+    config: Config,
+    stop: asyncio.Event | None = None,
+    *,
+    on_engine: Callable[[Engine], None] | None = None,
+) -> int:
+    """Run ``config`` until SIGINT/SIGTERM (or ``stop``); devices are left dark."""
+    stop = stop or asyncio.Event()
+    engine, sources = build_engine(config)
+    if on_engine is not None:
+        on_engine(engine)
+    with _signals(stop):
+        await engine.run(sources, stop)
+    return 0
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event) -> Any:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or not a Unix loop: the caller stops us
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # The live line owns the terminal; only warnings unless asked.
+    setup_logging(args.verbose, args.quiet or args.verbose == 0)
+    return asyncio.run(run_demo(args))
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    from bridge.simulator import SimAgent, SimServer, run_scenario
+
+    agent = SimAgent()
+    server = SimServer(agent)
+    await server.start()
+    try:
+        base = load_config(args.config) if args.config else None
+        extra = [{"type": "record", "name": "record", "path": args.record}] if args.record else []
+        config = parse_config(
+            {
+                "sources": [{"type": "pocketpaw", "url": server.url}],
+                "devices": [{"type": "terminal"}, *extra],
+            },
+            file="<demo>",
+        )
+        if base is not None:
+            # The user's devices and theme, fed by the simulator.
+            config = dataclasses.replace(
+                config,
+                devices=base.devices + config.devices[1:],
+                theme=base.theme,
+                on_exit=base.on_exit,
+            )
+        stop = asyncio.Event()
+        if args.duration:
+            asyncio.get_running_loop().call_later(args.duration, stop.set)
+        scenario = asyncio.create_task(run_scenario(agent, speed=args.speed))
+        try:
+            return await run_bridge(config, stop)
+        finally:
+            scenario.cancel()
+            await asyncio.gather(scenario, return_exceptions=True)
+    finally:
+        await server.stop()
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose, args.quiet)
+    from bridge.simulator import SimServer, serve
+
+    def ready(server: SimServer) -> None:
+        print(f"simulated PocketPaw status API on {server.url}", file=sys.stderr, flush=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            serve(args.port, speed=args.speed, api_key=args.api_key, ready=ready)
+        )
+        with _signals(stop):
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        for t in (task, waiter):
+            t.cancel()
+        results = await asyncio.gather(task, waiter, return_exceptions=True)
+        for result in results:
+            if isinstance(result, OSError):
+                raise result
+
+    try:
+        asyncio.run(main())
+    except OSError as err:
+        print(f"agentlight: cannot serve on port {args.port}: {err.strerror}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,117 @@
+"""``agentlight`` command line.
+
+Only argparse and logging are imported here: ``agentlight --help`` must stay
+fast on a Raspberry Pi Zero. Each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bridge import __version__
+
+EPILOG = """\
+examples:
+  agentlight demo                       simulated agent → terminal indicator
+  agentlight run                        local PocketPaw (127.0.0.1:8888) → terminal
+  agentlight run -c config.toml         sources, devices and theme from a file
+  agentlight check -c config.toml       validate a config and show what would run
+  agentlight simulate --port 8888       serve the simulated PocketPaw API alone
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentlight",
+        description="Show what AI agents are doing on LEDs, Stream Deck keys or a terminal line.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"agentlight {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", parents=[common], help="run the bridge (config file or built-in default)"
+    )
+    run.add_argument("-c", "--config", metavar="FILE", help="config TOML (see config.example.toml)")
+    run.add_argument(
+        "--url",
+        metavar="URL",
+        help="PocketPaw URL when no config is given (default http://127.0.0.1:8888)",
+    )
+
+    check = sub.add_parser("check", parents=[common], help="validate a config and print the plan")
+    check.add_argument("-c", "--config", metavar="FILE", help="config TOML to check")
+
+    demo = sub.add_parser(
+        "demo", parents=[common], help="simulated agent on 127.0.0.1 → terminal (no server needed)"
+    )
+    demo.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (default 1)")
+    demo.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="use this config's devices and theme (its sources are ignored)",
+    )
+    demo.add_argument("--record", metavar="FILE", help="also record every change as JSON lines")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+
+    sim = sub.add_parser(
+        "simulate", parents=[common], help="serve the simulated PocketPaw status API alone"
+    )
+    sim.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default 8888)")
+    sim.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (default 1)")
+    sim.add_argument(
+        "--api-key", metavar="KEY", help="require this status API key (X-Status-Key or ?key=)"
+    )
+    return parser
+
+
+def setup_logging(verbose: int, quiet: bool, level_name: str | None = None) -> None:
+    if quiet:
+        level = logging.WARNING
+    elif verbose >= 2:
+        level = logging.DEBUG
+    elif verbose == 1:
+        level = logging.INFO
+    elif level_name:
+        level = getattr(logging, level_name.upper(), logging.INFO)
+    else:
+        level = logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request at INFO; that is noise for a long-lived stream.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from bridge import app  # the heavy part, only once a command runs
+
+    return app.dispatch(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

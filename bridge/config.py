@@ -1,0 +1,254 @@
+"""The service config: sources, devices, theme and what to leave on exit.
+
+Everything is checked before anything starts; errors name the file, the key,
+the bad value and what was expected. See ``config.example.toml`` for every key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from bridge.errors import ConfigError
+from bridge.looks import DARK, Effect, Look
+from bridge.theme import LookSpec, Theme, default_theme, load_theme_file, parse_theme
+from bridge.validate import convert, describe, from_table
+
+ShowMode = Literal["session", "global"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+DEFAULT_URL = "http://127.0.0.1:8888"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    type: str
+    name: str
+    options: Any
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """One ``[[devices]]`` entry.
+
+    :param show: ``session`` shows the most urgent session (falling back to the
+        global look), ``global`` always the global state.
+    """
+
+    type: str
+    name: str
+    show: ShowMode
+    options: Any
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """``[bridge]`` keys.
+
+    :param log_level: debug, info, warning or error (``-v`` overrides).
+    :param on_exit: the look devices are left in when the bridge stops; unset = dark.
+    :param shutdown_timeout: seconds devices get to go dark on exit.
+    """
+
+    log_level: LogLevel = "info"
+    on_exit: LookSpec | None = None
+    shutdown_timeout: float = 0.8
+
+
+@dataclass(frozen=True)
+class Config:
+    sources: tuple[SourceConfig, ...]
+    devices: tuple[DeviceConfig, ...]
+    theme: Theme
+    on_exit: Look | None = None
+    log_level: LogLevel = "info"
+    shutdown_timeout: float = 0.8
+    file: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+_TOP_LEVEL = ("bridge", "sources", "devices", "theme")
+_DEVICE_COMMON = ("type", "name", "show")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a config file. Raises :class:`ConfigError` naming file and key."""
+    p = Path(path)
+    file = str(p)
+    try:
+        text = p.read_text("utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file: {err.strerror or err}", file=file) from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"not valid TOML: {err}", file=file) from err
+    return parse_config(data, file=file, base_dir=p.parent)
+
+
+def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | None = None) -> Config:
+    for key in data:
+        if key not in _TOP_LEVEL:
+            hint = difflib.get_close_matches(key, _TOP_LEVEL, n=1)
+            extra = (
+                f"; did you mean {hint[0]!r}?"
+                if hint
+                else f"; expected one of {', '.join(_TOP_LEVEL)}"
+            )
+            raise ConfigError(f"unknown key{extra}", file=file, key=key)
+
+    settings = from_table(BridgeSettings, data.get("bridge", {}), file=file, key="bridge")
+    if settings.shutdown_timeout <= 0 or settings.shutdown_timeout > 10:
+        raise ConfigError(
+            f"got {settings.shutdown_timeout!r}, expected seconds in (0, 10]",
+            file=file,
+            key="bridge.shutdown_timeout",
+        )
+    on_exit = (
+        settings.on_exit.apply(DARK.with_(effect=Effect.SOLID), file=file, key="bridge.on_exit")
+        if settings.on_exit is not None
+        else None
+    )
+
+    sources = _sources(data.get("sources"), file)
+    devices = _devices(data.get("devices"), file)
+    theme = _theme(data.get("theme"), file, base_dir)
+    return Config(
+        sources=sources,
+        devices=devices,
+        theme=theme,
+        on_exit=on_exit,
+        log_level=settings.log_level,
+        shutdown_timeout=settings.shutdown_timeout,
+        file=file,
+    )
+
+
+def _array(value: object, file: str | None, key: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"got {describe(value)}, expected an array of tables ([[{key}]])", file=file, key=key
+        )
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise ConfigError(
+                f"got {describe(item)}, expected a table", file=file, key=f"{key}[{i}]"
+            )
+    return value
+
+
+def _type_of(table: dict[str, Any], known: dict[str, str], file: str | None, key: str) -> str:
+    type_name = table.get("type")
+    if not isinstance(type_name, str):
+        raise ConfigError(
+            f"got {describe(type_name)}, expected one of {', '.join(sorted(known))}"
+            if "type" in table
+            else f"missing, expected one of {', '.join(sorted(known))}",
+            file=file,
+            key=f"{key}.type",
+        )
+    if type_name not in known:
+        raise ConfigError(
+            f"unknown type {type_name!r}, expected one of {', '.join(sorted(known))}",
+            file=file,
+            key=f"{key}.type",
+        )
+    return type_name
+
+
+def _name_of(
+    table: dict[str, Any], default: str, seen: set[str], file: str | None, key: str
+) -> str:
+    name = table.get("name", default)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(
+            f"got {describe(name)}, expected a non-empty string", file=file, key=f"{key}.name"
+        )
+    if name in seen:
+        raise ConfigError(
+            f"duplicate name {name!r}; names must be unique", file=file, key=f"{key}.name"
+        )
+    seen.add(name)
+    return name
+
+
+def _sources(value: object, file: str | None) -> tuple[SourceConfig, ...]:
+    from bridge.sources import SOURCES, source_options
+
+    result = []
+    seen: set[str] = set()
+    for i, table in enumerate(_array(value, file, "sources")):
+        key = f"sources[{i}]"
+        type_name = _type_of(table, SOURCES, file, key)
+        default_name = type_name if i == 0 else f"{type_name}-{i + 1}"
+        name = _name_of(table, default_name, seen, file, key)
+        rest = {k: v for k, v in table.items() if k not in ("type", "name")}
+        options = from_table(source_options(type_name), rest, file=file, key=key)
+        result.append(SourceConfig(type_name, name, options))
+    if not result:
+        raise ConfigError(
+            'no [[sources]]; expected at least one (e.g. type = "pocketpaw")',
+            file=file,
+            key="sources",
+        )
+    return tuple(result)
+
+
+def _devices(value: object, file: str | None) -> tuple[DeviceConfig, ...]:
+    from devices import DRIVERS, driver_class
+
+    result = []
+    seen: set[str] = set()
+    for i, table in enumerate(_array(value, file, "devices")):
+        key = f"devices[{i}]"
+        type_name = _type_of(table, DRIVERS, file, key)
+        name = _name_of(table, type_name if i == 0 else f"{type_name}-{i + 1}", seen, file, key)
+        show = convert(ShowMode, table.get("show", "session"), file=file, key=f"{key}.show")
+        rest = {k: v for k, v in table.items() if k not in _DEVICE_COMMON}
+        options = from_table(driver_class(type_name).Options, rest, file=file, key=key)
+        result.append(DeviceConfig(type_name, name, show, options))
+    if not result:
+        raise ConfigError(
+            'no [[devices]]; expected at least one (e.g. type = "terminal")',
+            file=file,
+            key="devices",
+        )
+    return tuple(result)
+
+
+def _theme(value: object, file: str | None, base_dir: Path | None) -> Theme:
+    if value is None:
+        return default_theme()
+    if not isinstance(value, dict):
+        raise ConfigError(f"got {describe(value)}, expected a table", file=file, key="theme")
+    base = default_theme()
+    theme_file = value.get("file")
+    if theme_file is not None:
+        if not isinstance(theme_file, str):
+            raise ConfigError(
+                f"got {describe(theme_file)}, expected a path to a theme TOML file",
+                file=file,
+                key="theme.file",
+            )
+        path = Path(theme_file).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        base = load_theme_file(path, base=base)
+    inline = {k: v for k, v in value.items() if k != "file"}
+    return parse_theme(inline, file=file, key="theme", base=base) if inline else base
+
+
+def default_config(url: str = DEFAULT_URL) -> Config:
+    """What ``agentlight run`` uses with no config file: local PocketPaw → terminal."""
+    return parse_config(
+        {
+            "sources": [{"type": "pocketpaw", "url": url}],
+            "devices": [{"type": "terminal"}],
+        },
+        file="<built-in config>",
+    )

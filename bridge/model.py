@@ -1,0 +1,201 @@
+"""The normalized status model every source produces and every mapping reads.
+
+A source turns what it reads into a :class:`Snapshot`; the bridge keeps one
+:class:`SourceStatus` per source (its connection state plus its last snapshot)
+and folds them into one :class:`AgentStatus`. Nothing here knows about HTTP,
+PocketPaw's JSON or LEDs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class GlobalState(StrEnum):
+    """What the whole agent (or the bridge's view of it) is doing."""
+
+    IDLE = "idle"
+    ACTIVE = "active"
+    DEGRADED = "degraded"
+    # The bridge's own states: the server says nothing, so we say why.
+    CONNECTING = "connecting"
+    DISCONNECTED = "disconnected"
+    AUTH_FAILED = "auth_failed"
+
+    @property
+    def from_bridge(self) -> bool:
+        return self in _BRIDGE_STATES
+
+
+_BRIDGE_STATES = frozenset(
+    {GlobalState.CONNECTING, GlobalState.DISCONNECTED, GlobalState.AUTH_FAILED}
+)
+
+# Most severe first: what one indicator shows when sources disagree. A credential
+# problem needs the user, a lost server hides everything behind it, a session
+# error is next; "connecting" only wins over sources that have nothing to say.
+GLOBAL_SEVERITY: tuple[GlobalState, ...] = (
+    GlobalState.AUTH_FAILED,
+    GlobalState.DISCONNECTED,
+    GlobalState.DEGRADED,
+    GlobalState.CONNECTING,
+    GlobalState.ACTIVE,
+    GlobalState.IDLE,
+)
+
+
+class SessionState(StrEnum):
+    """What one conversation is doing."""
+
+    THINKING = "thinking"
+    TOOL_RUNNING = "tool_running"
+    STREAMING = "streaming"
+    WAITING_FOR_USER = "waiting_for_user"
+    ERROR = "error"
+    # A state this version does not know; the raw name is kept on the session.
+    UNKNOWN = "unknown"
+
+
+# Most urgent first: which session a single-LED device shows.
+SESSION_URGENCY: tuple[SessionState, ...] = (
+    SessionState.ERROR,
+    SessionState.WAITING_FOR_USER,
+    SessionState.TOOL_RUNNING,
+    SessionState.STREAMING,
+    SessionState.THINKING,
+    SessionState.UNKNOWN,
+)
+_URGENCY_RANK = {state: rank for rank, state in enumerate(SESSION_URGENCY)}
+
+
+class ConnectionState(StrEnum):
+    """How a source is doing at reaching its server."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    AUTH_FAILED = "auth_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    input: int
+    output: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One agent conversation as the bridge sees it.
+
+    :param key: unique within its source (PocketPaw's ``session_key``).
+    :param since: wall-clock time (``time.time()``) the session entered ``state``;
+        stored instead of a duration so repeated snapshots compare equal.
+    :param raw_state: the server's name for the state, kept when it is unknown.
+    """
+
+    key: str
+    id: str
+    channel: str
+    state: SessionState
+    title: str | None = None
+    tool: str | None = None
+    since: float = 0.0
+    tokens: TokenUsage | None = None
+    error: str | None = None
+    source: str = ""
+    raw_state: str = ""
+
+    @property
+    def urgency(self) -> int:
+        """Lower is more urgent (see :data:`SESSION_URGENCY`)."""
+        return _URGENCY_RANK[self.state]
+
+    def duration(self, now: float) -> float:
+        """Seconds in the current state at wall-clock time ``now``."""
+        return max(0.0, now - self.since)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one source said at one moment."""
+
+    state: GlobalState
+    sessions: tuple[Session, ...] = ()
+    active_sessions: int = 0
+    max_concurrent: int | None = None
+    # Ticks on every snapshot; never a reason to redraw anything.
+    uptime_seconds: float | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """One source's connection state and its last snapshot (None when not connected)."""
+
+    name: str
+    connection: ConnectionState
+    snapshot: Snapshot | None = None
+    detail: str | None = None
+
+    @property
+    def global_state(self) -> GlobalState:
+        if self.connection is ConnectionState.CONNECTED and self.snapshot is not None:
+            return self.snapshot.state
+        return _CONNECTION_TO_GLOBAL[self.connection]
+
+
+_CONNECTION_TO_GLOBAL = {
+    ConnectionState.CONNECTING: GlobalState.CONNECTING,
+    ConnectionState.CONNECTED: GlobalState.CONNECTING,  # connected, no snapshot yet
+    ConnectionState.DISCONNECTED: GlobalState.DISCONNECTED,
+    ConnectionState.AUTH_FAILED: GlobalState.AUTH_FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """Everything the bridge knows, folded over all sources."""
+
+    state: GlobalState
+    sessions: tuple[Session, ...] = ()
+    sources: tuple[SourceStatus, ...] = field(default=())
+
+    @classmethod
+    def fold(cls, sources: tuple[SourceStatus, ...]) -> AgentStatus:
+        """The global state is the most severe over sources; sessions keep source order."""
+        if not sources:
+            return cls(GlobalState.CONNECTING, (), ())
+        states = {s.global_state for s in sources}
+        state = next(g for g in GLOBAL_SEVERITY if g in states)
+        sessions = tuple(
+            session
+            for source in sources
+            if source.connection is ConnectionState.CONNECTED and source.snapshot is not None
+            for session in source.snapshot.sessions
+        )
+        return cls(state, sessions, sources)
+
+    def most_urgent(self) -> Session | None:
+        """The session a single indicator should show, or None when there is none.
+
+        Ties go to the session that started first (sessions keep start order).
+        """
+        best: Session | None = None
+        for session in self.sessions:
+            if best is None or session.urgency < best.urgency:
+                best = session
+        return best
+
+
+__all__ = [
+    "GLOBAL_SEVERITY",
+    "SESSION_URGENCY",
+    "AgentStatus",
+    "ConnectionState",
+    "GlobalState",
+    "Session",
+    "SessionState",
+    "Snapshot",
+    "SourceStatus",
+    "TokenUsage",
+]

@@ -1,0 +1,53 @@
+"""The source interface: read status somewhere, publish :class:`SourceStatus`.
+
+A source knows nothing about looks or devices. It calls ``publish`` whenever
+its connection state or snapshot changes; the engine folds all sources into
+one :class:`~bridge.model.AgentStatus`.
+
+Subclasses **must** override :meth:`Source.run` (loop until cancelled, never
+raise for a server problem: publish a connection state instead), and set
+``TYPE`` and ``Options`` (a frozen dataclass of config keys).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from bridge.model import ConnectionState, Snapshot, SourceStatus
+
+Publish = Callable[[SourceStatus], None]
+
+
+class Source(ABC):
+    TYPE: ClassVar[str] = ""
+    Options: ClassVar[type[Any]]
+
+    def __init__(self, name: str, options: Any, publish: Publish) -> None:
+        self.name = name
+        self.options = options
+        self._publish_cb = publish
+        self._last: SourceStatus | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    @property
+    def status(self) -> SourceStatus | None:
+        return self._last
+
+    def publish(
+        self,
+        connection: ConnectionState,
+        snapshot: Snapshot | None = None,
+        detail: str | None = None,
+    ) -> None:
+        status = SourceStatus(self.name, connection, snapshot, detail)
+        if status != self._last:
+            self._last = status
+            self._publish_cb(status)
+
+    @abstractmethod
+    async def run(self) -> None:
+        """Read status until cancelled."""

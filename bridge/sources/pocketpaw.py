@@ -1,0 +1,493 @@
+"""PocketPaw source: the status SSE stream, with the REST snapshot as a safety net.
+
+What the real server does that its docs don't say (``status-feeds.md``), and
+what this source does about it:
+
+- no ``id:``/``retry:``, so no resume: after any reconnect the first frame is a
+  full snapshot, and reconnecting is cheap;
+- a live stream can be silent for ~79 s (deduped changes restart the 30 s
+  keepalive timer): past ``stale_after`` the source re-reads the snapshot so
+  the device stays right, then reconnects;
+- an errored session is dropped 30 s later with no frame: the source re-reads
+  the snapshot once a session has been in error for ``error_ttl`` (and on a
+  keepalive while one is), so "degraded" never sticks;
+- 401 means the dashboard token is missing or wrong, 403 the status key; 429
+  asks us to slow down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent, SSEError
+
+from bridge import __version__
+from bridge.backoff import Backoff
+from bridge.errors import AuthFailed, ConfigError, SourceError, SourceUnavailable
+from bridge.logutil import OnceLog
+from bridge.model import ConnectionState, SessionState, Snapshot
+from bridge.secret import Secret
+from bridge.sources.base import Publish, Source
+from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, Options
+from bridge.sources.pocketpaw_parse import fingerprint, parse_status
+
+log = logging.getLogger("agentlight.sources.pocketpaw")
+
+STATUS_PATH = "/api/v1/agent/status"
+STREAM_PATH = "/api/v1/agent/status/stream"
+# After error_ttl the server should have dropped the session; give it a moment.
+_RECONCILE_MARGIN = 1.0
+_MAX_RETRY_AFTER = 300.0
+
+
+class FrameTooLarge(SourceError):
+    """A frame or snapshot over ``max_frame_bytes``; rejected before it is buffered."""
+
+
+class _StreamMissing(SourceError):
+    """The server has no status stream (404): an older or stripped-down server."""
+
+
+class _RateLimited(SourceUnavailable):
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("rate limited (429)")
+        self.retry_after = retry_after
+
+
+class _StreamLost(SourceError):
+    """A healthy stream ended; reconnect at once, keep showing what we know."""
+
+
+class _GuardedStream(httpx.AsyncByteStream):
+    """Wraps a response body: reports activity and comment lines, caps frame size.
+
+    Sits under httpx-sse so every byte (keepalive comments included) proves the
+    stream alive, and a multi-MiB frame is refused before it is held in memory.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        *,
+        limit: int,
+        on_activity: Callable[[], None],
+        on_comment: Callable[[], None],
+    ) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._on_activity = on_activity
+        self._on_comment = on_comment
+        self._line_len = 0
+        self._frame_len = 0
+        self._comment = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            self._on_activity()
+            self._scan(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def _scan(self, chunk: bytes) -> None:
+        start, end = 0, len(chunk)
+        while start < end:
+            newline = chunk.find(b"\n", start)
+            stop = end if newline < 0 else newline
+            if self._line_len == 0 and stop > start and chunk[start] == 0x3A:  # ":"
+                self._comment = True
+            self._line_len += stop - start
+            if newline < 0:
+                self._frame_len += stop - start
+                break
+            blank = self._line_len == 0 or (self._line_len == 1 and chunk[stop - 1] == 0x0D)
+            self._frame_len = 0 if blank else self._frame_len + stop - start + 1
+            if self._comment:
+                self._on_comment()
+            self._line_len = 0
+            self._comment = False
+            start = newline + 1
+        if self._frame_len > self._limit:
+            raise FrameTooLarge(
+                f"frame larger than max_frame_bytes ({self._limit} bytes); rejected"
+            )
+
+
+class PocketPawSource(Source):
+    """Reads PocketPaw's agent status: SSE stream first, REST snapshot as fallback.
+
+    :param transport: an httpx transport for tests; the default talks real HTTP.
+    :param clock: wall-clock time, for session start times.
+    """
+
+    TYPE = "pocketpaw"
+    Options = Options
+
+    def __init__(
+        self,
+        name: str,
+        options: Options,
+        publish: Publish,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(name, options, publish)
+        self.o = options
+        self._clock = clock
+        self._transport = transport
+        self._api_key = options.api_key or _env_secret(API_KEY_ENV)
+        self._token = options.token or _env_secret(TOKEN_ENV) or _read_token(options.token_file)
+        self._backoff = Backoff(options.reconnect_min, options.reconnect_max, rand=rand)
+        self._snapshot: Snapshot | None = None
+        self._stream_frames = 0
+        self._errored_due: dict[str, float] = {}
+        self._reconcile_now = asyncio.Event()
+        self._once = OnceLog(log)
+        self.requests = 0  # every HTTP request made, for benchmarks and tests
+
+    # -- the loop -----------------------------------------------------------
+
+    async def run(self) -> None:
+        self.publish(ConnectionState.CONNECTING, None, f"connecting to {self.o.url}")
+        async with httpx.AsyncClient(
+            base_url=self.o.url,
+            headers=self._headers(),
+            timeout=httpx.Timeout(self.o.request_timeout, connect=self.o.connect_timeout),
+            transport=self._transport,
+            follow_redirects=False,
+        ) as client:
+            await self._loop(client)
+
+    async def _loop(self, client: httpx.AsyncClient) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._stream(client)
+            except _StreamLost as err:
+                log.info("%s: stream ended (%s); reconnecting", self.name, err)
+                failures = 0
+                self._backoff.reset()
+            except _StreamMissing:
+                await self._poll(client, "the server has no status stream (404)")
+                failures = self.o.fallback_after - 1  # one more failure and we poll again
+            except AuthFailed as err:
+                await self._auth_failed(err)
+            except _RateLimited as err:
+                await self._rate_limited(err)
+            except (SourceError, httpx.HTTPError, OSError, SSEError) as err:
+                failures += 1
+                if failures >= self.o.fallback_after and await self._snapshot_works(client):
+                    await self._poll(client, f"the stream failed {failures} times in a row")
+                    failures = self.o.fallback_after - 1
+                    continue
+                self._disconnected(_describe(err))
+                delay = self._backoff.next()
+                log.info("%s: retrying in %.1f s", self.name, delay)
+                await asyncio.sleep(delay)
+
+    async def _stream(self, client: httpx.AsyncClient) -> None:
+        """Read the stream until it ends; always raises."""
+        loop = asyncio.get_running_loop()
+        frames = 0
+        self.requests += 1
+        try:
+            async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout) as deadline:
+                async with client.stream(
+                    "GET",
+                    STREAM_PATH,
+                    headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
+                    timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
+                ) as response:
+                    self._check(response, stream=True)
+
+                    def alive() -> None:
+                        deadline.reschedule(loop.time() + self.o.stale_after)
+
+                    alive()
+                    response.stream = _GuardedStream(
+                        response.stream,  # type: ignore[arg-type]
+                        limit=self.o.max_frame_bytes,
+                        on_activity=alive,
+                        on_comment=self._on_keepalive,
+                    )
+                    reconciler = asyncio.create_task(self._reconcile_loop(client))
+                    try:
+                        async for event in EventSource(response).aiter_sse():
+                            if self._on_event(event):
+                                frames += 1
+                                if frames == 1:
+                                    self._backoff.reset()
+                                    log.info("%s: streaming status from %s", self.name, self.o.url)
+                    finally:
+                        reconciler.cancel()
+                        await asyncio.gather(reconciler, return_exceptions=True)
+        except TimeoutError:
+            if not frames:
+                raise SourceUnavailable("no answer from the server in time") from None
+            log.warning(
+                "%s: no frame or keepalive for %.0f s; checking the snapshot, then reconnecting",
+                self.name,
+                self.o.stale_after,
+            )
+            self._apply(await self._get(client), "stream")
+            raise _StreamLost("stream went silent") from None
+        except (httpx.HTTPError, OSError, SSEError) as err:
+            if frames:
+                raise _StreamLost(_describe(err)) from err
+            raise
+        if frames:
+            raise _StreamLost("the server closed the stream")
+        raise SourceUnavailable("the server closed the stream before the first frame")
+
+    async def _poll(self, client: httpx.AsyncClient, reason: str) -> None:
+        """Poll the snapshot until it is time to try the stream again."""
+        log.warning(
+            "%s: %s; polling %s every %.1f s, trying the stream again every %.0f s",
+            self.name,
+            reason,
+            STATUS_PATH,
+            self.o.poll_interval,
+            self.o.stream_retry,
+        )
+        loop = asyncio.get_running_loop()
+        retry_stream_at = loop.time() + self.o.stream_retry
+        while True:
+            try:
+                self._apply(await self._get(client), "polling")
+                self._backoff.reset()
+                delay = self.o.poll_interval
+            except _RateLimited as err:
+                delay = max(self.o.poll_interval, err.retry_after or self._backoff.next())
+                log.warning("%s: rate limited (429); next poll in %.1f s", self.name, delay)
+            except AuthFailed:
+                raise
+            except (SourceError, httpx.HTTPError, OSError) as err:
+                self._disconnected(_describe(err))
+                delay = max(self.o.poll_interval, self._backoff.next())
+            remaining = retry_stream_at - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(delay, remaining))
+
+    async def _snapshot_works(self, client: httpx.AsyncClient) -> bool:
+        try:
+            self._apply(await self._get(client), "polling")
+        except (SourceError, httpx.HTTPError, OSError):
+            return False
+        return True
+
+    async def _auth_failed(self, err: AuthFailed) -> None:
+        if self.status is None or self.status.connection is not ConnectionState.AUTH_FAILED:
+            log.error("%s: %s", self.name, err)
+        self._snapshot = None
+        self._errored_due.clear()
+        self.publish(ConnectionState.AUTH_FAILED, None, str(err))
+        log.info("%s: trying again in %.0f s", self.name, self.o.auth_retry)
+        await asyncio.sleep(self.o.auth_retry)
+
+    async def _rate_limited(self, err: _RateLimited) -> None:
+        delay = max(1.0, err.retry_after if err.retry_after is not None else self._backoff.next())
+        log.warning(
+            "%s: the server asks us to slow down (429); retrying in %.1f s", self.name, delay
+        )
+        if self._snapshot is None:
+            self.publish(ConnectionState.CONNECTING, None, "rate limited (429)")
+        await asyncio.sleep(delay)
+
+    def _disconnected(self, detail: str) -> None:
+        if self.status is None or self.status.connection is not ConnectionState.DISCONNECTED:
+            log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
+        self._snapshot = None
+        self._errored_due.clear()
+        self.publish(ConnectionState.DISCONNECTED, None, detail)
+
+    # -- frames -------------------------------------------------------------
+
+    def _on_event(self, event: ServerSentEvent) -> bool:
+        """Handle one SSE event; True when it was a good status frame."""
+        if event.event not in ("status", "message", ""):
+            self._once.info(
+                f"event:{event.event[:40]}", "%s: ignoring %r events", self.name, event.event[:40]
+            )
+            return False
+        try:
+            data = json.loads(event.data)
+            snapshot = parse_status(
+                data, source=self.name, received_at=self._clock(), previous=self._snapshot
+            )
+        except (ValueError, RecursionError) as err:
+            log.warning(
+                "%s: skipping a malformed frame (%s): %.80r", self.name, _describe(err), event.data
+            )
+            return False
+        self._stream_frames += 1
+        self._apply(snapshot, "stream")
+        return True
+
+    def _apply(self, snapshot: Snapshot, via: str) -> None:
+        self._snapshot = snapshot
+        now_due = {}
+        for session in snapshot.sessions:
+            if session.state is SessionState.ERROR:
+                now_due[session.key] = session.since + self.o.error_ttl + _RECONCILE_MARGIN
+        # Keep timers of sessions that left "error": the server still drops them
+        # by key when the timer fires (a new run with the same key vanishes too).
+        self._errored_due.update(now_due)
+        self.publish(ConnectionState.CONNECTED, snapshot, via)
+
+    def _on_keepalive(self) -> None:
+        if self._errored_due:
+            self._reconcile_now.set()
+
+    async def _reconcile_loop(self, client: httpx.AsyncClient) -> None:
+        while True:
+            due = min(self._errored_due.values(), default=None)
+            delay = None if due is None else max(0.0, due - self._clock())
+            try:
+                async with asyncio.timeout(delay):
+                    await self._reconcile_now.wait()
+            except TimeoutError:
+                pass
+            self._reconcile_now.clear()
+            now = self._clock()
+            for key in [k for k, at in self._errored_due.items() if at <= now]:
+                del self._errored_due[key]
+            await self._reconcile(client)
+
+    async def _reconcile(self, client: httpx.AsyncClient) -> None:
+        """Re-read the snapshot; use it if it disagrees and the stream said nothing meanwhile."""
+        frames_before = self._stream_frames
+        try:
+            snapshot = await self._get(client)
+        except (SourceError, httpx.HTTPError, OSError) as err:
+            log.debug("%s: reconcile failed: %s", self.name, _describe(err))
+            return
+        if self._stream_frames != frames_before or self._snapshot is None:
+            return
+        if fingerprint(snapshot) != fingerprint(self._snapshot):
+            log.info(
+                "%s: the snapshot disagrees with the stream's last frame (%s vs %s); "
+                "using the snapshot",
+                self.name,
+                snapshot.state.value,
+                self._snapshot.state.value,
+            )
+            self._apply(snapshot, "stream")
+
+    # -- HTTP ---------------------------------------------------------------
+
+    async def _get(self, client: httpx.AsyncClient) -> Snapshot:
+        """One snapshot from the REST endpoint, size-capped."""
+        self.requests += 1
+        body = bytearray()
+        try:
+            async with asyncio.timeout(self.o.request_timeout):
+                async with client.stream("GET", STATUS_PATH) as response:
+                    self._check(response, stream=False)
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > self.o.max_frame_bytes:
+                            raise FrameTooLarge(
+                                f"snapshot larger than max_frame_bytes ({self.o.max_frame_bytes})"
+                            )
+        except TimeoutError:
+            raise SourceUnavailable("no snapshot from the server in time") from None
+        try:
+            data = json.loads(body)
+            return parse_status(
+                data, source=self.name, received_at=self._clock(), previous=self._snapshot
+            )
+        except (ValueError, RecursionError) as err:
+            raise SourceUnavailable(f"bad snapshot: {_describe(err)}") from err
+
+    def _check(self, response: httpx.Response, *, stream: bool) -> None:
+        code = response.status_code
+        if code == 200:
+            if stream:
+                ctype = response.headers.get("content-type", "")
+                if "text/event-stream" not in ctype:
+                    raise SourceUnavailable(f"expected an event stream, got {ctype or 'no type'!r}")
+            return
+        if code == 401:
+            raise AuthFailed(
+                "PocketPaw rejected the dashboard token (401); check `token`/`token_file`"
+                if self._token
+                else "PocketPaw wants its dashboard token from clients not on its own machine "
+                "(401): set `token` or `token_file` (the server's ~/.pocketpaw/access_token)"
+            )
+        if code == 403:
+            raise AuthFailed(
+                f"PocketPaw rejected the status API key (403); check `api_key` or {API_KEY_ENV}"
+                if self._api_key
+                else f"PocketPaw requires a status API key (403): set `api_key` or {API_KEY_ENV}"
+            )
+        if code == 429:
+            raise _RateLimited(_retry_after(response.headers.get("retry-after")))
+        if code == 404:
+            if stream:
+                raise _StreamMissing("no status stream")
+            raise SourceUnavailable(
+                f"no status API at {self.o.url}{STATUS_PATH} (404): "
+                "is this PocketPaw 0.4.10 or newer?"
+            )
+        raise SourceUnavailable(f"HTTP {code} from the server")
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": f"agentlight/{__version__}"}
+        if self._api_key:
+            headers["X-Status-Key"] = self._api_key.reveal()
+        if self._token:
+            # The token goes one way only: a wrong ?token= would beat a right header.
+            headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        return headers
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err)
+    name = type(err).__name__
+    if isinstance(err, httpx.ConnectError):
+        return f"cannot connect ({text or name})"
+    return f"{name}: {text}" if text and not isinstance(err, SourceError) else (text or name)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return min(_MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+def _env_secret(name: str) -> Secret | None:
+    value = os.environ.get(name, "").strip()
+    return Secret(value) if value else None
+
+
+def _read_token(path: str | None) -> Secret | None:
+    if not path:
+        return None
+    try:
+        value = Path(path).expanduser().read_text("utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"cannot read the token file: {err.strerror}", key="token_file") from err
+    return Secret(value) if value else None

@@ -1,0 +1,177 @@
+"""The driver interface every device implements.
+
+A driver is given whole :class:`~bridge.frame.Frame` objects and shows them.
+It knows nothing about sources. Public methods do the shared work (skip
+unchanged frames, track health, wrap errors) and call the ``_``-prefixed hooks
+subclasses implement, the way busylight-core's ``on()`` calls ``_on()``.
+
+Subclasses **must** override:
+
+- :meth:`Driver._show` — put a frame on the device.
+
+Subclasses **may** override:
+
+- :meth:`Driver._open` — find and claim the hardware.
+- :meth:`Driver._close` — release it, leaving it dark when ``blank`` is true.
+- the class constants below, and ``Options`` (a dataclass of per-driver config
+  keys, checked when the config is loaded).
+
+Blocking hardware calls belong in ``await asyncio.to_thread(...)`` inside the
+hooks; the engine bounds each call with ``WRITE_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bridge.errors import DriverError
+from bridge.frame import Frame
+from bridge.looks import Effect
+
+log = logging.getLogger("agentlight.devices")
+
+
+@dataclass(frozen=True, slots=True)
+class NoOptions:
+    """For drivers that take no options of their own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """How a device is doing, for logs, ``agentlight check`` and the service status."""
+
+    ok: bool
+    detail: str = ""
+    since: float = 0.0
+
+
+class Driver(ABC):
+    """Base class of every device driver.
+
+    :param name: the device's name from the config (used in logs and records).
+    :param options: an instance of the driver's ``Options`` dataclass.
+    """
+
+    #: The ``type`` name used in config files.
+    TYPE: ClassVar[str] = ""
+    #: Per-driver options, a frozen dataclass; its fields are the config keys.
+    Options: ClassVar[type[Any]] = NoOptions
+    #: Highest useful frame rate; effects are sampled no faster than this.
+    MAX_FPS: ClassVar[float] = 30.0
+    #: Effects the device runs itself; the engine does not animate those.
+    NATIVE_EFFECTS: ClassVar[frozenset[Effect]] = frozenset()
+    #: Seconds one open/show/close may take before the engine gives up on it.
+    WRITE_TIMEOUT: ClassVar[float] = 2.0
+    #: Whether this driver draws sessions (keys, segments) and not just one look.
+    SHOWS_SESSIONS: ClassVar[bool] = False
+
+    def __init__(self, name: str, options: Any = None) -> None:
+        self.name = name
+        self.options = options if options is not None else self.Options()
+        self._opened = False
+        self._last: Frame | None = None
+        self._health = Health(False, "not opened", time.time())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- public API ---------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened
+
+    @property
+    def health(self) -> Health:
+        return self._health
+
+    @property
+    def last_frame(self) -> Frame | None:
+        return self._last
+
+    async def open(self) -> None:
+        """Claim the device. Raises :class:`DriverError` when it cannot."""
+        if self._opened:
+            return
+        try:
+            await self._open()
+        except DriverError as err:
+            self._set_health(False, str(err))
+            raise
+        except Exception as err:
+            self._set_health(False, f"open failed: {err}")
+            raise DriverError(f"{self.name}: open failed: {err}") from err
+        self._opened = True
+        self._last = None
+        self._set_health(True, "open")
+
+    async def show(self, frame: Frame) -> bool:
+        """Show ``frame``; returns False when it equals the last one shown (nothing written)."""
+        if not self._opened:
+            raise DriverError(f"{self.name}: show() before open()")
+        if frame == self._last:
+            return False
+        try:
+            await self._show(frame)
+        except DriverError as err:
+            self._set_health(False, str(err))
+            raise
+        except Exception as err:
+            self._set_health(False, f"show failed: {err}")
+            raise DriverError(f"{self.name}: show failed: {err}") from err
+        self._last = frame
+        if not self._health.ok:
+            self._set_health(True, "showing")
+        return True
+
+    async def close(self, *, blank: bool = True) -> None:
+        """Release the device, dark when ``blank``. Safe to call twice or after a failure."""
+        if not self._opened:
+            return
+        self._opened = False
+        self._last = None
+        try:
+            await self._close(blank=blank)
+        except Exception as err:
+            self._set_health(False, f"close failed: {err}")
+            raise DriverError(f"{self.name}: close failed: {err}") from err
+        self._set_health(False, "closed")
+
+    def mark_unhealthy(self, detail: str) -> None:
+        """Record a failure the engine saw (a timeout, say) that the driver could not."""
+        self._set_health(False, detail)
+
+    def forget(self) -> None:
+        """Drop the open state without touching the device (after a hang or crash)."""
+        self._opened = False
+        self._last = None
+
+    async def __aenter__(self) -> Driver:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- hooks --------------------------------------------------------------
+
+    async def _open(self) -> None:  # noqa: B027 - optional hook
+        """Claim the hardware. Default: nothing to claim."""
+
+    @abstractmethod
+    async def _show(self, frame: Frame) -> None:
+        """Put ``frame`` on the device."""
+
+    async def _close(self, *, blank: bool) -> None:  # noqa: B027 - optional hook
+        """Release the hardware (dark when ``blank``). Default: nothing to release."""
+
+    def _set_health(self, ok: bool, detail: str) -> None:
+        if ok != self._health.ok or detail != self._health.detail:
+            self._health = Health(ok, detail, time.time())
+
+
+__all__ = ["Driver", "Health", "NoOptions"]
