@@ -10,12 +10,12 @@ back-off; the others never wait for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bridge.backoff import Backoff
 from bridge.frame import Frame
@@ -27,6 +27,7 @@ from bridge.theme import Theme
 from devices.base import Driver
 
 log = logging.getLogger("agentlight.engine")
+T = TypeVar("T")
 
 
 @dataclass
@@ -223,10 +224,15 @@ class _DeviceRunner:
     async def run(self) -> None:
         driver = self.device.driver
         timeout = driver.WRITE_TIMEOUT
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():
+                # Python 3.11's timeouts can swallow a cancel that lands as
+                # they expire; honour it here so shutdown never hangs.
+                raise asyncio.CancelledError
             if not driver.is_open:
                 try:
-                    await asyncio.wait_for(driver.open(), timeout)
+                    await _bounded(driver.open(), timeout)
                 except Exception as err:
                     self._fail("cannot open", err)
                     await self._retry_pause()
@@ -235,7 +241,7 @@ class _DeviceRunner:
             now = self.engine.clock()
             frame = self.frame(now)
             try:
-                await asyncio.wait_for(driver.show(frame), timeout)
+                await _bounded(driver.show(frame), timeout)
             except Exception as err:
                 self._fail("cannot show", err)
                 await self._drop()
@@ -262,10 +268,16 @@ class _DeviceRunner:
         if wake_at is None:
             await self.wake.wait()
             return
+        # A timer that sets the same event, rather than asyncio.timeout(): on
+        # Python 3.11 a timeout expiring as the task is cancelled can swallow
+        # the cancel, and this wait runs at every effect step.
+        loop = asyncio.get_running_loop()
         delay = max(0.0, wake_at - self.engine.clock())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self.wake.wait()
+        handle = loop.call_later(delay, self.wake.set)
+        try:
+            await self.wake.wait()
+        finally:
+            handle.cancel()
 
     async def _retry_pause(self) -> None:
         # Status changes don't shorten this: a dead device gains nothing from them.
@@ -292,8 +304,20 @@ class _DeviceRunner:
     async def _drop(self) -> None:
         """Let go of a device that failed; closing may hang too, so bound it."""
         driver = self.device.driver
+        detail = driver.health.detail
         try:
-            await asyncio.wait_for(driver.close(blank=False), driver.WRITE_TIMEOUT)
+            await _bounded(driver.close(blank=False), driver.WRITE_TIMEOUT)
         except Exception as err:
             log.debug("device %s: close after failure: %s", driver.name, err)
         driver.forget()
+        driver.mark_unhealthy(detail)  # the failure, not "closed", is the news
+
+
+async def _bounded(aw: Awaitable[T], seconds: float) -> T:
+    """Await ``aw`` for at most ``seconds`` (TimeoutError after), in this task.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it runs ``aw`` in a new task and
+    swallows a cancel that arrives as ``aw`` completes.
+    """
+    async with asyncio.timeout(seconds):
+        return await aw

@@ -173,6 +173,7 @@ class PocketPawSource(Source):
     async def _loop(self, client: httpx.AsyncClient) -> None:
         failures = 0
         while True:
+            _honour_cancel()
             try:
                 await self._stream(client)
             except _StreamLost as err:
@@ -353,6 +354,7 @@ class PocketPawSource(Source):
 
     async def _reconcile_loop(self, client: httpx.AsyncClient) -> None:
         while True:
+            _honour_cancel()
             due = min(self._errored_due.values(), default=None)
             delay = None if due is None else max(0.0, due - self._clock())
             try:
@@ -452,6 +454,13 @@ class PocketPawSource(Source):
             # The token goes one way only: a wrong ?token= would beat a right header.
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         return headers
+
+
+def _honour_cancel() -> None:
+    """Re-raise a cancel that Python 3.11's asyncio.timeout swallowed as it expired."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _describe(err: BaseException) -> str:
