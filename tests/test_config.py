@@ -66,33 +66,74 @@ def test_good_config_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "key", "words"),
     [
-        ('[[sources]]\ntype = "pocketpaw"\nurl = 8888\n[[devices]]\ntype="terminal"', "sources[0].url",
-         ["8888", "expected a string"]),
-        ('[[sources]]\ntype = "pocketpal"\n[[devices]]\ntype="terminal"', "sources[0].type",
-         ["pocketpal", "pocketpaw"]),
-        ('[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\ncolour="auto"',
-         "devices[0].colour", ["did you mean 'color'"]),
-        ('[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\nshow="everything"',
-         "devices[0].show", ["'everything'", "'session', 'global'"]),
-        ('[[sources]]\ntype = "pocketpaw"\nstale_after = "long"\n[[devices]]\ntype="terminal"',
-         "sources[0].stale_after", ["'long'", "a number"]),
-        ('[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.global.idle]\n'
-         'color="blurple"', "theme.global.idle.color", ["blurple", "CSS color name"]),
-        ('[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.global.sleepy]\n'
-         'color="red"', "theme.global.sleepy", ["sleepy", "idle"]),
-        ('[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.session.error]\n'
-         'brightness=3', "theme.session.error.brightness", ["3", "0 to 1"]),
-        ('[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.session.error]\n'
-         'effect="strobe"', "theme.session.error.effect", ["strobe", "'blink'"]),
-        ('[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[[devices]]\n'
-         'type="terminal"\nname="terminal"', "devices[1].name", ["duplicate"]),
+        (
+            '[[sources]]\ntype = "pocketpaw"\nurl = 8888\n[[devices]]\ntype="terminal"',
+            "sources[0].url",
+            ["8888", "expected a string"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpal"\n[[devices]]\ntype="terminal"',
+            "sources[0].type",
+            ["pocketpal", "pocketpaw"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\ncolour="auto"',
+            "devices[0].colour",
+            ["did you mean 'color'"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\nshow="everything"',
+            "devices[0].show",
+            ["'everything'", "'session', 'global'"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\nstale_after = "long"\n[[devices]]\ntype="terminal"',
+            "sources[0].stale_after",
+            ["'long'", "a number"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.global.idle]\n'
+            'color="blurple"',
+            "theme.global.idle.color",
+            ["blurple", "CSS color name"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.global.sleepy]\n'
+            'color="red"',
+            "theme.global.sleepy",
+            ["sleepy", "idle"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.session.error]\n'
+            "brightness=3",
+            "theme.session.error.brightness",
+            ["3", "0 to 1"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[theme.session.error]\n'
+            'effect="strobe"',
+            "theme.session.error.effect",
+            ["strobe", "'blink'"],
+        ),
+        (
+            '[[sources]]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"\n[[devices]]\n'
+            'type="terminal"\nname="terminal"',
+            "devices[1].name",
+            ["duplicate"],
+        ),
         ('[[sources]]\ntype = "pocketpaw"', "devices", ["at least one"]),
         ('[[devices]]\ntype = "terminal"', "sources", ["at least one"]),
-        ('[[sources]]\ntype = "pocketpaw"\nurl = "ftp://x"\n[[devices]]\ntype="terminal"',
-         "sources[0]", ["http://"]),
-        ('[sources]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"', "sources",
-         ["array of tables"]),
-        ('[brige]\n', "brige", ["did you mean 'bridge'"]),
+        (
+            '[[sources]]\ntype = "pocketpaw"\nurl = "ftp://x"\n[[devices]]\ntype="terminal"',
+            "sources[0]",
+            ["http://"],
+        ),
+        (
+            '[sources]\ntype = "pocketpaw"\n[[devices]]\ntype="terminal"',
+            "sources",
+            ["array of tables"],
+        ),
+        ("[brige]\n", "brige", ["did you mean 'bridge'"]),
     ],
 )
 def test_errors_name_file_key_value_and_expectation(
@@ -108,7 +149,8 @@ def test_errors_name_file_key_value_and_expectation(
 def test_secrets_never_in_errors(tmp_path: Path) -> None:
     err = error_for(
         tmp_path,
-        '[[sources]]\ntype = "pocketpaw"\napi_key = "hunter2"\nurl = 5\n[[devices]]\ntype="terminal"',
+        '[[sources]]\ntype = "pocketpaw"\napi_key = "hunter2"\nurl = 5\n'
+        '[[devices]]\ntype="terminal"',
     )
     assert "hunter2" not in str(err)
 
@@ -123,17 +165,25 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
 def test_theme_file_is_layered_and_relative_to_config(tmp_path: Path) -> None:
     write(tmp_path, '[session.thinking]\ncolor = "teal"\n', "mytheme.toml")
     config = load_config(
-        write(tmp_path, '[[sources]]\ntype="pocketpaw"\n[[devices]]\ntype="mock"\n'
-              '[theme]\nfile = "mytheme.toml"\n')
+        write(
+            tmp_path,
+            '[[sources]]\ntype="pocketpaw"\n[[devices]]\ntype="mock"\n'
+            '[theme]\nfile = "mytheme.toml"\n',
+        )
     )
     from bridge.model import SessionState
 
     look = config.theme.session_look(SessionState.THINKING, tool=None, channel="x")
     assert look.color == Color.parse("teal")
-    bad = write(tmp_path, '[session.thinking]\nperiod = -1\n', "bad.toml")
+    bad = write(tmp_path, "[session.thinking]\nperiod = -1\n", "bad.toml")
     with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, f'[[sources]]\ntype="pocketpaw"\n[[devices]]\ntype="mock"\n'
-                          f'[theme]\nfile = "{bad}"\n'))
+        load_config(
+            write(
+                tmp_path,
+                f'[[sources]]\ntype="pocketpaw"\n[[devices]]\ntype="mock"\n'
+                f'[theme]\nfile = "{bad}"\n',
+            )
+        )
     assert str(info.value).startswith(f"{bad}: session.thinking.period")
 
 

@@ -117,14 +117,21 @@ def test_select_most_urgent_session() -> None:
     _, _, focus = select(mapped, "global")
     assert focus is None
     ordered = status(
-        "active", session("a:1", "thinking"), session("b:2", "streaming"), session("c:3", "tool_running", "x")
+        "active",
+        session("a:1", "thinking"),
+        session("b:2", "streaming"),
+        session("c:3", "tool_running", "x"),
     )
     assert select(mapper.map(ordered, 0.0), "session")[2] == "c:3"
 
 
 def test_bridge_states_win_over_sessions_on_single_leds() -> None:
     sources = (
-        SourceStatus("a", ConnectionState.CONNECTED, Snapshot(GlobalState.ACTIVE, (session("w:1", "thinking"),))),
+        SourceStatus(
+            "a",
+            ConnectionState.CONNECTED,
+            Snapshot(GlobalState.ACTIVE, (session("w:1", "thinking"),)),
+        ),
         SourceStatus("b", ConnectionState.DISCONNECTED),
     )
     folded = AgentStatus.fold(sources)
@@ -169,14 +176,16 @@ def test_frame_sampling_with_fake_clock() -> None:
     off = frame_for("d", mapped, 100.6)
     assert on.color != BLACK and off.color == BLACK
     assert on.look == off.look
-    assert next_wake(mapped, 100.0, show="session", with_sessions=True, max_fps=30) == pytest.approx(
-        100.5
-    )
+    assert next_wake(
+        mapped, 100.0, show="session", with_sessions=True, max_fps=30
+    ) == pytest.approx(100.5)
     # A device that blinks by itself gets the full color and is never woken for it.
     native = frame_for("d", mapped, 100.6, native=[Effect.BLINK])
     assert native.color != BLACK
     assert (
-        next_wake(mapped, 100.0, show="session", with_sessions=True, max_fps=30, native=[Effect.BLINK])
+        next_wake(
+            mapped, 100.0, show="session", with_sessions=True, max_fps=30, native=[Effect.BLINK]
+        )
         is None
     )
 

@@ -20,6 +20,7 @@ from bridge.model import (
 )
 from bridge.theme import default_theme
 from devices.mock import MockDriver, MockOptions
+from tests.conftest import eventually
 
 
 def snap(state: str, *sessions: tuple[str, str, str | None]) -> Snapshot:
@@ -103,7 +104,7 @@ async def test_failing_device_never_stops_the_others(start, caplog) -> None:  # 
         for state in ("active", "idle", "degraded"):
             r.engine.publish(connected(snap(state)))
             await good.wait_for(lambda f, s=state: f.state == s)
-        await asyncio.wait_for(_until(lambda: bad.show_attempts >= 3), 2)
+        await asyncio.wait_for(eventually(lambda: bad.show_attempts >= 3), 2)
     assert not bad.health.ok
     warnings = [rec for rec in caplog.records if "bad" in rec.getMessage()]
     assert len(warnings) == 1, [w.getMessage() for w in warnings]  # once per episode
@@ -125,10 +126,10 @@ async def test_hanging_device_is_timed_out_and_others_stay_on_time(start) -> Non
     good = MockDriver("good")
     hung = MockDriver("hung", MockOptions(hang_show=True, write_timeout=0.05))
     r = await start(good, hung)
-    await asyncio.wait_for(_until(lambda: hung.show_attempts >= 1), 1)
+    await asyncio.wait_for(eventually(lambda: hung.show_attempts >= 1), 1)
     r.engine.publish(connected(snap("active")))
     await good.wait_for(lambda f: f.state == "active")
-    await asyncio.wait_for(_until(lambda: not hung.health.ok), 1)
+    await asyncio.wait_for(eventually(lambda: not hung.health.ok), 1)
     assert "timed out" in hung.health.detail
     await asyncio.wait_for(r.engine.ready.wait(), 1)  # a dead device never blocks READY
 
@@ -167,11 +168,9 @@ async def test_theme_swap_redraws_without_touching_sources(start) -> None:  # ty
     r = await start(mock)
     r.engine.publish(connected(snap("idle")))
     await mock.wait_for(lambda f: f.state == "idle")
-    r.engine.set_theme(parse_theme({"global": {"idle": {"color": "#123456"}}}, file=None,
-                                   base=default_theme()))
+    r.engine.set_theme(
+        parse_theme({"global": {"idle": {"color": "#123456"}}}, file=None, base=default_theme())
+    )
     await mock.wait_for(lambda f: f.look.color == Color.parse("#123456"))
 
 
-async def _until(predicate) -> None:  # type: ignore[no-untyped-def]
-    while not predicate():
-        await asyncio.sleep(0.005)

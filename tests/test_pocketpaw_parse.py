@@ -10,7 +10,12 @@ from bridge.model import GlobalState, SessionState, TokenUsage
 from bridge.sources.pocketpaw_parse import FrameError, fingerprint, parse_status
 
 DEGRADED = {
-    "global": {"state": "degraded", "active_sessions": 2, "max_concurrent": 5, "uptime_seconds": 7200},
+    "global": {
+        "state": "degraded",
+        "active_sessions": 2,
+        "max_concurrent": 5,
+        "uptime_seconds": 7200,
+    },
     "sessions": [
         {
             "session_key": "websocket:abc123",
@@ -44,7 +49,10 @@ def test_documented_example_parses() -> None:
     assert snap.max_concurrent == 5
     first, second = snap.sessions
     assert (first.key, first.id, first.channel, first.state) == (
-        "websocket:abc123", "abc123", "websocket", SessionState.THINKING,
+        "websocket:abc123",
+        "abc123",
+        "websocket",
+        SessionState.THINKING,
     )
     assert second.error == "Rate limit exceeded"
     assert second.tokens == TokenUsage(800, 50)
@@ -62,8 +70,13 @@ def test_since_is_kept_while_state_is_unchanged() -> None:
 
 def test_missing_id_and_channel_are_derived_like_the_server() -> None:
     snap = parse_status(
-        {"global": {"state": "active"}, "sessions": [{"session_key": "nocolon", "state": "thinking"},
-                                                     {"session_key": "tg:1:2", "state": "streaming"}]},
+        {
+            "global": {"state": "active"},
+            "sessions": [
+                {"session_key": "nocolon", "state": "thinking"},
+                {"session_key": "tg:1:2", "state": "streaming"},
+            ],
+        },
         received_at=0.0,
     )
     assert (snap.sessions[0].channel, snap.sessions[0].id) == ("unknown", "nocolon")
@@ -105,8 +118,13 @@ def test_bad_session_entries_are_skipped_not_fatal() -> None:
             "sessions": [
                 "nope",
                 {"state": "thinking"},
-                {"session_key": "w:1", "state": "thinking", "token_usage": {"input": "x"},
-                 "duration_seconds": "soon", "tool_name": 7},
+                {
+                    "session_key": "w:1",
+                    "state": "thinking",
+                    "token_usage": {"input": "x"},
+                    "duration_seconds": "soon",
+                    "tool_name": 7,
+                },
                 {"session_key": "w:1", "state": "error"},
             ],
         },

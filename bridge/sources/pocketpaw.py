@@ -44,7 +44,8 @@ log = logging.getLogger("agentlight.sources.pocketpaw")
 
 STATUS_PATH = "/api/v1/agent/status"
 STREAM_PATH = "/api/v1/agent/status/stream"
-# After error_ttl the server should have dropped the session; give it a moment.
+# After error_ttl the server should have dropped the session; give it a moment
+# (a tenth of the ttl, at most a second).
 _RECONCILE_MARGIN = 1.0
 _MAX_RETRY_AFTER = 300.0
 
@@ -153,9 +154,12 @@ class PocketPawSource(Source):
         self._snapshot: Snapshot | None = None
         self._stream_frames = 0
         self._errored_due: dict[str, float] = {}
-        self._reconcile_now = asyncio.Event()
+        self._wake_reconciler = asyncio.Event()
+        self._reconcile_requested = False
         self._once = OnceLog(log)
+        self._margin = min(_RECONCILE_MARGIN, options.error_ttl / 10)
         self.requests = 0  # every HTTP request made, for benchmarks and tests
+        self.keepalives = 0
 
     # -- the loop -----------------------------------------------------------
 
@@ -342,15 +346,19 @@ class PocketPawSource(Source):
         now_due = {}
         for session in snapshot.sessions:
             if session.state is SessionState.ERROR:
-                now_due[session.key] = session.since + self.o.error_ttl + _RECONCILE_MARGIN
+                now_due[session.key] = session.since + self.o.error_ttl + self._margin
         # Keep timers of sessions that left "error": the server still drops them
         # by key when the timer fires (a new run with the same key vanishes too).
-        self._errored_due.update(now_due)
+        if any(self._errored_due.get(k) != due for k, due in now_due.items()):
+            self._errored_due.update(now_due)
+            self._wake_reconciler.set()
         self.publish(ConnectionState.CONNECTED, snapshot, via)
 
     def _on_keepalive(self) -> None:
+        self.keepalives += 1
         if self._errored_due:
-            self._reconcile_now.set()
+            self._reconcile_requested = True
+            self._wake_reconciler.set()
 
     async def _reconcile_loop(self, client: httpx.AsyncClient) -> None:
         while True:
@@ -359,11 +367,14 @@ class PocketPawSource(Source):
             delay = None if due is None else max(0.0, due - self._clock())
             try:
                 async with asyncio.timeout(delay):
-                    await self._reconcile_now.wait()
+                    await self._wake_reconciler.wait()
             except TimeoutError:
                 pass
-            self._reconcile_now.clear()
+            self._wake_reconciler.clear()
             now = self._clock()
+            if not self._reconcile_requested and (due is None or now < due):
+                continue  # woken to reschedule: a new errored session
+            self._reconcile_requested = False
             for key in [k for k, at in self._errored_due.items() if at <= now]:
                 del self._errored_due[key]
             await self._reconcile(client)

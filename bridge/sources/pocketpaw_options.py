@@ -57,6 +57,11 @@ class Options:
     max_frame_bytes: int = 2 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        # Code (tests, embedding apps) may pass plain strings; wrap them too.
+        for name in ("api_key", "token"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Secret(value) if value else None)
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url: got {self.url!r}, expected an http:// or https:// URL")
         for name in (

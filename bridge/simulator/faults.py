@@ -1,0 +1,44 @@
+"""Fault injection: what the server does with a request instead of answering normally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Fault", "FaultKind"]
+
+FaultKind = Literal[
+    "status", "reset", "hang", "half_frame", "die_mid_frame", "huge_frame", "garbage"
+]
+
+
+@dataclass
+class Fault:
+    """What the server does with the next matching request instead of answering normally.
+
+    Queue faults on :attr:`SimServer.faults`; each one is used up by one request.
+
+    - ``status``: answer ``status`` with ``body`` and ``headers`` (e.g. a 429 with
+      ``{"Retry-After": "2"}``).
+    - ``reset``: close the socket without answering (an RST where the OS allows).
+    - ``hang``: read the request and never answer (until the client leaves or ``stop()``).
+    - ``half_frame``: stream headers, the first snapshot, then half of a second frame,
+      then silence with the connection open. On the REST path: half the JSON body.
+    - ``die_mid_frame``: stream headers and half a frame, then close abruptly. On the
+      REST path: half the JSON body, then close.
+    - ``huge_frame``: stream headers, then one ``data:`` line of ``size`` bytes, then
+      silence with the connection open. On the REST path: a ``size``-byte body.
+    - ``garbage``: stream headers, ``payload`` verbatim, then a normal stream. On the
+      REST path: a 200 whose body is ``payload``.
+    """
+
+    kind: FaultKind
+    status: int = 500
+    body: bytes = b'{"detail":"boom"}'
+    headers: dict[str, str] = field(default_factory=dict)
+    path: str | None = None
+    size: int = 4 * 1024 * 1024
+    payload: bytes = b""
+
+    def matches(self, path: str) -> bool:
+        return self.path is None or self.path == path

@@ -1,0 +1,329 @@
+"""A local HTTP server that speaks PocketPaw's agent status API like the real one.
+
+Routes, auth order, SSE bytes, debounce, dedupe and keepalive follow PocketPaw 0.4.10-0.4.18
+as described in status-feeds.md; :class:`Fault` hooks let tests break it on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hmac
+import ipaddress
+import logging
+from typing import Any
+
+import h11
+
+from bridge.simulator import sse
+from bridge.simulator.agent import SimAgent
+from bridge.simulator.faults import Fault
+from bridge.simulator.wire import Connection, Request, json_body
+
+__all__ = ["STATUS_PATH", "STREAM_PATH", "Fault", "SimServer"]
+
+log = logging.getLogger(__name__)
+
+STATUS_PATH = "/api/v1/agent/status"
+STREAM_PATH = "/api/v1/agent/status/stream"
+
+_UNAUTHORIZED = {"detail": "Unauthorized"}
+_BAD_KEY = {"detail": "Invalid or missing status API key"}
+_NOT_FOUND = {"detail": "Not Found"}
+_NOT_ALLOWED = {"detail": "Method Not Allowed"}
+
+
+class SimServer:
+    """PocketPaw's status endpoints on 127.0.0.1, driven by a :class:`SimAgent`.
+
+    :param api_key: the status key (``X-Status-Key`` / ``?key=``); None leaves it open.
+    :param token: the dashboard token; when set the server acts as seen from another
+        host, so every request needs ``Authorization: Bearer`` or ``?token=``.
+    :param debounce: seconds the stream sleeps after a change before it looks (a throttle).
+    :param keepalive: seconds without a tracker change before ``: keepalive``.
+    :param stream_enabled: False answers the stream path with 404, like servers before
+        the SSE endpoint existed; may be flipped at runtime.
+    """
+
+    def __init__(
+        self,
+        agent: SimAgent,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        token: str | None = None,
+        debounce: float = 1.0,
+        keepalive: float = 30.0,
+        stream_enabled: bool = True,
+    ) -> None:
+        _require_loopback(host)
+        self.agent = agent
+        self.host = host
+        self.port = port
+        self.debounce = debounce
+        self.keepalive = keepalive
+        self.stream_enabled = stream_enabled
+        self.faults: collections.deque[Fault] = collections.deque()
+        self.requests: collections.Counter[str] = collections.Counter()
+        self._api_key = api_key
+        self._token = token
+        self._server: asyncio.Server | None = None
+        self._conns: dict[Connection, asyncio.Task[Any]] = {}
+        self._streams: set[Connection] = set()
+
+    def __repr__(self) -> str:
+        # Credentials stay out: only whether they are set.
+        return (
+            f"SimServer(url={self.url!r}, api_key={'set' if self._api_key else None}, "
+            f"token={'set' if self._token else None}, open_streams={self.open_streams})"
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen; after :meth:`stop` this rebinds the same port (a server restart)."""
+        if self._server is not None:
+            raise RuntimeError("SimServer is already running")
+        self._server = await asyncio.start_server(
+            self._on_client, self.host, self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.debug("simulator listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop listening and cut every open connection now."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        tasks = list(self._conns.values())
+        for conn in list(self._conns):
+            conn.abort()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- test hooks -------------------------------------------------------------------
+
+    async def drop_streams(self) -> None:
+        """Cut every open stream connection; the listener keeps accepting."""
+        tasks = [self._conns[c] for c in self._streams if c in self._conns]
+        for conn in list(self._streams):
+            conn.abort()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write ``data`` into the body of every open stream (malformed frames etc.)."""
+        for conn in list(self._streams):
+            with contextlib.suppress(OSError, h11.LocalProtocolError):
+                await conn.send(data)
+
+    async def send_frame(self, payload: str, event: str = "status") -> None:
+        """Write one SSE frame to every open stream now, skipping debounce and dedupe."""
+        await self.send_raw(sse.frame(payload, event))
+
+    # -- request handling -------------------------------------------------------------
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(reader, writer)
+        if self._server is None:
+            conn.abort()  # accepted just before stop(): a stopped server answers nobody
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns[conn] = task
+        try:
+            while True:
+                request = await conn.read_request()
+                if request is None or not await self._handle(conn, request):
+                    break
+                if not conn.reusable:
+                    break
+        except h11.RemoteProtocolError as err:
+            await conn.send_error(err.error_status_hint)
+        except OSError:
+            pass  # the client went away; nothing to tell anyone
+        except asyncio.CancelledError:
+            # stop() cancels us. Ending normally matters: Python 3.11's start_server
+            # callback calls task.exception() and logs a cancelled task as an error.
+            pass
+        except Exception:
+            log.exception("simulator: request handler failed")
+        finally:
+            self._conns.pop(conn, None)
+            self._streams.discard(conn)
+            conn.close()
+
+    async def _handle(self, conn: Connection, request: Request) -> bool:
+        """Answer one request; False means the connection must not be reused."""
+        self.requests[request.path] += 1
+        # Path only: the query string may carry the key or the token.
+        log.debug("simulator: %s %s", request.method, request.path)
+        fault = self._take_fault(request.path)
+        if fault is not None:
+            log.debug("simulator: injecting %s fault", fault.kind)
+            await self._run_fault(conn, request, fault)
+            return False
+        # The token check is middleware upstream, so it runs before routing and the key.
+        if not self._token_ok(request):
+            await conn.respond(401, json_body(_UNAUTHORIZED))
+            return True
+        if request.path not in (STATUS_PATH, STREAM_PATH) or (
+            request.path == STREAM_PATH and not self.stream_enabled
+        ):
+            await conn.respond(404, json_body(_NOT_FOUND))
+            return True
+        if request.method != "GET":
+            await conn.respond(405, json_body(_NOT_ALLOWED), {"allow": "GET"})
+            return True
+        if not self._key_ok(request):
+            await conn.respond(403, json_body(_BAD_KEY))
+            return True
+        if request.path == STATUS_PATH:
+            await conn.respond(200, json_body(self.agent.snapshot()))
+            return True
+        await self._stream(conn)
+        return False
+
+    def _token_ok(self, request: Request) -> bool:
+        if self._token is None:
+            return True
+        # A non-empty ?token= is the only one looked at, so a wrong one beats a right header.
+        offered = request.query.get("token") or _bearer(request.headers.get("authorization"))
+        return _same(offered, self._token)
+
+    def _key_ok(self, request: Request) -> bool:
+        if not self._api_key:
+            return True
+        offered = request.query.get("key") or request.headers.get("x-status-key", "")
+        return _same(offered, self._api_key)
+
+    def _take_fault(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(path):
+                self.faults.remove(fault)
+                return fault
+        return None
+
+    # -- the stream -------------------------------------------------------------------
+
+    async def _stream(self, conn: Connection, prefix: bytes = b"") -> None:
+        await self._open_stream(conn)
+        await conn.until_peer_closes(self._stream_loop(conn, prefix))
+
+    async def _open_stream(self, conn: Connection) -> None:
+        self._streams.add(conn)
+        await conn.start(200, sse.STREAM_HEADERS)
+
+    async def _stream_loop(self, conn: Connection, prefix: bytes) -> None:
+        agent = self.agent
+        await conn.send(prefix)
+        version = agent.version
+        snapshot = agent.snapshot()
+        last = agent.fingerprint(snapshot)
+        await conn.send(sse.status_frame(snapshot))
+        while True:
+            if not await agent.wait_for_change(version, self.keepalive):
+                await conn.send(sse.KEEPALIVE)
+                continue
+            # A throttle, not a sliding window: one sleep, then whatever is true by then.
+            await asyncio.sleep(self.debounce)
+            version = agent.version
+            snapshot = agent.snapshot()
+            fingerprint = agent.fingerprint(snapshot)
+            # A change that dedupes away sends nothing and restarts the keepalive wait;
+            # that is how the real server goes quiet for over a minute.
+            if fingerprint != last:
+                last = fingerprint
+                await conn.send(sse.status_frame(snapshot))
+
+    # -- faults -----------------------------------------------------------------------
+
+    async def _run_fault(self, conn: Connection, request: Request, fault: Fault) -> None:
+        if fault.kind == "status":
+            await conn.respond(fault.status, fault.body, fault.headers)
+        elif fault.kind == "reset":
+            conn.abort(rst=True)
+        elif fault.kind == "hang":
+            await conn.until_peer_closes()
+        elif request.path == STREAM_PATH:
+            await self._stream_fault(conn, fault)
+        else:
+            await self._rest_fault(conn, fault)
+
+    async def _stream_fault(self, conn: Connection, fault: Fault) -> None:
+        if fault.kind == "garbage":
+            await self._stream(conn, prefix=fault.payload)
+            return
+        await self._open_stream(conn)
+        first = sse.status_frame(self.agent.snapshot())
+        if fault.kind == "half_frame":
+            await conn.send(first + sse.HALF_FRAME)
+        elif fault.kind == "die_mid_frame":
+            await conn.send(first[: len(first) // 2])
+            conn.abort()
+            return
+        elif fault.kind == "huge_frame":
+            for chunk in sse.huge_frame(fault.size):
+                await conn.send(chunk)
+        await conn.until_peer_closes()
+
+    async def _rest_fault(self, conn: Connection, fault: Fault) -> None:
+        body = json_body(self.agent.snapshot())
+        if fault.kind == "garbage":
+            await conn.respond(200, fault.payload)
+        elif fault.kind == "huge_frame":
+            headers = {"content-type": "application/json", "content-length": str(fault.size)}
+            await conn.start(200, headers)
+            for chunk in sse.filler(fault.size):
+                await conn.send(chunk)
+            await conn.end()
+        else:  # half_frame / die_mid_frame: a truncated body under a full content-length
+            headers = {"content-type": "application/json", "content-length": str(len(body))}
+            await conn.start(200, headers)
+            await conn.send(body[: len(body) // 2])
+            if fault.kind == "die_mid_frame":
+                conn.abort()
+            else:
+                await conn.until_peer_closes()
+
+
+def _bearer(value: str | None) -> str:
+    scheme, _, credentials = (value or "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
+def _same(offered: str, expected: str) -> bool:
+    return bool(offered) and hmac.compare_digest(offered.encode(), expected.encode())
+
+
+def _require_loopback(host: str) -> None:
+    """The simulator must never be reachable from the network."""
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"simulator binds loopback only, not {host!r}")
