@@ -59,7 +59,8 @@ def test_python_dash_m_bridge_and_check_example() -> None:
 def test_check_hides_secrets(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        '[[sources]]\ntype = "pocketpaw"\napi_key = "super-secret-key"\n[[devices]]\ntype = "mock"\n'
+        '[[sources]]\ntype = "pocketpaw"\napi_key = "super-secret-key"\n'
+        '[[devices]]\ntype = "mock"\n'
     )
     result = agentlight("check", "-c", str(cfg))
     assert result.returncode == 0, result.stderr
