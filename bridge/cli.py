@@ -94,7 +94,12 @@ def setup_logging(verbose: int, quiet: bool, level_name: str | None = None) -> N
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        fmt = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+        if sys.stderr.isatty():
+            # Start at column 0 over a clean line: the terminal indicator may be
+            # mid-redraw on the same screen.
+            fmt = "\r\x1b[K" + fmt
+        handler.setFormatter(logging.Formatter(fmt))
         root.addHandler(handler)
     root.setLevel(level)
     # httpx logs every request at INFO; that is noise for a long-lived stream.

@@ -37,7 +37,8 @@ from bridge.logutil import OnceLog
 from bridge.model import ConnectionState, SessionState, Snapshot
 from bridge.secret import Secret
 from bridge.sources.base import Publish, Source
-from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, Options
+from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV
+from bridge.sources.pocketpaw_options import Options as PocketPawOptions
 from bridge.sources.pocketpaw_parse import fingerprint, parse_status
 
 log = logging.getLogger("agentlight.sources.pocketpaw")
@@ -132,12 +133,12 @@ class PocketPawSource(Source):
     """
 
     TYPE = "pocketpaw"
-    Options = Options
+    Options = PocketPawOptions
 
     def __init__(
         self,
         name: str,
-        options: Options,
+        options: PocketPawOptions,
         publish: Publish,
         *,
         clock: Callable[[], float] = time.time,

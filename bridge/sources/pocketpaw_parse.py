@@ -81,7 +81,7 @@ def parse_status(
     return Snapshot(
         state=state,
         sessions=tuple(sessions),
-        active_sessions=_int(glob.get("active_sessions"), len(sessions)),
+        active_sessions=_int(glob.get("active_sessions"), None) or len(sessions),
         max_concurrent=_int(glob.get("max_concurrent"), None),
         uptime_seconds=_number(glob.get("uptime_seconds")),
     )
@@ -89,12 +89,9 @@ def parse_status(
 
 def _global_state(raw: object, sessions: list[Session]) -> GlobalState:
     if isinstance(raw, str):
-        try:
-            state = GlobalState(raw)
-        except ValueError:
-            state = None
-        if state in SERVER_GLOBAL_STATES:
-            return state  # type: ignore[return-value]
+        state = GlobalState.__members__.get(raw.upper()) if raw.islower() else None
+        if state is not None and state in SERVER_GLOBAL_STATES:
+            return state
     fallback = (
         GlobalState.DEGRADED
         if any(s.state is SessionState.ERROR for s in sessions)
