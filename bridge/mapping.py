@@ -57,7 +57,12 @@ class Mapper:
         global_since = (
             last.global_since if last is not None and last.global_look == global_look else now
         )
-        previous = {m.session.key: m for m in last.sessions} if last is not None else {}
+        # Keyed by source too: two servers may both have a "websocket:abc".
+        previous = (
+            {(m.session.source, m.session.key): m for m in last.sessions}
+            if last is not None
+            else {}
+        )
         sessions = []
         for session in status.sessions:
             look = _labelled(
@@ -65,7 +70,7 @@ class Mapper:
                 session.raw_state or session.state.value,
                 session,
             )
-            before = previous.get(session.key)
+            before = previous.get((session.source, session.key))
             since = before.since if before is not None and before.look == look else now
             sessions.append(MappedSession(session, look, since))
         mapped = Mapped(status, global_look, global_since, tuple(sessions))
