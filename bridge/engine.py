@@ -189,23 +189,22 @@ class _DeviceRunner:
         self.engine = engine
         self.device = device
         self.wake = asyncio.Event()
-        driver = device.driver
-        self._native = driver.NATIVE_EFFECTS
-        self._with_sessions = driver.SHOWS_SESSIONS
-        self._fps = max(0.1, float(driver.MAX_FPS))
         retry_first, retry_max = engine._device_retry
         self._backoff = Backoff(retry_first, retry_max, rand=engine._rand)
         self._failing = False
         self._first = True
 
+    # Read from the driver each time: a driver may decide at open time (a
+    # terminal that turns out to be a pipe animates nothing).
     def frame(self, now: float) -> Frame:
+        driver = self.device.driver
         return frame_for(
-            self.device.driver.name,
+            driver.name,
             self.engine.mapped,
             now,
             show=self.device.show,
-            with_sessions=self._with_sessions,
-            native=self._native,
+            with_sessions=driver.SHOWS_SESSIONS,
+            native=driver.NATIVE_EFFECTS,
         )
 
     def exit_frame(self, look: Look) -> Frame:
@@ -258,9 +257,9 @@ class _DeviceRunner:
                 self.engine.mapped,
                 now,
                 show=self.device.show,
-                with_sessions=self._with_sessions,
-                max_fps=self._fps,
-                native=self._native,
+                with_sessions=driver.SHOWS_SESSIONS,
+                max_fps=max(0.1, float(driver.MAX_FPS)),
+                native=driver.NATIVE_EFFECTS,
             )
             await self._wait(wake_at)
 

@@ -183,6 +183,8 @@ class TerminalDriver(Driver):
             self._tty = out.isatty()
         except (AttributeError, OSError, ValueError):
             self._tty = False
+        # Piped output prints changes only, so the engine need not step effects.
+        self.NATIVE_EFFECTS = frozenset() if self._tty else frozenset(Effect)  # type: ignore[misc]
         if opts.color == "auto":
             self._color = (
                 self._tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
