@@ -19,9 +19,16 @@ class OnceLog:
     def info(self, key: str, msg: str, *args: object) -> None:
         self._log(logging.INFO, key, msg, *args)
 
+    def reset(self) -> None:
+        """Forget what was said (a new episode, or a test)."""
+        self._seen.clear()
+
     def _log(self, level: int, key: str, msg: str, *args: object) -> None:
         if key in self._seen:
             return
-        if len(self._seen) < self._limit:
-            self._seen.add(key)
+        if len(self._seen) >= self._limit:
+            # Full: hostile input with endless new keys must not flood the log.
+            self._logger.debug(msg, *args)
+            return
+        self._seen.add(key)
         self._logger.log(level, msg, *args)

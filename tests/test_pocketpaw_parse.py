@@ -86,6 +86,9 @@ def test_missing_id_and_channel_are_derived_like_the_server() -> None:
 def test_unknown_states_and_extra_fields_are_tolerated_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from bridge.sources import pocketpaw_parse
+
+    pocketpaw_parse._once.reset()  # other tests may have met these states already
     frame = {
         "global": {"state": "hibernating", "new_field": 1},
         "sessions": [{"session_key": "w:1", "state": "compacting", "mood": "happy"}],

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -37,7 +38,7 @@ from bridge.logutil import OnceLog
 from bridge.model import ConnectionState, SessionState, Snapshot
 from bridge.secret import Secret
 from bridge.sources.base import Publish, Source
-from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV
+from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
 from bridge.sources.pocketpaw_parse import fingerprint, parse_status
 
@@ -49,6 +50,9 @@ STREAM_PATH = "/api/v1/agent/status/stream"
 # (a tenth of the ttl, at most a second).
 _RECONCILE_MARGIN = 1.0
 _MAX_RETRY_AFTER = 300.0
+# A stream that lived this long was healthy: reconnect at once, back-off reset.
+_HEALTHY_STREAM = 5.0
+_EOL = re.compile(rb"[\r\n]")
 
 
 class FrameTooLarge(SourceError):
@@ -66,7 +70,11 @@ class _RateLimited(SourceUnavailable):
 
 
 class _StreamLost(SourceError):
-    """A healthy stream ended; reconnect at once, keep showing what we know."""
+    """A stream that delivered frames ended; keep showing what we know and reconnect."""
+
+    def __init__(self, message: str, lived: float) -> None:
+        super().__init__(message)
+        self.lived = lived
 
 
 class _GuardedStream(httpx.AsyncByteStream):
@@ -91,6 +99,7 @@ class _GuardedStream(httpx.AsyncByteStream):
         self._line_len = 0
         self._frame_len = 0
         self._comment = False
+        self._after_cr = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
@@ -102,23 +111,38 @@ class _GuardedStream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
     def _scan(self, chunk: bytes) -> None:
+        # Lines end in LF, CRLF or a lone CR, as httpx-sse reads them (a CRLF may be
+        # split across chunks); a blank line ends a frame.
         start, end = 0, len(chunk)
+        if not end:
+            return
+        if self._after_cr and chunk[0] == 0x0A:  # "\n"
+            start = 1
+            if self._frame_len:
+                self._frame_len += 1
+        self._after_cr = False
         while start < end:
-            newline = chunk.find(b"\n", start)
-            stop = end if newline < 0 else newline
+            eol = _EOL.search(chunk, start)
+            stop = end if eol is None else eol.start()
             if self._line_len == 0 and stop > start and chunk[start] == 0x3A:  # ":"
                 self._comment = True
             self._line_len += stop - start
-            if newline < 0:
+            if eol is None:
                 self._frame_len += stop - start
                 break
-            blank = self._line_len == 0 or (self._line_len == 1 and chunk[stop - 1] == 0x0D)
-            self._frame_len = 0 if blank else self._frame_len + stop - start + 1
+            width = 1
+            if chunk[stop] == 0x0D:  # "\r"
+                if stop + 1 == end:
+                    self._after_cr = True
+                elif chunk[stop + 1] == 0x0A:
+                    width = 2
+            blank = self._line_len == 0
+            self._frame_len = 0 if blank else self._frame_len + stop - start + width
             if self._comment:
                 self._on_comment()
             self._line_len = 0
             self._comment = False
-            start = newline + 1
+            start = stop + width
         if self._frame_len > self._limit:
             raise FrameTooLarge(
                 f"frame larger than max_frame_bytes ({self._limit} bytes); rejected"
@@ -176,37 +200,68 @@ class PocketPawSource(Source):
             await self._loop(client)
 
     async def _loop(self, client: httpx.AsyncClient) -> None:
-        failures = 0
+        failures = 0  # stream attempts in a row that failed
+        poll_reason: str | None = None
         while True:
             _honour_cancel()
+            delay = 0.0
             try:
+                if poll_reason is not None:
+                    reason, poll_reason = poll_reason, None
+                    await self._poll(client, reason)
+                    failures = self.o.fallback_after - 1  # one more failure and we poll again
+                    continue
                 await self._stream(client)
             except _StreamLost as err:
-                log.info("%s: stream ended (%s); reconnecting", self.name, err)
-                failures = 0
-                self._backoff.reset()
+                if err.lived >= _HEALTHY_STREAM:
+                    log.info("%s: stream ended (%s); reconnecting", self.name, err)
+                    failures = 0
+                    self._backoff.reset()
+                else:
+                    # A stream that dies young (a proxy, a crashing server) must not
+                    # turn into a reconnect storm against PocketPaw's shared rate limit.
+                    delay = self._backoff.next()
+                    log.info(
+                        "%s: stream ended after %.1f s (%s); reconnecting in %.1f s",
+                        self.name,
+                        err.lived,
+                        err,
+                        delay,
+                    )
             except _StreamMissing:
-                await self._poll(client, "the server has no status stream (404)")
-                failures = self.o.fallback_after - 1  # one more failure and we poll again
+                poll_reason = "the server has no status stream (404)"
             except AuthFailed as err:
                 await self._auth_failed(err)
             except _RateLimited as err:
                 await self._rate_limited(err)
             except (SourceError, httpx.HTTPError, OSError, SSEError) as err:
                 failures += 1
-                if failures >= self.o.fallback_after and await self._snapshot_works(client):
-                    await self._poll(client, f"the stream failed {failures} times in a row")
-                    failures = self.o.fallback_after - 1
-                    continue
+                if failures >= self.o.fallback_after:
+                    try:
+                        self._apply(await self._get(client), "polling")
+                    except (AuthFailed, _RateLimited):
+                        continue  # the next attempt meets it and handles it
+                    except (SourceError, httpx.HTTPError, OSError):
+                        pass
+                    else:
+                        poll_reason = f"the stream failed {failures} times in a row"
+                        continue
                 self._disconnected(_describe(err))
                 delay = self._backoff.next()
                 log.info("%s: retrying in %.1f s", self.name, delay)
+            except Exception as err:
+                # A bug or a surprise from a library: say so, show it, keep going.
+                log.exception("%s: unexpected error: %s", self.name, _describe(err))
+                self._disconnected(f"unexpected error: {type(err).__name__}")
+                delay = self._backoff.next()
+            if delay:
                 await asyncio.sleep(delay)
 
     async def _stream(self, client: httpx.AsyncClient) -> None:
         """Read the stream until it ends; always raises."""
         loop = asyncio.get_running_loop()
         frames = 0
+        first_frame_at = 0.0
         self.requests += 1
         try:
             async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout) as deadline:
@@ -234,7 +289,7 @@ class PocketPawSource(Source):
                             if self._on_event(event):
                                 frames += 1
                                 if frames == 1:
-                                    self._backoff.reset()
+                                    first_frame_at = loop.time()
                                     log.info("%s: streaming status from %s", self.name, self.o.url)
                     finally:
                         reconciler.cancel()
@@ -248,13 +303,13 @@ class PocketPawSource(Source):
                 self.o.stale_after,
             )
             self._apply(await self._get(client), "stream")
-            raise _StreamLost("stream went silent") from None
+            raise _StreamLost("stream went silent", loop.time() - first_frame_at) from None
         except (httpx.HTTPError, OSError, SSEError) as err:
             if frames:
-                raise _StreamLost(_describe(err)) from err
+                raise _StreamLost(_describe(err), loop.time() - first_frame_at) from err
             raise
         if frames:
-            raise _StreamLost("the server closed the stream")
+            raise _StreamLost("the server closed the stream", loop.time() - first_frame_at)
         raise SourceUnavailable("the server closed the stream before the first frame")
 
     async def _poll(self, client: httpx.AsyncClient, reason: str) -> None:
@@ -286,13 +341,6 @@ class PocketPawSource(Source):
             if remaining <= 0:
                 return
             await asyncio.sleep(min(delay, remaining))
-
-    async def _snapshot_works(self, client: httpx.AsyncClient) -> bool:
-        try:
-            self._apply(await self._get(client), "polling")
-        except (SourceError, httpx.HTTPError, OSError):
-            return False
-        return True
 
     async def _auth_failed(self, err: AuthFailed) -> None:
         if self.status is None or self.status.connection is not ConnectionState.AUTH_FAILED:
@@ -428,6 +476,11 @@ class PocketPawSource(Source):
 
     def _check(self, response: httpx.Response, *, stream: bool) -> None:
         code = response.status_code
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if code == 200 and encoding not in ("", "identity"):
+            raise SourceUnavailable(
+                f"the server sent {encoding!r}-compressed data though asked for none"
+            )
         if code == 200:
             if stream:
                 ctype = response.headers.get("content-type", "")
@@ -459,7 +512,12 @@ class PocketPawSource(Source):
         raise SourceUnavailable(f"HTTP {code} from the server")
 
     def _headers(self) -> dict[str, str]:
-        headers = {"User-Agent": f"agentlight/{__version__}"}
+        headers = {
+            "User-Agent": f"agentlight/{__version__}",
+            # Uncompressed, so max_frame_bytes counts what is really held in
+            # memory and keepalive comments are seen as they arrive.
+            "Accept-Encoding": "identity",
+        }
         if self._api_key:
             headers["X-Status-Key"] = self._api_key.reveal()
         if self._token:
@@ -501,7 +559,12 @@ def _retry_after(value: str | None) -> float | None:
 
 def _env_secret(name: str) -> Secret | None:
     value = os.environ.get(name, "").strip()
-    return Secret(value) if value else None
+    if not value:
+        return None
+    try:
+        return credential(Secret(value), name)
+    except ValueError as err:
+        raise ConfigError(str(err), file="environment", key=name) from None
 
 
 def _read_token(path: str | None) -> Secret | None:
@@ -509,6 +572,9 @@ def _read_token(path: str | None) -> Secret | None:
         return None
     try:
         value = Path(path).expanduser().read_text("utf-8").strip()
-    except OSError as err:
-        raise ConfigError(f"cannot read the token file: {err.strerror}", key="token_file") from err
-    return Secret(value) if value else None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read the token file {path!r}: {err}", key="token_file") from err
+    try:
+        return credential(Secret(value), "token_file") if value else None
+    except ValueError as err:
+        raise ConfigError(str(err), key="token_file") from None

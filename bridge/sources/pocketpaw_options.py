@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from bridge.secret import Secret
 
@@ -57,13 +60,20 @@ class Options:
     max_frame_bytes: int = 2 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        # Code (tests, embedding apps) may pass plain strings; wrap them too.
         for name in ("api_key", "token"):
             value = getattr(self, name)
+            # Code (tests, embedding apps) may pass plain strings; wrap them too.
             if isinstance(value, str):
-                object.__setattr__(self, name, Secret(value) if value else None)
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url: got {self.url!r}, expected an http:// or https:// URL")
+                value = Secret(value)
+            object.__setattr__(self, name, credential(value, name) if value else None)
+        check_url(self.url)
+        if self.token_file is not None:
+            path = Path(self.token_file).expanduser()
+            if not os.access(path, os.R_OK) or not path.is_file():
+                raise ValueError(
+                    f"token_file: cannot read {self.token_file!r}; expected a file holding "
+                    "PocketPaw's dashboard token"
+                )
         for name in (
             "stale_after",
             "poll_interval",
@@ -83,3 +93,28 @@ class Options:
             raise ValueError(f"fallback_after: got {self.fallback_after!r}, expected >= 1")
         if self.max_frame_bytes < 1024:
             raise ValueError(f"max_frame_bytes: got {self.max_frame_bytes!r}, expected >= 1024")
+
+
+def credential(value: Secret, name: str) -> Secret:
+    """Strip a key or token and check it can go in an HTTP header (without echoing it)."""
+    text = value.reveal().strip()
+    if not text or not all(33 <= ord(ch) <= 126 for ch in text):
+        raise ValueError(
+            f"{name}: expected printable ASCII without spaces (the value is not shown)"
+        )
+    return Secret(text)
+
+
+def check_url(url: str) -> None:
+    """An http(s) URL with a host and a valid port, no credentials or query in it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"url: got {url!r}, expected an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("url: must not contain user:password@; use api_key and token")
+    if parts.query or parts.fragment:
+        raise ValueError("url: must not contain ?query or #fragment; use api_key and token")
+    try:
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError:
+        raise ValueError(f"url: got {url!r}, the port is not a number from 1 to 65535") from None
