@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -38,6 +39,12 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> Config:
     if getattr(args, "config", None):
+        if getattr(args, "url", None):
+            raise ConfigError(
+                "--url applies only without -c; set the url in [[sources]] instead",
+                file=args.config,
+                key="sources",
+            )
         return load_config(args.config)
     return default_config(getattr(args, "url", None) or "http://127.0.0.1:8888")
 
@@ -117,9 +124,17 @@ async def run_bridge(
 def _signals(stop: asyncio.Event) -> Any:
     loop = asyncio.get_running_loop()
     installed = []
+
+    def on_signal() -> None:
+        if stop.is_set():
+            # Asked twice: the user means it, even if a device is stuck.
+            log.warning("second signal: exiting now")
+            os._exit(1)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or not a Unix loop: the caller stops us

@@ -82,6 +82,8 @@ def load_config(path: str | Path) -> Config:
         text = p.read_text("utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config file: {err.strerror or err}", file=file) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not UTF-8 text: {err}", file=file) from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -113,7 +113,13 @@ class Engine:
         self._remap()
 
     def _remap(self) -> None:
-        self.mapped = self.mapper.map(self.status, self.clock())
+        try:
+            self.mapped = self.mapper.map(self.status, self.clock())
+        except Exception:
+            # A mapping bug must not take the source down with it: keep the
+            # last looks and say so.
+            log.exception("mapping failed for %s; keeping the last looks", self.status.state)
+            return
         self.version += 1
         for runner in self._runners:
             runner.wake.set()
@@ -155,7 +161,8 @@ class Engine:
                 raise
             except Exception as err:
                 log.exception("source %s crashed: %s", source.name, err)
-            self.publish(SourceStatus(source.name, ConnectionState.DISCONNECTED, None, "crashed"))
+            # Through the source, so its own record of what it published stays true.
+            source.publish(ConnectionState.DISCONNECTED, None, "crashed")
             await asyncio.sleep(backoff.next())
 
     async def _shutdown_devices(self) -> None:
@@ -173,7 +180,9 @@ class Engine:
             except Exception as err:
                 log.warning("device %s: could not leave it dark: %s", driver.name, err)
 
-        pending = [asyncio.create_task(leave(r)) for r in self._runners]
+        pending = [
+            asyncio.create_task(leave(r), name=r.device.driver.name) for r in self._runners
+        ]
         if not pending:
             return
         _, still = await asyncio.wait(pending, timeout=self.shutdown_timeout)
@@ -238,7 +247,12 @@ class _DeviceRunner:
                     continue
             self.wake.clear()
             now = self.engine.clock()
-            frame = self.frame(now)
+            try:
+                frame = self.frame(now)
+            except Exception:
+                log.exception("device %s: cannot build a frame; waiting for a change", driver.name)
+                await self.wake.wait()
+                continue
             try:
                 await _bounded(driver.show(frame), timeout)
             except Exception as err:
@@ -253,14 +267,18 @@ class _DeviceRunner:
             if self._first:
                 self._first = False
                 self.engine._first_attempt_done(driver.name)
-            wake_at = next_wake(
-                self.engine.mapped,
-                now,
-                show=self.device.show,
-                with_sessions=driver.SHOWS_SESSIONS,
-                max_fps=max(0.1, float(driver.MAX_FPS)),
-                native=driver.NATIVE_EFFECTS,
-            )
+            try:
+                wake_at = next_wake(
+                    self.engine.mapped,
+                    now,
+                    show=self.device.show,
+                    with_sessions=driver.SHOWS_SESSIONS,
+                    max_fps=max(0.1, float(driver.MAX_FPS)),
+                    native=driver.NATIVE_EFFECTS,
+                )
+            except Exception:
+                log.exception("device %s: cannot step effects; showing them still", driver.name)
+                wake_at = None
             await self._wait(wake_at)
 
     async def _wait(self, wake_at: float | None) -> None:

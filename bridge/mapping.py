@@ -21,6 +21,9 @@ from bridge.theme import Theme
 
 ShowMode = Literal["session", "global"]
 
+# The next wake is at least this far ahead (seconds), so it is always in the future.
+_MIN_STEP = 1e-6
+
 
 @dataclass(frozen=True, slots=True)
 class MappedSession:
@@ -97,7 +100,7 @@ def _format(template: str, values: dict[str, str]) -> str:
         return template
     try:
         return template.format_map(values)
-    except (KeyError, ValueError, IndexError, AttributeError):
+    except Exception:  # themes are checked at load; this is the last line of defence
         return template
 
 
@@ -176,6 +179,8 @@ def next_wake(
             continue
         change = effects.next_change(lk, now - start, max_fps)
         if change is not None:
-            at = start + change
+            # On a phase boundary, start + change can round back to ``now``: the
+            # engine would then wake at once, forever, on a clock that stands still.
+            at = max(start + change, now + _MIN_STEP)
             wake = at if wake is None else min(wake, at)
     return wake

@@ -66,6 +66,10 @@ class LookSpec:
             value = getattr(self, name)
             if value is not None:
                 changes[name] = value
+        for name in ("label", "text"):
+            template = getattr(self, name)
+            if template is not None:
+                _check_template(template, file=file, key=f"{key}.{name}")
         if self.brightness is not None and not 0.0 <= self.brightness <= 1.0:
             raise ThemeError(
                 f"got {self.brightness!r}, expected a number from 0 to 1",
@@ -92,6 +96,34 @@ class LookSpec:
         )
 
 
+PLACEHOLDERS = ("state", "tool", "channel", "title", "session")
+
+
+def _check_template(template: str, *, file: str | None, key: str) -> None:
+    """Only plain ``{name}`` placeholders: no indexing, conversions or format specs.
+
+    A format spec like ``{tool:>999999999}`` would make the mapping allocate
+    gigabytes; a bad template is a config error, not a crash at run time.
+    """
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise ThemeError(f"got {template!r}: {err}", file=file, key=key) from None
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS or spec or conversion:
+            raise ThemeError(
+                f"got {template!r}, expected plain placeholders: "
+                + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+                + " (use {{ and }} for braces)",
+                file=file,
+                key=key,
+            )
+
+
 _NEUTRAL = Look(Color(1.0, 1.0, 1.0), Effect.SOLID, brightness=0.5)
 
 
@@ -115,7 +147,12 @@ class Theme:
 
     def session_look(self, state: SessionState, *, tool: str | None, channel: str) -> Look:
         """The look of a session, with channel then tool overrides for busy states."""
-        cache_key = (state, tool, channel)
+        # Keyed by names the theme knows: server-sent names must not grow the cache.
+        cache_key = (
+            state,
+            tool if tool in self.tools else None,
+            channel if channel in self.channels else "",
+        )
         cached = self._cache.get(cache_key)
         if cached is not None:
             return cached
@@ -128,8 +165,7 @@ class Theme:
                 spec = self.tools.get(tool)
                 if spec is not None:
                     look = spec.apply(look, file=None, key=f"tool.{tool}")
-        if len(self._cache) < 4096:  # tool and channel names come from the server
-            self._cache[cache_key] = look
+        self._cache[cache_key] = look
         return look
 
 
@@ -209,8 +245,8 @@ def load_theme_file(path: str | Path, *, base: Theme | None = None) -> Theme:
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text("utf-8"))
-    except OSError as err:
-        raise ThemeError(f"cannot read theme file: {err.strerror}", file=str(p)) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ThemeError(f"cannot read theme file: {err}", file=str(p)) from err
     except tomllib.TOMLDecodeError as err:
         raise ThemeError(f"not valid TOML: {err}", file=str(p)) from err
     return parse_theme(data, file=str(p), base=base or default_theme())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -105,14 +106,15 @@ def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
+        alternatives = [a for a in args if a is not type(None)]
+        if len(alternatives) == 1:
+            # "X or none": X's own error is the precise one (a typo inside a table).
+            return convert(alternatives[0], value, file=file, key=key)
+        for arg in alternatives:
             try:
                 return convert(arg, value, file=file, key=key)
-            except ConfigError as err:
-                errors.append(err)
+            except ConfigError:
+                continue
         raise _bad(value, tp, file, key)
     if origin is Literal:
         if value in get_args(tp):
@@ -128,6 +130,12 @@ def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
         raise _bad(value, tp, file, key)
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            # TOML has nan and inf; no option means them, and NaN slips past every
+            # range check (nan <= 0 is false): reconnect_min = nan never reconnects.
+            if not math.isfinite(value):
+                raise ConfigError(
+                    f"got {describe(value)}, expected a finite number", file=file, key=key
+                )
             return float(value)
         raise _bad(value, tp, file, key)
     if tp is str:
@@ -161,6 +169,11 @@ def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
 
 
 def _bad(value: object, tp: Any, file: str | None, key: str) -> ConfigError:
+    if tp is Secret:
+        # Even a mistyped secret is a secret: name its type, never its value.
+        return ConfigError(
+            f"got a {type(value).__name__}, expected {expected(tp)}", file=file, key=key
+        )
     return ConfigError(f"got {describe(value)}, expected {expected(tp)}", file=file, key=key)
 
 

@@ -9,7 +9,8 @@ Adding a driver (one module per family, like busylight-core's vendors):
 2. Import the hardware library inside ``_open`` (never at module top), take the
    hardware handle as an injectable option or constructor argument (a pin
    factory, a serial URL, a transport) so tests use the library's own mocks,
-   and run blocking calls with ``asyncio.to_thread``.
+   and run blocking calls with ``await self.blocking(fn, *args)`` (the
+   driver's own thread).
 3. Add one row to ``DRIVERS`` below and an optional-dependency extra in
    ``pyproject.toml``.
 4. Test it with the library's own mock (gpiozero ``MockFactory``, pyserial

@@ -16,23 +16,31 @@ Subclasses **may** override:
 - the class constants below, and ``Options`` (a dataclass of per-driver config
   keys, checked when the config is loaded).
 
-Blocking hardware calls belong in ``await asyncio.to_thread(...)`` inside the
-hooks; the engine bounds each call with ``WRITE_TIMEOUT``.
+Blocking hardware calls belong in ``await self.blocking(fn, *args)`` inside
+the hooks: it runs them on the driver's own daemon thread, so a hung device
+holds one thread (not a new one per retry) and never blocks the bridge's exit.
+The engine bounds each call with ``WRITE_TIMEOUT``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import queue
+import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from bridge.errors import DriverError
 from bridge.frame import Frame
 from bridge.looks import Effect
 
 log = logging.getLogger("agentlight.devices")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,7 @@ class Driver(ABC):
         self._opened = False
         self._last: Frame | None = None
         self._health = Health(False, "not opened", time.time())
+        self._worker: _Worker | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -141,6 +150,12 @@ class Driver(ABC):
             raise DriverError(f"{self.name}: close failed: {err}") from err
         self._set_health(False, "closed")
 
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call (``fn(*args)``) on this driver's own thread."""
+        if self._worker is None:
+            self._worker = _Worker(f"agentlight-{self.name}")
+        return await self._worker.run(fn, *args)
+
     def mark_unhealthy(self, detail: str) -> None:
         """Record a failure the engine saw (a timeout, say) that the driver could not."""
         self._set_health(False, detail)
@@ -172,6 +187,50 @@ class Driver(ABC):
     def _set_health(self, ok: bool, detail: str) -> None:
         if ok != self._health.ok or detail != self._health.detail:
             self._health = Health(ok, detail, time.time())
+
+
+class _Worker:
+    """One daemon thread running a driver's blocking calls in order.
+
+    Not ``asyncio.to_thread``: a call that hangs there pins a thread of the
+    shared pool, every retry pins another, and ``asyncio.run`` waits for all of
+    them on exit. Here a hung device holds one daemon thread, later calls queue
+    behind it (and time out in the engine), and the process still exits.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((fn, args, future, loop))
+        return await future
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fn, args, future, loop = item
+            try:
+                result, error = fn(*args), None
+            except BaseException as err:  # handed to the awaiting task
+                result, error = None, err
+            # RuntimeError: the loop is gone, so nobody is waiting.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled by a timeout meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 __all__ = ["Driver", "Health", "NoOptions"]

@@ -22,7 +22,6 @@ last one in anything but ``t``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -68,8 +67,8 @@ class RecordDriver(Driver):
     async def _open(self) -> None:
         stale, self._file = self._file, None
         if stale is not None:  # left open by forget() after a hung write
-            await asyncio.to_thread(stale.close)
-        self._file = await asyncio.to_thread(self._open_file)
+            await self.blocking(stale.close)
+        self._file = await self.blocking(self._open_file)
         # A new run starts with a line even if it shows what the last run ended on.
         self._last_body = None
 
@@ -83,7 +82,7 @@ class RecordDriver(Driver):
         if body == self._last_body:
             return
         line = json.dumps({"t": time.time(), **record}, ensure_ascii=False)
-        await asyncio.to_thread(self._write, line)
+        await self.blocking(self._write, line)
         self._last_body = body
 
     def _write(self, line: str) -> None:
@@ -96,7 +95,7 @@ class RecordDriver(Driver):
     async def _close(self, *, blank: bool) -> None:
         file, self._file = self._file, None
         if file is not None:
-            await asyncio.to_thread(file.close)
+            await self.blocking(file.close)
 
 
 def frame_record(frame: Frame) -> dict[str, Any]:

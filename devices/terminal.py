@@ -213,7 +213,7 @@ class TerminalDriver(Driver):
         async with self._lock:
             if self._tty and self._written is not None:
                 # Blank leaves an empty line for the prompt; otherwise keep the last state.
-                await asyncio.to_thread(self._write, _CLEAR_LINE if blank else "\n")
+                await self.blocking(self._write, _CLEAR_LINE if blank else "\n")
             self._out = None
             self._frame = None
             self._written = None
@@ -226,9 +226,9 @@ class TerminalDriver(Driver):
             if text == self._written:
                 return
             if self._tty:
-                await asyncio.to_thread(self._write, "\r" + text + _CLEAR_TO_END)
+                await self.blocking(self._write, "\r" + text + _CLEAR_TO_END)
             else:
-                await asyncio.to_thread(self._write, text + "\n")
+                await self.blocking(self._write, text + "\n")
             self._written = text
 
     def _write(self, data: str) -> None:
