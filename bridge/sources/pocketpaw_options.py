@@ -65,7 +65,8 @@ class Options:
             # Code (tests, embedding apps) may pass plain strings; wrap them too.
             if isinstance(value, str):
                 value = Secret(value)
-            object.__setattr__(self, name, credential(value, name) if value else None)
+            blank = value is None or not value.reveal().strip()
+            object.__setattr__(self, name, None if blank else credential(value, name))
         check_url(self.url)
         if self.token_file is not None:
             path = Path(self.token_file).expanduser()
