@@ -1,0 +1,114 @@
+"""Helpers for benchmarks that watch the real ``agentlight`` command from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def agentlight_command() -> list[str]:
+    """The installed console script (what users run), else ``python -m bridge``."""
+    script = Path(sys.executable).with_name("agentlight")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("agentlight")
+    return [found] if found else [sys.executable, "-m", "bridge"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of ``pid``, from ``/proc/<pid>/stat``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name may contain spaces and parentheses; fields follow the last ")".
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmHWM (peak RSS) and VmRSS of ``pid``, in KiB, from ``/proc/<pid>/status``."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmHWM", "VmRSS"):
+            values[name] = int(rest.split()[0])
+    return values
+
+
+class IdleServer:
+    """An idle PocketPaw simulator (real timings) in its own process."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sim_proc", "idle"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = f"http://127.0.0.1:{json.loads(self.proc.stdout.readline())['port']}"
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()  # its cue to stop
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def write_config(path: Path, url: str, devices: str, theme: str = "") -> Path:
+    path.write_text(
+        f'[bridge]\nlog_level = "warning"\n\n[[sources]]\ntype = "pocketpaw"\nurl = "{url}"\n\n'
+        f"{devices}\n{theme}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def record_device(path: Path) -> str:
+    return f'[[devices]]\ntype = "record"\npath = "{path}"\n'
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    # A line still being written has no newline yet; leave it for the next read.
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
+def wait_for_record(
+    path: Path, predicate: Any, timeout: float, proc: subprocess.Popen[Any] | None = None
+) -> dict[str, Any] | None:
+    """The first recorded line matching ``predicate``, polling the file every ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in read_records(path):
+            if predicate(record):
+                return record
+        if proc is not None and proc.poll() is not None:
+            return None
+        time.sleep(0.001)
+    return None
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM (the bridge leaves devices dark and exits), then kill if it hangs."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
