@@ -86,6 +86,13 @@ async def _wait_for_record(path: Path, predicate, within: float = 10.0) -> None:
     await eventually(lambda: any(predicate(r) for r in records(path)), within=within)
 
 
+async def _spawn_run(cfg: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge", "run", "-c", str(cfg),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+
+
 async def _finish(proc: asyncio.subprocess.Process) -> tuple[int, str]:
     proc.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(proc.communicate(), 5)
@@ -104,17 +111,7 @@ async def test_run_shows_states_survives_restart_and_exits_cleanly(tmp_path: Pat
             f'[[devices]]\ntype = "record"\npath = "{record}"\n'
             '[[devices]]\ntype = "terminal"\nstream = "stderr"\n'
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge",
-            "run",
-            "-c",
-            str(cfg),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-        )
+        proc = await _spawn_run(cfg)
         try:
             await _wait_for_record(record, lambda r: r["global"] == "idle")
             agent.agent_start("websocket:abc")
@@ -151,17 +148,7 @@ async def test_sigint_during_backoff_stops_quickly(tmp_path: Path) -> None:
         '[[sources]]\ntype = "pocketpaw"\nurl = "http://127.0.0.1:9"\nreconnect_min = 5\n'
         f'[[devices]]\ntype = "record"\npath = "{record}"\n'
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bridge",
-        "run",
-        "-c",
-        str(cfg),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
+    proc = await _spawn_run(cfg)
     await _wait_for_record(record, lambda r: r["global"] == "disconnected")
     proc.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(proc.communicate(), 5)
