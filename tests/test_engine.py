@@ -172,5 +172,3 @@ async def test_theme_swap_redraws_without_touching_sources(start) -> None:  # ty
         parse_theme({"global": {"idle": {"color": "#123456"}}}, file=None, base=default_theme())
     )
     await mock.wait_for(lambda f: f.look.color == Color.parse("#123456"))
-
-

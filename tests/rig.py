@@ -1,0 +1,144 @@
+"""A whole bridge for fault tests: a PocketPaw source and mock devices behind the Engine.
+
+:class:`Rig` wires :class:`~bridge.sources.pocketpaw.PocketPawSource` to an
+:class:`~bridge.engine.Engine` with mock drivers, records every status the
+source publishes (with the loop's time) and every request it makes, and on
+:meth:`Rig.finish` checks that nothing crashed on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bridge.engine import Device, Engine
+from bridge.frame import Frame
+from bridge.model import GlobalState, SourceStatus
+from bridge.sources.pocketpaw import PocketPawSource
+from bridge.sources.pocketpaw_options import Options
+from bridge.theme import default_theme
+from devices.base import Driver
+from devices.mock import MockDriver
+
+
+class TimedTransport(httpx.AsyncHTTPTransport):
+    """Real HTTP, plus the loop time and path of every request sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sent: list[tuple[float, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((asyncio.get_running_loop().time(), request.url.path))
+        return await super().handle_async_request(request)
+
+    def times(self, path: str) -> list[float]:
+        return [t for t, p in self.sent if p == path]
+
+
+class CrashWatch(logging.Handler):
+    """Keeps engine and source records that mean something crashed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.crashes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info or "crashed" in text or "stopped by itself" in text:
+            self.crashes.append(text)
+
+
+@dataclass
+class Rig:
+    engine: Engine
+    source: PocketPawSource
+    transport: TimedTransport
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+    watch: CrashWatch
+    published: list[tuple[float, SourceStatus]] = field(default_factory=list)
+
+    @property
+    def mock(self) -> MockDriver:
+        driver = self.engine.devices[0].driver
+        assert isinstance(driver, MockDriver)
+        return driver
+
+    def mark(self) -> int:
+        """Index into the first device's frames, to wait only for what comes next."""
+        return len(self.mock.shown)
+
+    async def shows(
+        self,
+        state: str,
+        *,
+        start: int = 0,
+        within: float = 5.0,
+        where: Callable[[Frame], object] = lambda f: True,
+    ) -> Frame:
+        """The first frame of the first device in ``state`` (and matching ``where``)."""
+        want = GlobalState(state)
+        return await self.mock.wait_for(
+            lambda f: f.state is want and where(f), timeout=within, start=start
+        )
+
+    def states(self) -> list[str]:
+        """Global states the first device showed, repeats collapsed."""
+        out: list[str] = []
+        for frame in self.mock.frames:
+            if not out or out[-1] != frame.state.value:
+                out.append(frame.state.value)
+        return out
+
+    async def finish(self, within: float = 2.0) -> None:
+        """Stop the bridge; fail if it does not stop in time or anything crashed."""
+        self.stop.set()
+        async with asyncio.timeout(within):
+            await self.task
+        logging.getLogger("agentlight").removeHandler(self.watch)
+        assert not self.watch.crashes, self.watch.crashes
+
+
+async def start_rig(
+    url: str,
+    *,
+    devices: Sequence[Driver] | None = None,
+    device_retry: tuple[float, float] = (0.01, 0.05),
+    clock: Callable[[], float] | None = None,
+    wall: Callable[[], float] | None = None,
+    rand: Callable[[], float] | None = None,
+    **options: Any,
+) -> Rig:
+    """Start Engine + PocketPawSource(url) on the running loop."""
+    loop = asyncio.get_running_loop()
+    watch = CrashWatch()
+    logging.getLogger("agentlight").addHandler(watch)
+    drivers = list(devices) if devices is not None else [MockDriver("mock")]
+    engine_kw: dict[str, Any] = {"device_retry": device_retry}
+    if clock is not None:
+        engine_kw["clock"] = clock
+    if rand is not None:
+        engine_kw["rand"] = rand
+    engine = Engine([Device(d) for d in drivers], default_theme(), **engine_kw)
+    published: list[tuple[float, SourceStatus]] = []
+
+    def publish(status: SourceStatus) -> None:
+        published.append((loop.time(), status))
+        engine.publish(status)
+
+    transport = TimedTransport()
+    source_kw: dict[str, Any] = {"transport": transport}
+    if wall is not None:
+        source_kw["clock"] = wall
+    if rand is not None:
+        source_kw["rand"] = rand
+    source = PocketPawSource("pp", Options(url=url, **options), publish, **source_kw)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run([source], stop))
+    return Rig(engine, source, transport, stop, task, watch, published)
