@@ -160,7 +160,8 @@ def test_demo_runs_without_server_or_hardware(tmp_path: Path) -> None:
     result = agentlight("demo", "--speed", "20", "--duration", "3", "--record", str(record))
     assert result.returncode == 0, result.stderr
     states = {r["global"] for r in records(record)}
-    assert {"connecting", "idle", "active"} <= states
+    # "connecting" may never be shown: the built-in server can answer first.
+    assert {"idle", "active"} <= states
     assert "Idle" in result.stdout  # the terminal indicator
 
 

@@ -246,7 +246,7 @@ class PocketPawSource(Source):
                     else:
                         poll_reason = f"the stream failed {failures} times in a row"
                         continue
-                self._disconnected(_describe(err))
+                self._disconnected(_describe(err), reachable=isinstance(err, FrameTooLarge))
                 delay = self._backoff.next()
                 log.info("%s: retrying in %.1f s", self.name, delay)
             except Exception as err:
@@ -360,9 +360,12 @@ class PocketPawSource(Source):
             self.publish(ConnectionState.CONNECTING, None, "rate limited (429)")
         await asyncio.sleep(delay)
 
-    def _disconnected(self, detail: str) -> None:
+    def _disconnected(self, detail: str, *, reachable: bool = False) -> None:
         if self.status is None or self.status.connection is not ConnectionState.DISCONNECTED:
-            log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
+            if reachable:  # the server answered, but with something we refuse to read
+                log.warning("%s: %s from %s; retrying with back-off", self.name, detail, self.o.url)
+            else:
+                log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
         self._snapshot = None
         self._errored_due.clear()
         self.publish(ConnectionState.DISCONNECTED, None, detail)
