@@ -110,3 +110,21 @@ def test_nan_is_not_a_number_for_options(tmp_path) -> None:  # type: ignore[no-u
     cfg.write_text('[[sources]]\ntype="pocketpaw"\nreconnect_min = nan\n[[devices]]\ntype="mock"\n')
     with pytest.raises(ConfigError, match=r"reconnect_min.*finite"):
         load_config(cfg)
+
+
+async def test_long_rate_limit_pause_stops_showing_the_old_state(
+    agent: SimAgent, server: SimServer, run_source
+) -> None:  # type: ignore[no-untyped-def]
+    from bridge.model import ConnectionState
+
+    _, rec = await run_source(server.url)
+    agent.agent_start("websocket:a")
+    await rec.wait_state("active")
+    mark = rec.mark()
+    server.faults.append(
+        Fault("status", status=429, headers={"Retry-After": "30"}, path=STREAM_PATH)
+    )
+    await server.drop_streams()
+    status = await rec.wait_for(lambda s: s.connection is not ConnectionState.CONNECTED, start=mark)
+    assert status.connection is ConnectionState.CONNECTING
+    assert status.snapshot is None and "429" in (status.detail or "")

@@ -52,6 +52,8 @@ _RECONCILE_MARGIN = 1.0
 _MAX_RETRY_AFTER = 300.0
 # A stream that lived this long was healthy: reconnect at once, back-off reset.
 _HEALTHY_STREAM = 5.0
+# How long a rate-limit pause may keep showing the last known state.
+_SHOW_STALE_FOR = 10.0
 _EOL = re.compile(rb"[\r\n]")
 
 
@@ -356,7 +358,11 @@ class PocketPawSource(Source):
         log.warning(
             "%s: the server asks us to slow down (429); retrying in %.1f s", self.name, delay
         )
-        if self._snapshot is None:
+        # A short pause keeps the last state on show; a long one would show a
+        # state nobody is reading any more, so say "connecting" instead.
+        if self._snapshot is None or delay > _SHOW_STALE_FOR:
+            self._snapshot = None
+            self._errored_due.clear()
             self.publish(ConnectionState.CONNECTING, None, "rate limited (429)")
         await asyncio.sleep(delay)
 
