@@ -128,3 +128,24 @@ async def test_long_rate_limit_pause_stops_showing_the_old_state(
     status = await rec.wait_for(lambda s: s.connection is not ConnectionState.CONNECTED, start=mark)
     assert status.connection is ConnectionState.CONNECTING
     assert status.snapshot is None and "429" in (status.detail or "")
+
+
+async def test_auth_failure_met_while_checking_the_fallback_is_shown(
+    agent: SimAgent, server: SimServer, run_source
+) -> None:  # type: ignore[no-untyped-def]
+    from bridge.simulator import STATUS_PATH
+
+    for _ in range(3):
+        server.faults.append(Fault("status", status=502, path=STREAM_PATH))
+    server.faults.append(
+        Fault(
+            "status",
+            status=403,
+            path=STATUS_PATH,
+            body=b'{"detail":"Invalid or missing status API key"}',
+        )
+    )
+    _, rec = await run_source(server.url, fallback_after=3)
+    status = await rec.wait_state("auth_failed")
+    assert "403" in (status.detail or "")
+    await rec.wait_state("idle", start=rec.mark())  # key fixed server-side: back on its own

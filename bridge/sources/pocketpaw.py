@@ -241,8 +241,12 @@ class PocketPawSource(Source):
                 if failures >= self.o.fallback_after:
                     try:
                         self._apply(await self._get(client), "polling")
-                    except (AuthFailed, _RateLimited):
-                        continue  # the next attempt meets it and handles it
+                    except AuthFailed as auth:
+                        await self._auth_failed(auth)
+                        continue
+                    except _RateLimited as limited:
+                        await self._rate_limited(limited)
+                        continue
                     except (SourceError, httpx.HTTPError, OSError):
                         pass
                     else:
