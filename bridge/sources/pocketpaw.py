@@ -185,6 +185,7 @@ class PocketPawSource(Source):
         self._reconcile_requested = False
         self._once = OnceLog(log)
         self._margin = min(_RECONCILE_MARGIN, options.error_ttl / 10)
+        self._poll_reason = ""
         self.requests = 0  # every HTTP request made, for benchmarks and tests
         self.keepalives = 0
 
@@ -320,7 +321,11 @@ class PocketPawSource(Source):
 
     async def _poll(self, client: httpx.AsyncClient, reason: str) -> None:
         """Poll the snapshot until it is time to try the stream again."""
-        log.warning(
+        # Said once per reason, not on every return to polling (once a minute).
+        level = logging.DEBUG if reason == self._poll_reason else logging.WARNING
+        self._poll_reason = reason
+        log.log(
+            level,
             "%s: %s; polling %s every %.1f s, trying the stream again every %.0f s",
             self.name,
             reason,
