@@ -356,8 +356,7 @@ class PocketPawSource(Source):
     async def _auth_failed(self, err: AuthFailed) -> None:
         if self.status is None or self.status.connection is not ConnectionState.AUTH_FAILED:
             log.error("%s: %s", self.name, err)
-        self._snapshot = None
-        self._errored_due.clear()
+        self._forget_snapshot()
         self.publish(ConnectionState.AUTH_FAILED, None, str(err))
         log.info("%s: trying again in %.0f s", self.name, self.o.auth_retry)
         await asyncio.sleep(self.o.auth_retry)
@@ -370,8 +369,7 @@ class PocketPawSource(Source):
         # A short pause keeps the last state on show; a long one would show a
         # state nobody is reading any more, so say "connecting" instead.
         if self._snapshot is None or delay > _SHOW_STALE_FOR:
-            self._snapshot = None
-            self._errored_due.clear()
+            self._forget_snapshot()
             self.publish(ConnectionState.CONNECTING, None, "rate limited (429)")
         await asyncio.sleep(delay)
 
@@ -381,9 +379,13 @@ class PocketPawSource(Source):
                 log.warning("%s: %s from %s; retrying with back-off", self.name, detail, self.o.url)
             else:
                 log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
+        self._forget_snapshot()
+        self.publish(ConnectionState.DISCONNECTED, None, detail)
+
+    def _forget_snapshot(self) -> None:
+        """Nothing we know still holds: no snapshot, no error timers to chase."""
         self._snapshot = None
         self._errored_due.clear()
-        self.publish(ConnectionState.DISCONNECTED, None, detail)
 
     # -- frames -------------------------------------------------------------
 
