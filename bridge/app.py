@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bridge.cli import setup_logging
 from bridge.config import Config, default_config, load_config, parse_config
 from bridge.engine import Device, Engine
 from bridge.errors import ConfigError
+from bridge.logsetup import setup_logging
 
 log = logging.getLogger("agentlight")
 

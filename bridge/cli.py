@@ -7,7 +7,6 @@ fast on a Raspberry Pi Zero. Each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -78,33 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", metavar="KEY", help="require this status API key (X-Status-Key or ?key=)"
     )
     return parser
-
-
-def setup_logging(verbose: int, quiet: bool, level_name: str | None = None) -> None:
-    if quiet:
-        level = logging.WARNING
-    elif verbose >= 2:
-        level = logging.DEBUG
-    elif verbose == 1:
-        level = logging.INFO
-    elif level_name:
-        level = getattr(logging, level_name.upper(), logging.INFO)
-    else:
-        level = logging.INFO
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        fmt = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-        if sys.stderr.isatty():
-            # Start at column 0 over a clean line: the terminal indicator may be
-            # mid-redraw on the same screen.
-            fmt = "\r\x1b[K" + fmt
-        handler.setFormatter(logging.Formatter(fmt))
-        root.addHandler(handler)
-    root.setLevel(level)
-    # httpx logs every request at INFO; that is noise for a long-lived stream.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,7 +22,6 @@ last one in anything but ``t``.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, TextIO
 
 from bridge.frame import Frame
 from bridge.looks import Effect, Look
+from bridge.textsafe import safe_json
 from devices.base import Driver
 
 
@@ -78,10 +78,10 @@ class RecordDriver(Driver):
 
     async def _show(self, frame: Frame) -> None:
         record = frame_record(frame)
-        body = json.dumps(record, ensure_ascii=False)
+        body = safe_json(record)
         if body == self._last_body:
             return
-        line = json.dumps({"t": time.time(), **record}, ensure_ascii=False)
+        line = safe_json({"t": time.time(), **record})
         await self.blocking(self._write, line)
         self._last_body = body
 

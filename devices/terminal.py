@@ -27,6 +27,7 @@ from typing import ClassVar, Literal, TextIO
 from bridge.frame import Frame
 from bridge.looks import BLACK, Color, Effect
 from bridge.model import Session, SessionState
+from bridge.textsafe import clean, cut
 from devices.base import Driver
 
 log = logging.getLogger("agentlight.devices.terminal")
@@ -34,6 +35,8 @@ log = logging.getLogger("agentlight.devices.terminal")
 _RESET = "\x1b[0m"
 _CLEAR_TO_END = "\x1b[K"
 _CLEAR_LINE = "\r\x1b[K"
+# No line is wider; a megabyte of server text is not worth measuring.
+_SEGMENT_LIMIT = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +141,12 @@ class TerminalDriver(Driver):
             session = frame.status.sessions[focus]
             segs = list(segs)
             segs[focus] += " " + _duration(session.duration(self._clock()))
-        text = f"{g.on if lit else g.off} {frame.look.label or frame.state.value}"
+        # A label may be filled in from server text ({title}, {tool}).
+        text = f"{g.on if lit else g.off} {clean(frame.look.label or frame.state.value)}"
         if segs:
             text += "  " + g.sep.join(segs)
-        if self._width and len(text) > self._width:
-            text = text[: self._width - 1] + g.more
+        if self._width:
+            text = cut(text, self._width, g.more)
         if self._color and lit:
             text = f"{_rgb(dot)}{text[0]}{_RESET}{text[1:]}"
         return text
@@ -270,7 +274,8 @@ def _session_text(session: Session) -> str:
         state = session.raw_state
     if session.tool:
         state += f"({session.tool})"
-    return f"{name} {state}"
+    # Everything here came from a server: shown, never obeyed.
+    return clean(f"{name} {state}", _SEGMENT_LIMIT)
 
 
 def _duration(seconds: float) -> str:
