@@ -33,9 +33,10 @@ from bridge.errors import ConfigError
 from bridge.mapping import Mapper, frame_for, next_wake
 from bridge.model import AgentStatus, ConnectionState, SourceStatus
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
-from bridge.sources.pocketpaw import FrameTooLarge, PocketPawSource, _GuardedStream
+from bridge.sources.pocketpaw import PocketPawSource
 from bridge.sources.pocketpaw_options import Options
 from bridge.sources.pocketpaw_parse import FrameError, parse_status
+from bridge.sources.sse import FrameTooLarge, GuardedStream
 from bridge.theme import default_theme
 from tests.conftest import Recorder, eventually
 
@@ -221,7 +222,7 @@ async def _scan(chunks: list[bytes], limit: int) -> tuple[int, bool]:
         async def aclose(self) -> None:
             pass
 
-    guard = _GuardedStream(Inner(), limit=limit, on_activity=lambda: None, on_comment=on_comment)  # type: ignore[arg-type]
+    guard = GuardedStream(Inner(), limit=limit, on_activity=lambda: None, on_comment=on_comment)  # type: ignore[arg-type]
     try:
         async for _ in guard:
             pass

@@ -3,6 +3,9 @@
 Adding a source: write ``bridge/sources/<name>.py`` with a :class:`~bridge.sources.base.Source`
 subclass (``TYPE``, ``Options`` dataclass, ``run()``), add one row below, and
 test it against a real local server.
+
+HTTP sources build on :mod:`bridge.sources.http` (client, status codes, capped
+bodies, Retry-After and back-off) and, for SSE, :mod:`bridge.sources.sse`.
 """
 
 from __future__ import annotations

@@ -18,57 +18,50 @@ what this source does about it:
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import os
 import random
-import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from bridge import __version__
 from bridge.backoff import Backoff
 from bridge.errors import AuthFailed, ConfigError, SourceError, SourceUnavailable
 from bridge.logutil import OnceLog
-from bridge.model import ConnectionState, SessionState, Snapshot
+from bridge.model import ConnectionState, Snapshot
 from bridge.secret import Secret
 from bridge.sources.base import Publish, Source
+from bridge.sources.http import (
+    BodyTooLarge,
+    NotFound,
+    RateLimited,
+    check,
+    describe,
+    get_body,
+    honour_cancel,
+    make_client,
+    retry_delay,
+)
 from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
-from bridge.sources.pocketpaw_parse import fingerprint, parse_status
+from bridge.sources.pocketpaw_parse import parse_status
+from bridge.sources.pocketpaw_state import PocketPawState
+from bridge.sources.sse import FrameTooLarge, GuardedStream
+
+__all__ = ["FrameTooLarge", "PocketPawSource"]
 
 log = logging.getLogger("agentlight.sources.pocketpaw")
 
 STATUS_PATH = "/api/v1/agent/status"
 STREAM_PATH = "/api/v1/agent/status/stream"
-# After error_ttl the server should have dropped the session; give it a moment
-# (a tenth of the ttl, at most a second).
-_RECONCILE_MARGIN = 1.0
-_MAX_RETRY_AFTER = 300.0
 # A stream that lived this long was healthy: reconnect at once, back-off reset.
 _HEALTHY_STREAM = 5.0
 # How long a rate-limit pause may keep showing the last known state.
 _SHOW_STALE_FOR = 10.0
-_EOL = re.compile(rb"[\r\n]")
-
-
-class FrameTooLarge(SourceError):
-    """A frame or snapshot over ``max_frame_bytes``; rejected before it is buffered."""
-
-
-class _StreamMissing(SourceError):
-    """The server has no status stream (404): an older or stripped-down server."""
-
-
-class _RateLimited(SourceUnavailable):
-    def __init__(self, retry_after: float | None) -> None:
-        super().__init__("rate limited (429)")
-        self.retry_after = retry_after
 
 
 class _StreamLost(SourceError):
@@ -77,78 +70,6 @@ class _StreamLost(SourceError):
     def __init__(self, message: str, lived: float) -> None:
         super().__init__(message)
         self.lived = lived
-
-
-class _GuardedStream(httpx.AsyncByteStream):
-    """Wraps a response body: reports activity and comment lines, caps frame size.
-
-    Sits under httpx-sse so every byte (keepalive comments included) proves the
-    stream alive, and a multi-MiB frame is refused before it is held in memory.
-    """
-
-    def __init__(
-        self,
-        inner: httpx.AsyncByteStream,
-        *,
-        limit: int,
-        on_activity: Callable[[], None],
-        on_comment: Callable[[], None],
-    ) -> None:
-        self._inner = inner
-        self._limit = limit
-        self._on_activity = on_activity
-        self._on_comment = on_comment
-        self._line_len = 0
-        self._frame_len = 0
-        self._comment = False
-        self._after_cr = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            self._on_activity()
-            self._scan(chunk)
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def _scan(self, chunk: bytes) -> None:
-        # Lines end in LF, CRLF or a lone CR, as httpx-sse reads them (a CRLF may be
-        # split across chunks); a blank line ends a frame.
-        start, end = 0, len(chunk)
-        if not end:
-            return
-        if self._after_cr and chunk[0] == 0x0A:  # "\n"
-            start = 1
-            if self._frame_len:
-                self._frame_len += 1
-        self._after_cr = False
-        while start < end:
-            eol = _EOL.search(chunk, start)
-            stop = end if eol is None else eol.start()
-            if self._line_len == 0 and stop > start and chunk[start] == 0x3A:  # ":"
-                self._comment = True
-            self._line_len += stop - start
-            if eol is None:
-                self._frame_len += stop - start
-                break
-            width = 1
-            if chunk[stop] == 0x0D:  # "\r"
-                if stop + 1 == end:
-                    self._after_cr = True
-                elif chunk[stop + 1] == 0x0A:
-                    width = 2
-            blank = self._line_len == 0
-            self._frame_len = 0 if blank else self._frame_len + stop - start + width
-            if self._comment:
-                self._on_comment()
-            self._line_len = 0
-            self._comment = False
-            start = stop + width
-        if self._frame_len > self._limit:
-            raise FrameTooLarge(
-                f"frame larger than max_frame_bytes ({self._limit} bytes); rejected"
-            )
 
 
 class PocketPawSource(Source):
@@ -178,13 +99,9 @@ class PocketPawSource(Source):
         self._api_key = options.api_key or _env_secret(API_KEY_ENV)
         self._token = options.token or _env_secret(TOKEN_ENV) or _read_token(options.token_file)
         self._backoff = Backoff(options.reconnect_min, options.reconnect_max, rand=rand)
-        self._snapshot: Snapshot | None = None
-        self._stream_frames = 0
-        self._errored_due: dict[str, float] = {}
+        self.state = PocketPawState(options.error_ttl, clock)
         self._wake_reconciler = asyncio.Event()
-        self._reconcile_requested = False
         self._once = OnceLog(log)
-        self._margin = min(_RECONCILE_MARGIN, options.error_ttl / 10)
         self._poll_reason = ""
         self.requests = 0  # every HTTP request made, for benchmarks and tests
         self.keepalives = 0
@@ -193,12 +110,12 @@ class PocketPawSource(Source):
 
     async def run(self) -> None:
         self.publish(ConnectionState.CONNECTING, None, f"connecting to {self.o.url}")
-        async with httpx.AsyncClient(
-            base_url=self.o.url,
-            headers=self._headers(),
-            timeout=httpx.Timeout(self.o.request_timeout, connect=self.o.connect_timeout),
+        async with make_client(
+            self.o.url,
+            connect_timeout=self.o.connect_timeout,
+            request_timeout=self.o.request_timeout,
+            headers=self._credential_headers(),
             transport=self._transport,
-            follow_redirects=False,
         ) as client:
             await self._loop(client)
 
@@ -206,7 +123,7 @@ class PocketPawSource(Source):
         failures = 0  # stream attempts in a row that failed
         poll_reason: str | None = None
         while True:
-            _honour_cancel()
+            honour_cancel()
             delay = 0.0
             try:
                 if poll_reason is not None:
@@ -231,11 +148,11 @@ class PocketPawSource(Source):
                         err,
                         delay,
                     )
-            except _StreamMissing:
+            except NotFound:
                 poll_reason = "the server has no status stream (404)"
             except AuthFailed as err:
                 await self._auth_failed(err)
-            except _RateLimited as err:
+            except RateLimited as err:
                 await self._rate_limited(err)
             except (SourceError, httpx.HTTPError, OSError, SSEError) as err:
                 failures += 1
@@ -245,7 +162,7 @@ class PocketPawSource(Source):
                     except AuthFailed as auth:
                         await self._auth_failed(auth)
                         continue
-                    except _RateLimited as limited:
+                    except RateLimited as limited:
                         await self._rate_limited(limited)
                         continue
                     except (SourceError, httpx.HTTPError, OSError):
@@ -253,12 +170,12 @@ class PocketPawSource(Source):
                     else:
                         poll_reason = f"the stream failed {failures} times in a row"
                         continue
-                self._disconnected(_describe(err), reachable=isinstance(err, FrameTooLarge))
+                self._disconnected(describe(err), reachable=isinstance(err, FrameTooLarge))
                 delay = self._backoff.next()
                 log.info("%s: retrying in %.1f s", self.name, delay)
             except Exception as err:
                 # A bug or a surprise from a library: say so, show it, keep going.
-                log.exception("%s: unexpected error: %s", self.name, _describe(err))
+                log.exception("%s: unexpected error: %s", self.name, describe(err))
                 self._disconnected(f"unexpected error: {type(err).__name__}")
                 delay = self._backoff.next()
             if delay:
@@ -278,13 +195,13 @@ class PocketPawSource(Source):
                     headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
                     timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
                 ) as response:
-                    self._check(response, stream=True)
+                    check(response, auth=self._auth_hint, content_type="text/event-stream")
 
                     def alive() -> None:
                         deadline.reschedule(loop.time() + self.o.stale_after)
 
                     alive()
-                    response.stream = _GuardedStream(
+                    response.stream = GuardedStream(
                         response.stream,  # type: ignore[arg-type]
                         limit=self.o.max_frame_bytes,
                         on_activity=alive,
@@ -313,7 +230,7 @@ class PocketPawSource(Source):
             raise _StreamLost("stream went silent", loop.time() - first_frame_at) from None
         except (httpx.HTTPError, OSError, SSEError) as err:
             if frames:
-                raise _StreamLost(_describe(err), loop.time() - first_frame_at) from err
+                raise _StreamLost(describe(err), loop.time() - first_frame_at) from err
             raise
         if frames:
             raise _StreamLost("the server closed the stream", loop.time() - first_frame_at)
@@ -340,13 +257,13 @@ class PocketPawSource(Source):
                 self._apply(await self._get(client), "polling")
                 self._backoff.reset()
                 delay = self.o.poll_interval
-            except _RateLimited as err:
-                delay = max(self.o.poll_interval, err.retry_after or self._backoff.next())
+            except RateLimited as err:
+                delay = max(self.o.poll_interval, retry_delay(err, self._backoff))
                 log.warning("%s: rate limited (429); next poll in %.1f s", self.name, delay)
             except AuthFailed:
                 raise
             except (SourceError, httpx.HTTPError, OSError) as err:
-                self._disconnected(_describe(err))
+                self._disconnected(describe(err))
                 delay = max(self.o.poll_interval, self._backoff.next())
             remaining = retry_stream_at - loop.time()
             if remaining <= 0:
@@ -356,20 +273,20 @@ class PocketPawSource(Source):
     async def _auth_failed(self, err: AuthFailed) -> None:
         if self.status is None or self.status.connection is not ConnectionState.AUTH_FAILED:
             log.error("%s: %s", self.name, err)
-        self._forget_snapshot()
+        self.state.forget()
         self.publish(ConnectionState.AUTH_FAILED, None, str(err))
         log.info("%s: trying again in %.0f s", self.name, self.o.auth_retry)
         await asyncio.sleep(self.o.auth_retry)
 
-    async def _rate_limited(self, err: _RateLimited) -> None:
-        delay = max(1.0, err.retry_after if err.retry_after is not None else self._backoff.next())
+    async def _rate_limited(self, err: RateLimited) -> None:
+        delay = retry_delay(err, self._backoff)
         log.warning(
             "%s: the server asks us to slow down (429); retrying in %.1f s", self.name, delay
         )
         # A short pause keeps the last state on show; a long one would show a
         # state nobody is reading any more, so say "connecting" instead.
-        if self._snapshot is None or delay > _SHOW_STALE_FOR:
-            self._forget_snapshot()
+        if self.state.snapshot is None or delay > _SHOW_STALE_FOR:
+            self.state.forget()
             self.publish(ConnectionState.CONNECTING, None, "rate limited (429)")
         await asyncio.sleep(delay)
 
@@ -379,13 +296,8 @@ class PocketPawSource(Source):
                 log.warning("%s: %s from %s; retrying with back-off", self.name, detail, self.o.url)
             else:
                 log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
-        self._forget_snapshot()
+        self.state.forget()
         self.publish(ConnectionState.DISCONNECTED, None, detail)
-
-    def _forget_snapshot(self) -> None:
-        """Nothing we know still holds: no snapshot, no error timers to chase."""
-        self._snapshot = None
-        self._errored_due.clear()
 
     # -- frames -------------------------------------------------------------
 
@@ -399,40 +311,30 @@ class PocketPawSource(Source):
         try:
             data = json.loads(event.data)
             snapshot = parse_status(
-                data, source=self.name, received_at=self._clock(), previous=self._snapshot
+                data, source=self.name, received_at=self._clock(), previous=self.state.snapshot
             )
         except (ValueError, RecursionError) as err:
             log.warning(
-                "%s: skipping a malformed frame (%s): %.80r", self.name, _describe(err), event.data
+                "%s: skipping a malformed frame (%s): %.80r", self.name, describe(err), event.data
             )
             return False
-        self._stream_frames += 1
-        self._apply(snapshot, "stream")
+        self._apply(snapshot, "stream", from_stream=True)
         return True
 
-    def _apply(self, snapshot: Snapshot, via: str) -> None:
-        self._snapshot = snapshot
-        now_due = {}
-        for session in snapshot.sessions:
-            if session.state is SessionState.ERROR:
-                now_due[session.key] = session.since + self.o.error_ttl + self._margin
-        # Keep timers of sessions that left "error": the server still drops them
-        # by key when the timer fires (a new run with the same key vanishes too).
-        if any(self._errored_due.get(k) != due for k, due in now_due.items()):
-            self._errored_due.update(now_due)
+    def _apply(self, snapshot: Snapshot, via: str, *, from_stream: bool = False) -> None:
+        if self.state.apply(snapshot, from_stream=from_stream):
             self._wake_reconciler.set()
         self.publish(ConnectionState.CONNECTED, snapshot, via)
 
     def _on_keepalive(self) -> None:
         self.keepalives += 1
-        if self._errored_due:
-            self._reconcile_requested = True
+        if self.state.on_keepalive():
             self._wake_reconciler.set()
 
     async def _reconcile_loop(self, client: httpx.AsyncClient) -> None:
         while True:
-            _honour_cancel()
-            due = min(self._errored_due.values(), default=None)
+            honour_cancel()
+            due = self.state.next_check()
             delay = None if due is None else max(0.0, due - self._clock())
             try:
                 async with asyncio.timeout(delay):
@@ -440,31 +342,27 @@ class PocketPawSource(Source):
             except TimeoutError:
                 pass
             self._wake_reconciler.clear()
-            now = self._clock()
-            if not self._reconcile_requested and (due is None or now < due):
-                continue  # woken to reschedule: a new errored session
-            self._reconcile_requested = False
-            for key in [k for k, at in self._errored_due.items() if at <= now]:
-                del self._errored_due[key]
-            await self._reconcile(client)
+            if self.state.take_due():
+                await self._reconcile(client)
 
     async def _reconcile(self, client: httpx.AsyncClient) -> None:
         """Re-read the snapshot; use it if it disagrees and the stream said nothing meanwhile."""
-        frames_before = self._stream_frames
+        frames_before = self.state.frames
         try:
             snapshot = await self._get(client)
         except (SourceError, httpx.HTTPError, OSError) as err:
-            log.debug("%s: reconcile failed: %s", self.name, _describe(err))
+            log.debug("%s: reconcile failed: %s", self.name, describe(err))
             return
-        if self._stream_frames != frames_before or self._snapshot is None:
+        last = self.state.snapshot
+        if self.state.frames != frames_before or last is None:
             return
-        if fingerprint(snapshot) != fingerprint(self._snapshot):
+        if self.state.disagrees(snapshot):
             log.info(
                 "%s: the snapshot disagrees with the stream's last frame (%s vs %s); "
                 "using the snapshot",
                 self.name,
                 snapshot.state.value,
-                self._snapshot.state.value,
+                last.state.value,
             )
             self._apply(snapshot, "stream")
 
@@ -473,108 +371,53 @@ class PocketPawSource(Source):
     async def _get(self, client: httpx.AsyncClient) -> Snapshot:
         """One snapshot from the REST endpoint, size-capped."""
         self.requests += 1
-        body = bytearray()
         try:
-            async with asyncio.timeout(self.o.request_timeout):
-                async with client.stream("GET", STATUS_PATH) as response:
-                    self._check(response, stream=False)
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self.o.max_frame_bytes:
-                            raise FrameTooLarge(
-                                f"snapshot larger than max_frame_bytes ({self.o.max_frame_bytes})"
-                            )
-        except TimeoutError:
-            raise SourceUnavailable("no snapshot from the server in time") from None
+            body = await get_body(
+                client,
+                STATUS_PATH,
+                limit=self.o.max_frame_bytes,
+                within=self.o.request_timeout,
+                auth=self._auth_hint,
+            )
+        except NotFound:
+            raise SourceUnavailable(
+                f"no status API at {self.o.url}{STATUS_PATH} (404): "
+                "is this PocketPaw 0.4.10 or newer?"
+            ) from None
+        except BodyTooLarge:
+            raise FrameTooLarge(
+                f"snapshot larger than max_frame_bytes ({self.o.max_frame_bytes})"
+            ) from None
         try:
             data = json.loads(body)
             return parse_status(
-                data, source=self.name, received_at=self._clock(), previous=self._snapshot
+                data, source=self.name, received_at=self._clock(), previous=self.state.snapshot
             )
         except (ValueError, RecursionError) as err:
-            raise SourceUnavailable(f"bad snapshot: {_describe(err)}") from err
+            raise SourceUnavailable(f"bad snapshot: {describe(err)}") from err
 
-    def _check(self, response: httpx.Response, *, stream: bool) -> None:
-        code = response.status_code
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if code == 200 and encoding not in ("", "identity"):
-            raise SourceUnavailable(
-                f"the server sent {encoding!r}-compressed data though asked for none"
-            )
-        if code == 200:
-            if stream:
-                ctype = response.headers.get("content-type", "")
-                if "text/event-stream" not in ctype:
-                    raise SourceUnavailable(f"expected an event stream, got {ctype or 'no type'!r}")
-            return
+    def _auth_hint(self, code: int) -> str:
         if code == 401:
-            raise AuthFailed(
+            return (
                 "PocketPaw rejected the dashboard token (401); check `token`/`token_file`"
                 if self._token
                 else "PocketPaw wants its dashboard token from clients not on its own machine "
                 "(401): set `token` or `token_file` (the server's ~/.pocketpaw/access_token)"
             )
-        if code == 403:
-            raise AuthFailed(
-                f"PocketPaw rejected the status API key (403); check `api_key` or {API_KEY_ENV}"
-                if self._api_key
-                else f"PocketPaw requires a status API key (403): set `api_key` or {API_KEY_ENV}"
-            )
-        if code == 429:
-            raise _RateLimited(_retry_after(response.headers.get("retry-after")))
-        if code == 404:
-            if stream:
-                raise _StreamMissing("no status stream")
-            raise SourceUnavailable(
-                f"no status API at {self.o.url}{STATUS_PATH} (404): "
-                "is this PocketPaw 0.4.10 or newer?"
-            )
-        raise SourceUnavailable(f"HTTP {code} from the server")
+        return (
+            f"PocketPaw rejected the status API key (403); check `api_key` or {API_KEY_ENV}"
+            if self._api_key
+            else f"PocketPaw requires a status API key (403): set `api_key` or {API_KEY_ENV}"
+        )
 
-    def _headers(self) -> dict[str, str]:
-        headers = {
-            "User-Agent": f"agentlight/{__version__}",
-            # Uncompressed, so max_frame_bytes counts what is really held in
-            # memory and keepalive comments are seen as they arrive.
-            "Accept-Encoding": "identity",
-        }
+    def _credential_headers(self) -> dict[str, str]:
+        headers = {}
         if self._api_key:
             headers["X-Status-Key"] = self._api_key.reveal()
         if self._token:
             # The token goes one way only: a wrong ?token= would beat a right header.
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         return headers
-
-
-def _honour_cancel() -> None:
-    """Re-raise a cancel that Python 3.11's asyncio.timeout swallowed as it expired."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-def _describe(err: BaseException) -> str:
-    text = str(err)
-    name = type(err).__name__
-    if isinstance(err, httpx.ConnectError):
-        return f"cannot connect ({text or name})"
-    return f"{name}: {text}" if text and not isinstance(err, SourceError) else (text or name)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if seconds != seconds:  # NaN
-        return None
-    return min(_MAX_RETRY_AFTER, max(0.0, seconds))
 
 
 def _env_secret(name: str) -> Secret | None:

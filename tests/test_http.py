@@ -1,0 +1,48 @@
+"""The shared source HTTP helpers: Retry-After reading and delays."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+
+from bridge.backoff import Backoff
+from bridge.errors import SourceUnavailable
+from bridge.sources.http import MAX_RETRY_AFTER, RateLimited, parse_retry_after, retry_delay
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        (" 2.5 ", 2.5),
+        ("86400", MAX_RETRY_AFTER),
+        (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),
+        # Unusable: the caller's back-off decides.
+        ("0", None),
+        ("-5", None),
+        ("nan", None),
+        ("inf", None),
+        ("-inf", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        (email.utils.formatdate(NOW - 30, usegmt=True), None),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", None),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+    ],
+)
+def test_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+def test_unusable_retry_after_backs_off_exponentially() -> None:
+    backoff = Backoff(1.0, 60.0, rand=lambda: 1.0)
+    err = RateLimited(parse_retry_after("-1", now=NOW))
+    assert [retry_delay(err, backoff) for _ in range(5)] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert retry_delay(RateLimited(3.0), backoff) == 3.0
+    # A 429 never retries under a second; other errors follow the back-off alone.
+    assert retry_delay(RateLimited(0.01), Backoff(0.1, 1.0, rand=lambda: 1.0)) == 1.0
+    assert retry_delay(SourceUnavailable("x"), Backoff(0.1, 1.0, rand=lambda: 1.0)) == 0.1
