@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from bridge.errors import ConfigError
 from bridge.looks import DARK, Effect, Look
+from bridge.mapping import ShowMode
 from bridge.theme import LookSpec, Theme, default_theme, load_theme_file, parse_theme
 from bridge.validate import convert, describe, from_table
 
-ShowMode = Literal["session", "global"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 DEFAULT_URL = "http://127.0.0.1:8888"

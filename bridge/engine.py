@@ -1,15 +1,21 @@
 """The engine: sources publish, the mapping runs once per change, devices show.
 
 One task per source (supervised: a crash is logged and the source restarted)
-and one task per device. A device task sleeps until the status changes or its
-next effect step is due, so nothing runs while every look is static. A device
-that fails is logged once per episode, marked unhealthy and reopened with
-back-off; the others never wait for it.
+and one task per device. A device task sleeps until the status changes, its
+next effect step is due or its refresh period ends, so nothing runs while
+every look is static. A device that fails is logged once per episode, marked
+unhealthy and reopened with back-off; the others never wait for it.
+
+Doors for what comes later, all usable while running: input events from
+devices (routed back to the driver's own actions, then to sources), a redraw
+on request (``Driver.invalidate``), theme swaps that keep effect phases, and
+devices and sources added, removed or replaced one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -19,15 +25,20 @@ from typing import TypeVar
 
 from bridge.backoff import Backoff
 from bridge.frame import Frame
+from bridge.inputs import InputEvent
 from bridge.looks import Look
 from bridge.mapping import Mapped, Mapper, ShowMode, frame_for, next_wake
 from bridge.model import AgentStatus, ConnectionState, SourceStatus
+from bridge.slots import SlotMap
 from bridge.sources.base import Source
 from bridge.theme import Theme
-from devices.base import Driver
+from devices.base import Driver, Health
 
 log = logging.getLogger("agentlight.engine")
 T = TypeVar("T")
+
+# Presses queued beyond this are dropped: a stuck action must not grow memory.
+_INPUT_QUEUE = 64
 
 
 @dataclass
@@ -57,7 +68,6 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.devices = list(devices)
         self.mapper = Mapper(theme)
         self.on_exit = on_exit
         self.shutdown_timeout = shutdown_timeout
@@ -68,15 +78,39 @@ class Engine:
         self.status = AgentStatus.fold(())
         self.mapped: Mapped = self.mapper.map(self.status, clock())
         self.version = 0
-        self._runners = [_DeviceRunner(self, d) for d in self.devices]
+        self._runners: dict[str, _DeviceRunner] = {}
+        self._device_tasks: dict[str, asyncio.Task[None]] = {}
+        self._source_objs: dict[str, Source] = {}
+        self._source_tasks: dict[str, asyncio.Task[None]] = {}
+        self._inputs: asyncio.Queue[InputEvent] | None = None
+        self._running = False
         self.ready = asyncio.Event()
-        self._pending_first = {r.device.driver.name for r in self._runners}
+        #: Devices whose first open failed: reported, never holding ``ready``.
+        self.not_ready: set[str] = set()
+        self._pending_first: set[str] = set()
+        for device in devices:
+            self._add_runner(device)
+
+    @property
+    def devices(self) -> list[Device]:
+        return [r.device for r in self._runners.values()]
+
+    def device_health(self) -> dict[str, Health]:
+        return {name: r.device.driver.health for name, r in self._runners.items()}
+
+    def loop_alive(self) -> bool:
+        """True while every source and device task is running (for a watchdog ping)."""
+        tasks = [*self._device_tasks.values(), *self._source_tasks.values()]
+        return self._running and not any(t.done() for t in tasks)
 
     # -- status in ----------------------------------------------------------
 
     def publish(self, status: SourceStatus) -> None:
         """Called by sources whenever their connection state or snapshot changes."""
         self._sources[status.name] = status
+        self._refold()
+
+    def _refold(self) -> None:
         agent = AgentStatus.fold(tuple(self._sources.values()))
         if agent == self.status:
             return
@@ -99,7 +133,7 @@ class Engine:
             log.debug(
                 "sessions: %s",
                 ", ".join(
-                    f"{s.key} {s.state.value}{f'({s.tool})' if s.tool else ''}"
+                    f"{s.ref} {s.state.value}{f'({s.tool})' if s.tool else ''}"
                     for s in agent.sessions
                 )
                 or "none",
@@ -108,8 +142,8 @@ class Engine:
         self._remap()
 
     def set_theme(self, theme: Theme) -> None:
-        """Swap the theme at run time; devices redraw, sources are untouched."""
-        self.mapper = Mapper(theme)
+        """Swap the theme at run time; looks it leaves unchanged keep their effect phase."""
+        self.mapper.set_theme(theme)
         self._remap()
 
     def _remap(self) -> None:
@@ -121,34 +155,148 @@ class Engine:
             log.exception("mapping failed for %s; keeping the last looks", self.status.state)
             return
         self.version += 1
-        for runner in self._runners:
+        for runner in self._runners.values():
             runner.wake.set()
 
-    def _first_attempt_done(self, name: str) -> None:
+    def _first_attempt_done(self, name: str, *, failed: bool = False) -> None:
+        if failed:
+            self.not_ready.add(name)
+        else:
+            self.not_ready.discard(name)
         self._pending_first.discard(name)
         if not self._pending_first:
             self.ready.set()
+
+    # -- devices and sources at run time ------------------------------------
+
+    def _add_runner(self, device: Device) -> _DeviceRunner:
+        name = device.driver.name
+        if name in self._runners:
+            raise ValueError(f"a device named {name!r} is already running")
+        runner = _DeviceRunner(self, device)
+        self._runners[name] = runner
+        self._pending_first.add(name)
+        self.ready.clear()
+        device.driver.attach(self._on_input, runner.redraw)
+        if self._running:
+            self._device_tasks[name] = asyncio.create_task(runner.run(), name=f"device:{name}")
+        return runner
+
+    async def add_device(self, device: Device) -> None:
+        """Start showing on ``device`` (its first look counts toward ``ready``)."""
+        self._add_runner(device)
+
+    async def remove_device(self, name: str, *, blank: bool = True) -> None:
+        """Stop feeding device ``name`` and leave it dark; the others are untouched."""
+        runner = self._runners.pop(name, None)
+        if runner is None:
+            raise KeyError(name)
+        task = self._device_tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._pending_first.discard(name)
+        self.not_ready.discard(name)
+        if not self._pending_first:
+            self.ready.set()
+        await self._leave(runner, self.on_exit if not blank else None)
+
+    async def replace_device(self, device: Device) -> None:
+        """Swap the device of the same name for ``device`` (a changed config entry)."""
+        await self.remove_device(device.driver.name)
+        await self.add_device(device)
+
+    async def add_source(self, source: Source) -> None:
+        if source.name in self._source_objs:
+            raise ValueError(f"a source named {source.name!r} is already running")
+        self._source_objs[source.name] = source
+        if self._running:
+            self._source_tasks[source.name] = asyncio.create_task(
+                self._supervise(source), name=f"source:{source.name}"
+            )
+
+    async def remove_source(self, name: str) -> None:
+        """Stop source ``name`` and forget what it said (its sessions leave the devices)."""
+        self._source_objs.pop(name, None)
+        task = self._source_tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._sources.pop(name, None) is not None:
+            self._refold()
+
+    @property
+    def sources(self) -> list[Source]:
+        return list(self._source_objs.values())
+
+    # -- input --------------------------------------------------------------
+
+    def _on_input(self, event: InputEvent) -> None:
+        queue = self._inputs
+        if queue is None:
+            return
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning(
+                "device %s: presses are coming faster than they are handled; dropping one",
+                event.device,
+            )
+
+    async def _route_inputs(self, queue: asyncio.Queue[InputEvent]) -> None:
+        while True:
+            event = await queue.get()
+            runner = self._runners.get(event.device)
+            if runner is not None:
+                driver = runner.device.driver
+                try:
+                    await _bounded(driver.handle_input(event), driver.caps.write_timeout)
+                except Exception as err:
+                    log.warning(
+                        "device %s: action for %s failed: %s",
+                        event.device,
+                        event.control,
+                        err or type(err).__name__,
+                    )
+            for source in list(self._source_objs.values()):
+                try:
+                    await _bounded(source.on_input(event), 5.0)
+                except Exception as err:
+                    log.warning(
+                        "source %s: could not act on %s: %s",
+                        source.name,
+                        event.control,
+                        err or type(err).__name__,
+                    )
 
     # -- lifecycle ----------------------------------------------------------
 
     async def run(self, sources: Sequence[Source], stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then leave devices dark (or ``on_exit``)."""
+        for source in sources:
+            self._source_objs.setdefault(source.name, source)
+        self._inputs = asyncio.Queue(_INPUT_QUEUE)
+        self._running = True
         if not self._runners:
             self.ready.set()
-        tasks = [
-            asyncio.create_task(self._supervise(source), name=f"source:{source.name}")
-            for source in sources
-        ]
-        tasks += [
-            asyncio.create_task(runner.run(), name=f"device:{runner.device.driver.name}")
-            for runner in self._runners
-        ]
+        for name, source in self._source_objs.items():
+            self._source_tasks[name] = asyncio.create_task(
+                self._supervise(source), name=f"source:{name}"
+            )
+        for name, runner in self._runners.items():
+            runner.device.driver.attach(self._on_input, runner.redraw)
+            self._device_tasks[name] = asyncio.create_task(runner.run(), name=f"device:{name}")
+        router = asyncio.create_task(self._route_inputs(self._inputs), name="inputs")
         try:
             await stop.wait()
         finally:
+            self._running = False
+            tasks = [router, *self._source_tasks.values(), *self._device_tasks.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._source_tasks.clear()
+            self._device_tasks.clear()
             await self._shutdown_devices()
 
     async def _supervise(self, source: Source) -> None:
@@ -165,23 +313,24 @@ class Engine:
             source.publish(ConnectionState.DISCONNECTED, None, "crashed")
             await asyncio.sleep(backoff.next())
 
-    async def _shutdown_devices(self) -> None:
-        async def leave(runner: _DeviceRunner) -> None:
-            driver = runner.device.driver
-            if not driver.is_open:
-                return
-            try:
-                if self.on_exit is not None:
-                    frame = runner.exit_frame(self.on_exit)
-                    await driver.show(frame)
-                    await driver.close(blank=False)
-                else:
-                    await driver.close(blank=True)
-            except Exception as err:
-                log.warning("device %s: could not leave it dark: %s", driver.name, err)
+    async def _leave(self, runner: _DeviceRunner, look: Look | None) -> None:
+        driver = runner.device.driver
+        if not driver.is_open:
+            return
+        try:
+            if look is not None:
+                await _bounded(driver.show(runner.exit_frame(look)), self.shutdown_timeout)
+                await _bounded(driver.close(blank=False), self.shutdown_timeout)
+            else:
+                await _bounded(driver.close(blank=True), self.shutdown_timeout)
+        except Exception as err:
+            reason = "timed out" if isinstance(err, TimeoutError) else err
+            log.warning("device %s: could not leave it dark: %s", driver.name, reason)
 
+    async def _shutdown_devices(self) -> None:
         pending = [
-            asyncio.create_task(leave(r), name=r.device.driver.name) for r in self._runners
+            asyncio.create_task(self._leave(r, self.on_exit), name=name)
+            for name, r in self._runners.items()
         ]
         if not pending:
             return
@@ -192,7 +341,7 @@ class Engine:
 
 
 class _DeviceRunner:
-    """Feeds one device: show on change, step effects, reopen on failure."""
+    """Feeds one device: show on change, step effects, refresh, reopen on failure."""
 
     def __init__(self, engine: Engine, device: Device) -> None:
         self.engine = engine
@@ -202,49 +351,62 @@ class _DeviceRunner:
         self._backoff = Backoff(retry_first, retry_max, rand=engine._rand)
         self._failing = False
         self._first = True
+        self._slots = SlotMap(device.driver.caps.sessions)
+        self._last_write: float | None = None
+
+    def redraw(self) -> None:
+        self.wake.set()
 
     # Read from the driver each time: a driver may decide at open time (a
     # terminal that turns out to be a pipe animates nothing).
     def frame(self, now: float) -> Frame:
         driver = self.device.driver
+        caps = driver.caps
+        if self._slots.size != caps.sessions:
+            self._slots.resize(caps.sessions)
         return frame_for(
             driver.name,
             self.engine.mapped,
             now,
             show=self.device.show,
-            with_sessions=driver.SHOWS_SESSIONS,
-            native=driver.NATIVE_EFFECTS,
+            with_sessions=caps.shows_sessions,
+            native=caps.native_effects,
+            slots=self._slots,
         )
 
     def exit_frame(self, look: Look) -> Frame:
         frame = self.frame(self.engine.clock())
+        color = look.color.scaled(look.brightness)
         return Frame(
             device=frame.device,
             status=frame.status,
             look=look,
-            color=look.color.scaled(look.brightness),
+            color=color,
             global_look=look,
             sessions=(),
             focus=None,
+            global_color=color,
             t=frame.t,
         )
 
     async def run(self) -> None:
         driver = self.device.driver
-        timeout = driver.WRITE_TIMEOUT
         me = asyncio.current_task()
         while True:
             if me is not None and me.cancelling():
                 # Python 3.11's timeouts can swallow a cancel that lands as
                 # they expire; honour it here so shutdown never hangs.
                 raise asyncio.CancelledError
+            caps = driver.caps
             if not driver.is_open:
                 try:
-                    await _bounded(driver.open(), timeout)
+                    await _bounded(driver.open(), caps.open_timeout)
                 except Exception as err:
                     self._fail("cannot open", err)
                     await self._retry_pause()
                     continue
+                self._last_write = None
+                caps = driver.caps  # open may have learnt what the hardware can do
             self.wake.clear()
             now = self.engine.clock()
             try:
@@ -253,13 +415,20 @@ class _DeviceRunner:
                 log.exception("device %s: cannot build a frame; waiting for a change", driver.name)
                 await self.wake.wait()
                 continue
+            refresh_due = (
+                caps.refresh is not None
+                and self._last_write is not None
+                and now >= self._last_write + caps.refresh
+            )
             try:
-                await _bounded(driver.show(frame), timeout)
+                wrote = await _bounded(driver.show(frame, force=refresh_due), caps.write_timeout)
             except Exception as err:
                 self._fail("cannot show", err)
                 await self._drop()
                 await self._retry_pause()
                 continue
+            if wrote or self._last_write is None:
+                self._last_write = now
             if self._failing:
                 log.info("device %s: working again", driver.name)
                 self._failing = False
@@ -272,13 +441,16 @@ class _DeviceRunner:
                     self.engine.mapped,
                     now,
                     show=self.device.show,
-                    with_sessions=driver.SHOWS_SESSIONS,
-                    max_fps=max(0.1, float(driver.MAX_FPS)),
-                    native=driver.NATIVE_EFFECTS,
+                    with_sessions=caps.shows_sessions,
+                    max_fps=max(0.1, float(caps.fps)),
+                    native=caps.native_effects,
                 )
             except Exception:
                 log.exception("device %s: cannot step effects; showing them still", driver.name)
                 wake_at = None
+            if caps.refresh is not None and self._last_write is not None:
+                due = self._last_write + caps.refresh
+                wake_at = due if wake_at is None else min(wake_at, due)
             await self._wait(wake_at)
 
     async def _wait(self, wake_at: float | None) -> None:
@@ -316,16 +488,14 @@ class _DeviceRunner:
             log.debug("device %s: still failing: %s", driver.name, reason)
         if self._first:
             self._first = False
-            self.engine._first_attempt_done(driver.name)
+            self.engine._first_attempt_done(driver.name, failed=True)
 
     async def _drop(self) -> None:
         """Let go of a device that failed; closing may hang too, so bound it."""
         driver = self.device.driver
         detail = driver.health.detail
-        try:
-            await _bounded(driver.close(blank=False), driver.WRITE_TIMEOUT)
-        except Exception as err:
-            log.debug("device %s: close after failure: %s", driver.name, err)
+        with contextlib.suppress(Exception):
+            await _bounded(driver.close(blank=False), driver.caps.write_timeout)
         driver.forget()
         driver.mark_unhealthy(detail)  # the failure, not "closed", is the news
 

@@ -16,9 +16,11 @@ from typing import Literal
 from bridge import effects
 from bridge.frame import Frame, SessionView
 from bridge.looks import Effect, Look
-from bridge.model import AgentStatus, Session
+from bridge.model import AgentStatus, Session, SessionRef
+from bridge.slots import SlotMap
 from bridge.theme import Theme
 
+#: What a single-look device shows: the most urgent session, or always the global state.
 ShowMode = Literal["session", "global"]
 
 # The next wake is at least this far ahead (seconds), so it is always in the future.
@@ -53,6 +55,10 @@ class Mapper:
         self.theme = theme
         self._last: Mapped | None = None
 
+    def set_theme(self, theme: Theme) -> None:
+        """Use ``theme`` from the next :meth:`map` on; unchanged looks keep their phase."""
+        self.theme = theme
+
     def map(self, status: AgentStatus, now: float) -> Mapped:
         theme = self.theme
         last = self._last
@@ -69,7 +75,9 @@ class Mapper:
         sessions = []
         for session in status.sessions:
             look = _labelled(
-                theme.session_look(session.state, tool=session.tool, channel=session.channel),
+                theme.session_look(
+                    session.state, tool=session.tool, channel=session.channel, raw=session.raw_state
+                ),
                 session.raw_state or session.state.value,
                 session,
             )
@@ -104,17 +112,20 @@ def _format(template: str, values: dict[str, str]) -> str:
         return template
 
 
-def select(mapped: Mapped, show: ShowMode) -> tuple[Look, float, str | None]:
-    """The main look for a device: (look, when it began, session key or None).
+def select(mapped: Mapped, show: ShowMode) -> tuple[Look, float, SessionRef | None]:
+    """The main look for a device: (look, when it began, session or None).
 
     ``session`` shows the most urgent session (error > waiting_for_user >
     tool_running > streaming > thinking) and falls back to the global look when
     there is none, or when the bridge itself has something to say (connecting,
-    disconnected, auth failed).
+    disconnected, auth failed). A session that needs the user (waiting, error)
+    still wins over a connection problem: with two sources, one being down
+    must not hide the other's question.
     """
-    if show == "session" and not mapped.status.state.from_bridge and mapped.sessions:
+    if show == "session" and mapped.sessions:
         best = min(mapped.sessions, key=lambda m: m.session.urgency)
-        return best.look, best.since, best.session.key
+        if not mapped.status.state.from_bridge or best.session.state.needs_user:
+            return best.look, best.since, best.session.ref
     return mapped.global_look, mapped.global_since, None
 
 
@@ -126,28 +137,43 @@ def frame_for(
     show: ShowMode = "session",
     with_sessions: bool = True,
     native: Iterable[Effect] = (),
+    slots: SlotMap | None = None,
 ) -> Frame:
     """Sample ``mapped`` for one device at monotonic time ``now``.
 
     Effects the device runs natively are not sampled: it gets the look's full
-    color and animates it itself.
+    color and animates it itself. With ``slots``, each session view carries the
+    stable slot that map gives it (the map is updated: call this once per frame).
     """
     native_set = frozenset(native)
     look, since, focus = select(mapped, show)
     views: tuple[SessionView, ...] = ()
     if with_sessions:
+        placed = slots.assign(m.session.ref for m in mapped.sessions) if slots is not None else {}
         views = tuple(
-            SessionView(m.session, m.look, _sample(m.look, now - m.since, native_set))
-            for m in mapped.sessions
+            SessionView(
+                m.session,
+                m.look,
+                _sample(m.look, now - m.since, native_set),
+                placed.get(m.session.ref) if slots is not None else i,
+            )
+            for i, m in enumerate(mapped.sessions)
         )
+    color = _sample(look, now - since, native_set)
+    global_color = (
+        color
+        if focus is None
+        else _sample(mapped.global_look, now - mapped.global_since, native_set)
+    )
     return Frame(
         device=device,
         status=mapped.status,
         look=look,
-        color=_sample(look, now - since, native_set),
+        color=color,
         global_look=mapped.global_look,
         sessions=views,
         focus=focus,
+        global_color=global_color,
         t=now,
     )
 
@@ -169,9 +195,12 @@ def next_wake(
 ) -> float | None:
     """Monotonic time of the next color change this device must show, or None."""
     native_set = frozenset(native)
-    look, since, _ = select(mapped, show)
+    look, since, focus = select(mapped, show)
     pairs = [(look, since)]
     if with_sessions:
+        # A device with room for sessions draws the global look beside them.
+        if focus is not None:
+            pairs.append((mapped.global_look, mapped.global_since))
         pairs.extend((m.look, m.since) for m in mapped.sessions)
     wake: float | None = None
     for lk, start in pairs:

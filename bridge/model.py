@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class GlobalState(StrEnum):
@@ -53,8 +54,19 @@ class SessionState(StrEnum):
     STREAMING = "streaming"
     WAITING_FOR_USER = "waiting_for_user"
     ERROR = "error"
+    # Queued: accepted by the server, not started (AgP's "pending").
+    PENDING = "pending"
+    # Finished well; shown briefly by the source before the session leaves.
+    DONE = "done"
+    # Stopped before it finished (AgP's "interrupted"): not a success, not an error.
+    INTERRUPTED = "interrupted"
     # A state this version does not know; the raw name is kept on the session.
     UNKNOWN = "unknown"
+
+    @property
+    def needs_user(self) -> bool:
+        """Someone must look: a question is waiting, or the session broke."""
+        return self in (SessionState.WAITING_FOR_USER, SessionState.ERROR)
 
 
 # Most urgent first: which session a single-LED device shows.
@@ -64,6 +76,9 @@ SESSION_URGENCY: tuple[SessionState, ...] = (
     SessionState.TOOL_RUNNING,
     SessionState.STREAMING,
     SessionState.THINKING,
+    SessionState.PENDING,
+    SessionState.INTERRUPTED,
+    SessionState.DONE,
     SessionState.UNKNOWN,
 )
 _URGENCY_RANK = {state: rank for rank, state in enumerate(SESSION_URGENCY)}
@@ -80,8 +95,48 @@ class ConnectionState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
+    """Token counts; ``reasoning`` is counted apart from ``output`` where a server says it."""
+
     input: int
     output: int
+    reasoning: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.reasoning
+
+    @classmethod
+    def sum(cls, usage: tuple[ModelUsage, ...]) -> TokenUsage | None:
+        """The sum over models, or None when there are none."""
+        if not usage:
+            return None
+        total = cls(0, 0)
+        for row in usage:
+            total = total + row.tokens
+        return total
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.input + other.input, self.output + other.output, self.reasoning + other.reasoning
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUsage:
+    """Tokens one model used in a session (AgP reports one row per model)."""
+
+    name: str
+    tokens: TokenUsage
+
+
+class SessionRef(NamedTuple):
+    """Which session, bridge-wide: two sources may both have a ``websocket:abc``."""
+
+    source: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.key}" if self.source else self.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +146,11 @@ class Session:
     :param key: unique within its source (PocketPaw's ``session_key``).
     :param since: wall-clock time (``time.time()``) the session entered ``state``;
         stored instead of a duration so repeated snapshots compare equal.
-    :param raw_state: the server's name for the state, kept when it is unknown.
+    :param raw_state: the server's own name for the state (themable by name).
+    :param steps: work cycles so far, where the server counts them (AgP).
+    :param usage: tokens per model; ``tokens`` is their sum when a source gives both.
+    :param parent: the key of the session that started this one (a subagent), same source.
+    :param extra: a few source-specific fields as (name, text) pairs, for drivers that show them.
     """
 
     key: str
@@ -105,6 +164,14 @@ class Session:
     error: str | None = None
     source: str = ""
     raw_state: str = ""
+    steps: int | None = None
+    usage: tuple[ModelUsage, ...] = ()
+    parent: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ref(self) -> SessionRef:
+        return SessionRef(self.source, self.key)
 
     @property
     def urgency(self) -> int:
@@ -175,6 +242,13 @@ class AgentStatus:
         )
         return cls(state, sessions, sources)
 
+    def find(self, ref: SessionRef) -> Session | None:
+        """The session ``ref`` names, or None when it is gone."""
+        for session in self.sessions:
+            if session.source == ref.source and session.key == ref.key:
+                return session
+        return None
+
     def most_urgent(self) -> Session | None:
         """The session a single indicator should show, or None when there is none.
 
@@ -193,7 +267,9 @@ __all__ = [
     "AgentStatus",
     "ConnectionState",
     "GlobalState",
+    "ModelUsage",
     "Session",
+    "SessionRef",
     "SessionState",
     "Snapshot",
     "SourceStatus",

@@ -7,6 +7,8 @@ A theme file has four tables, each optional, layered over the built-in default
     [session.<thinking|tool_running|streaming|waiting_for_user|error|unknown>]
     [tool.<tool name>]        # over sessions in tool_running with that tool
     [channel.<channel name>]  # over busy sessions (thinking, tool_running, streaming)
+    [raw.<server state name>] # over sessions whose server calls their state so
+                              # (AgP's "paused" apart from its "idle", say)
 
 Each holds look keys: ``color``, ``effect``, ``period``, ``brightness``,
 ``label``, ``icon``, ``text``. Overrides change only the keys they set. Channel
@@ -136,22 +138,27 @@ class Theme:
     tools: dict[str, LookSpec] = field(default_factory=dict)
     channels: dict[str, LookSpec] = field(default_factory=dict)
     source: str = "built-in"
-    # Overrides resolved once per (state, tool, channel): mapping 1,000 sessions
-    # must not parse colors 1,000 times.
-    _cache: dict[tuple[SessionState, str | None, str], Look] = field(
+    raws: dict[str, LookSpec] = field(default_factory=dict)
+    # Overrides resolved once per (state, tool, channel, raw): mapping 1,000
+    # sessions must not parse colors 1,000 times.
+    _cache: dict[tuple[SessionState, str | None, str, str], Look] = field(
         default_factory=dict, compare=False, repr=False
     )
 
     def global_look(self, state: GlobalState) -> Look:
         return self.global_looks[state]
 
-    def session_look(self, state: SessionState, *, tool: str | None, channel: str) -> Look:
-        """The look of a session, with channel then tool overrides for busy states."""
+    def session_look(
+        self, state: SessionState, *, tool: str | None, channel: str, raw: str = ""
+    ) -> Look:
+        """The look of a session, with channel then tool overrides for busy states,
+        then the override for the server's own state name, if the theme has one."""
         # Keyed by names the theme knows: server-sent names must not grow the cache.
         cache_key = (
             state,
             tool if tool in self.tools else None,
             channel if channel in self.channels else "",
+            raw if raw in self.raws else "",
         )
         cached = self._cache.get(cache_key)
         if cached is not None:
@@ -165,11 +172,14 @@ class Theme:
                 spec = self.tools.get(tool)
                 if spec is not None:
                     look = spec.apply(look, file=None, key=f"tool.{tool}")
+        raw_spec = self.raws.get(raw) if raw else None
+        if raw_spec is not None:
+            look = raw_spec.apply(look, file=None, key=f"raw.{raw}")
         self._cache[cache_key] = look
         return look
 
 
-_TOP_KEYS = ("global", "session", "tool", "channel")
+_TOP_KEYS = ("global", "session", "tool", "channel", "raw")
 
 
 def parse_theme(
@@ -188,6 +198,7 @@ def parse_theme(
     session_looks = dict(base.session_looks) if base else {s: _NEUTRAL for s in SessionState}
     tools = dict(base.tools) if base else {}
     channels = dict(base.channels) if base else {}
+    raws = dict(base.raws) if base else {}
 
     for name, spec in _specs(table, "global", file, prefix):
         state = _enum(GlobalState, name, file, f"{prefix}global.{name}")
@@ -199,11 +210,11 @@ def parse_theme(
         session_looks[sstate] = spec.apply(
             session_looks[sstate], file=file, key=f"{prefix}session.{name}"
         )
-    for target, section in ((tools, "tool"), (channels, "channel")):
+    for target, section in ((tools, "tool"), (channels, "channel"), (raws, "raw")):
         for name, spec in _specs(table, section, file, prefix):
             spec.apply(_NEUTRAL, file=file, key=f"{prefix}{section}.{name}")  # check it now
             target[name] = target[name].merged(spec) if name in target else spec
-    return Theme(global_looks, session_looks, tools, channels, source=file or "built-in")
+    return Theme(global_looks, session_looks, tools, channels, source=file or "built-in", raws=raws)
 
 
 def _specs(

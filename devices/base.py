@@ -16,10 +16,17 @@ Subclasses **may** override:
 - the class constants below, and ``Options`` (a dataclass of per-driver config
   keys, checked when the config is loaded).
 
+- :meth:`Driver._on_input` — act on a press this driver emitted (page, brightness).
+
 Blocking hardware calls belong in ``await self.blocking(fn, *args)`` inside
 the hooks: it runs them on the driver's own daemon thread, so a hung device
 holds one thread (not a new one per retry) and never blocks the bridge's exit.
-The engine bounds each call with ``WRITE_TIMEOUT``.
+The engine bounds ``open`` with ``caps.open_timeout`` and every other call with
+``caps.write_timeout``.
+
+What a driver asks of the engine is in ``self.caps`` (:class:`Capabilities`),
+built from the class constants and replaceable per instance (an option, or what
+``_open`` found out). The engine reads it on every frame.
 """
 
 from __future__ import annotations
@@ -32,11 +39,12 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from bridge.errors import DriverError
 from bridge.frame import Frame
+from bridge.inputs import InputEvent
 from bridge.looks import Effect
 
 log = logging.getLogger("agentlight.devices")
@@ -46,6 +54,33 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class NoOptions:
     """For drivers that take no options of their own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What one driver instance asks of the engine.
+
+    :param fps: highest useful frame rate; effects are sampled no faster.
+    :param native_effects: effects the device runs itself (not sampled).
+    :param refresh: seconds after which the current frame is sent again even
+        if nothing changed (WLED's realtime timeout, a key's ticking clock, a
+        light that needs keepalives); None never re-sends.
+    :param sessions: room for sessions: 0 shows none (``frame.sessions`` is
+        empty), N gives N stable slots, None gives every session a slot.
+    :param open_timeout: seconds ``open`` may take (an Arduino resets ~2 s).
+    :param write_timeout: seconds one show/close may take.
+    """
+
+    fps: float = 30.0
+    native_effects: frozenset[Effect] = field(default_factory=frozenset)
+    refresh: float | None = None
+    sessions: int | None = 0
+    open_timeout: float = 2.0
+    write_timeout: float = 2.0
+
+    @property
+    def shows_sessions(self) -> bool:
+        return self.sessions is None or self.sessions > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +107,37 @@ class Driver(ABC):
     MAX_FPS: ClassVar[float] = 30.0
     #: Effects the device runs itself; the engine does not animate those.
     NATIVE_EFFECTS: ClassVar[frozenset[Effect]] = frozenset()
-    #: Seconds one open/show/close may take before the engine gives up on it.
+    #: Seconds one show/close may take before the engine gives up on it.
     WRITE_TIMEOUT: ClassVar[float] = 2.0
+    #: Seconds open may take (finding hardware, a board that resets on open).
+    OPEN_TIMEOUT: ClassVar[float] = 2.0
     #: Whether this driver draws sessions (keys, segments) and not just one look.
     SHOWS_SESSIONS: ClassVar[bool] = False
+    #: Room for sessions when SHOWS_SESSIONS: N stable slots, None for every session.
+    SESSIONS: ClassVar[int | None] = None
+    #: Seconds after which an unchanged frame is sent again; None never.
+    REFRESH: ClassVar[float | None] = None
 
     def __init__(self, name: str, options: Any = None) -> None:
         self.name = name
         self.options = options if options is not None else self.Options()
+        self.caps = Capabilities(
+            fps=float(self.MAX_FPS),
+            native_effects=frozenset(self.NATIVE_EFFECTS),
+            refresh=self.REFRESH,
+            sessions=self.SESSIONS if self.SHOWS_SESSIONS else 0,
+            open_timeout=self.OPEN_TIMEOUT,
+            write_timeout=self.WRITE_TIMEOUT,
+        )
         self._opened = False
         self._last: Frame | None = None
         self._health = Health(False, "not opened", time.time())
         self._worker: _Worker | None = None
+        self._force = False
+        # Set by the engine: where input events and redraw requests go.
+        self._input_sink: Callable[[InputEvent], None] | None = None
+        self._redraw: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -118,12 +172,17 @@ class Driver(ABC):
         self._last = None
         self._set_health(True, "open")
 
-    async def show(self, frame: Frame) -> bool:
-        """Show ``frame``; returns False when it equals the last one shown (nothing written)."""
+    async def show(self, frame: Frame, *, force: bool = False) -> bool:
+        """Show ``frame``; returns False when it equals the last one shown (nothing written).
+
+        ``force`` writes it even then (a refresh, or after :meth:`invalidate`).
+        """
         if not self._opened:
             raise DriverError(f"{self.name}: show() before open()")
-        if frame == self._last:
+        force = force or self._force
+        if frame == self._last and not force:
             return False
+        self._force = False
         try:
             await self._show(frame)
         except DriverError as err:
@@ -156,6 +215,51 @@ class Driver(ABC):
             self._worker = _Worker(f"agentlight-{self.name}")
         return await self._worker.run(fn, *args)
 
+    # -- talking back to the engine ---------------------------------------
+
+    def attach(
+        self,
+        input_sink: Callable[[InputEvent], None] | None,
+        redraw: Callable[[], None] | None,
+    ) -> None:
+        """Called by the engine: where :meth:`emit_input` and :meth:`invalidate` go."""
+        self._input_sink = input_sink
+        self._redraw = redraw
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+    def invalidate(self) -> None:
+        """Ask for the current frame to be shown again now, even if it is unchanged.
+
+        For state the driver keeps itself (a page, a details view, brightness).
+        Call it on the event loop.
+        """
+        self._force = True
+        if self._redraw is not None:
+            self._redraw()
+
+    def emit_input(self, event: InputEvent) -> None:
+        """Hand a press or release to the engine (call it on the event loop)."""
+        if self._input_sink is None:
+            log.debug("device %s: input %s with no engine attached", self.name, event.control)
+            return
+        self._input_sink(event)
+
+    def emit_input_threadsafe(self, event: InputEvent) -> None:
+        """:meth:`emit_input` from another thread (a hardware library's callback)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        # RuntimeError: the loop stopped meanwhile; the press goes nowhere, as it should.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self.emit_input, event)
+
+    async def handle_input(self, event: InputEvent) -> None:
+        """The engine hands back an event this driver emitted; errors are the driver's."""
+        await self._on_input(event)
+
     def mark_unhealthy(self, detail: str) -> None:
         """Record a failure the engine saw (a timeout, say) that the driver could not."""
         self._set_health(False, detail)
@@ -183,6 +287,9 @@ class Driver(ABC):
 
     async def _close(self, *, blank: bool) -> None:  # noqa: B027 - optional hook
         """Release the hardware (dark when ``blank``). Default: nothing to release."""
+
+    async def _on_input(self, event: InputEvent) -> None:  # noqa: B027 - optional hook
+        """Act on a press this driver emitted (page, brightness, details). Default: nothing."""
 
     def _set_health(self, ok: bool, detail: str) -> None:
         if ok != self._health.ok or detail != self._health.detail:
@@ -233,4 +340,4 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
-__all__ = ["Driver", "Health", "NoOptions"]
+__all__ = ["Capabilities", "Driver", "Health", "NoOptions"]

@@ -20,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
 from bridge.errors import DriverUnavailable
 from bridge.frame import Frame
+from bridge.inputs import GLOBAL, InputEvent, Target
 from bridge.looks import Color, Effect, Look
 from bridge.model import GlobalState
 from devices.base import Driver
@@ -50,6 +51,8 @@ class MockOptions:
     :param fps: the driver's ``MAX_FPS``, so tests can make pulses cheap or dense.
     :param write_timeout: the driver's ``WRITE_TIMEOUT`` in seconds, so a test
         of ``hang_show`` need not wait the default two seconds.
+    :param refresh: seconds after which the engine re-sends an unchanged frame; 0 never.
+    :param slots: room for sessions: 0 none, N stable slots, -1 a slot for every session.
     """
 
     fail_open: int = 0
@@ -58,6 +61,8 @@ class MockOptions:
     fault: Literal["unavailable", "error"] = "unavailable"
     fps: float = 30.0
     write_timeout: float = 2.0
+    refresh: float = 0.0
+    slots: int = 0
 
     def __post_init__(self) -> None:
         if self.fail_open < 0:
@@ -68,6 +73,10 @@ class MockOptions:
             raise ValueError(f"fps must be > 0, got {self.fps!r}")
         if self.write_timeout <= 0:
             raise ValueError(f"write_timeout must be > 0, got {self.write_timeout!r}")
+        if self.refresh < 0:
+            raise ValueError(f"refresh must be >= 0, got {self.refresh!r}")
+        if self.slots < -1:
+            raise ValueError(f"slots must be >= -1, got {self.slots!r}")
 
 
 class MockDriver(Driver):
@@ -84,6 +93,8 @@ class MockDriver(Driver):
       not listed.
     - ``shown`` holds ``(time.monotonic(), frame)`` for every frame shown.
     - ``closed_blank`` is None until closed, then the ``blank`` of the last close.
+    - ``inputs`` holds every input event the engine handed back to this driver;
+      :meth:`press` emits one, as a key's callback would.
     """
 
     TYPE = "mock"
@@ -93,8 +104,15 @@ class MockDriver(Driver):
         super().__init__(name, options)
         opts: MockOptions = self.options
         # Per instance, so one test can have a fast and a slow mock side by side.
-        self.MAX_FPS = opts.fps  # type: ignore[misc]
-        self.WRITE_TIMEOUT = opts.write_timeout  # type: ignore[misc]
+        self.caps = replace(
+            self.caps,
+            fps=opts.fps,
+            write_timeout=opts.write_timeout,
+            refresh=opts.refresh or None,
+            sessions=None if opts.slots == -1 else opts.slots,
+        )
+        self.inputs: list[InputEvent] = []
+        self._new_input = asyncio.Event()
         self.calls: list[str] = []
         self.shown: list[tuple[float, Frame]] = []
         self.closed_blank: bool | None = None
@@ -197,7 +215,28 @@ class MockDriver(Driver):
                 + _table(["#", "expected", "", "shown"], rows)
             )
 
+    # -- input --------------------------------------------------------------
+
+    def press(self, control: str = "key:0", target: Target = GLOBAL) -> InputEvent:
+        """Emit a press of ``control`` (which showed ``target``) to the engine."""
+        event = InputEvent(self.name, control, True, target, time.monotonic())
+        self.emit_input(event)
+        return event
+
+    async def wait_for_input(self, count: int = 1, timeout: float = 1.0) -> InputEvent:  # noqa: ASYNC109
+        """The ``count``-th input event handed back to this driver, waiting for it."""
+        async with asyncio.timeout(timeout):
+            while len(self.inputs) < count:
+                event = self._new_input
+                await event.wait()
+        return self.inputs[count - 1]
+
     # -- hooks --------------------------------------------------------------
+
+    async def _on_input(self, event: InputEvent) -> None:
+        self.inputs.append(event)
+        done, self._new_input = self._new_input, asyncio.Event()
+        done.set()
 
     async def _open(self) -> None:
         self.calls.append("open")

@@ -5,19 +5,22 @@ debugging a theme or mapping ("what did the light show at 14:02?"), and for
 feeding other tools (``tail -f agentlight-record.jsonl | jq``). A line looks
 like this (wrapped here)::
 
-    {"t": 1718000000.5, "device": "desk", "global": "active",
+    {"t": 1718000000.5, "device": "desk", "version": 1, "global": "active",
      "look": {"color": "#ff8000", "effect": "solid", "brightness": 1.0,
               "period": 1.0, "label": "busy"},
-     "sessions": [{"key": "websocket:abc", "state": "tool_running", "tool": "bash",
-                   "channel": "websocket", "source": "pocketpaw",
+     "focus": {"source": "pocketpaw", "key": "websocket:abc"},
+     "sessions": [{"source": "pocketpaw", "key": "websocket:abc", "state": "tool_running",
+                   "tool": "bash", "channel": "websocket", "seconds": 3.2, ...,
                    "look": {"color": "#ff8000", "effect": "solid"}}],
-     "focus": null}
+     "sources": [{"name": "pocketpaw", "connection": "connected", "state": "active", ...}]}
 
-``t`` is wall-clock time (``time.time()``). ``look.color`` is the look's full
-color, not a sampled one: effects are recorded as data (``"effect": "pulse"``),
-so the engine never animates this driver and animation ticks, token counts and
-durations never produce lines. A line is written only when it differs from the
-last one in anything but ``t``.
+Apart from ``t``, ``device``, ``look``, ``focus`` and each session's ``look``,
+it is the versioned JSON form of :mod:`bridge.status_json`, so every session
+says its source and every source its connection state. ``t`` is wall-clock time
+(``time.time()``). ``look.color`` is the look's full color, not a sampled one:
+effects are recorded as data (``"effect": "pulse"``), so the engine never
+animates this driver, and animation ticks, token counts and time in state never
+produce lines. A line is written only when something else differs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, TextIO
 
 from bridge.frame import Frame
 from bridge.looks import Effect, Look
+from bridge.status_json import status_to_json
 from bridge.textsafe import safe_json
 from devices.base import Driver
 
@@ -77,11 +81,12 @@ class RecordDriver(Driver):
         return self.path.open("a", encoding="utf-8")
 
     async def _show(self, frame: Frame) -> None:
-        record = frame_record(frame)
-        body = safe_json(record)
+        now = time.time()
+        record = frame_record(frame, now)
+        body = _unchanged_part(record)
         if body == self._last_body:
             return
-        line = safe_json({"t": time.time(), **record})
+        line = safe_json({"t": now, **record})
         await self.blocking(self._write, line)
         self._last_body = body
 
@@ -98,34 +103,41 @@ class RecordDriver(Driver):
             await self.blocking(file.close)
 
 
-def frame_record(frame: Frame) -> dict[str, Any]:
+def frame_record(frame: Frame, now: float | None = None) -> dict[str, Any]:
     """Everything a line records about ``frame`` except its time.
 
-    Only what a device shows is kept: no sampled colors, tokens, durations or
-    titles, so those changing writes nothing.
+    The versioned JSON form of the status (:mod:`bridge.status_json`: every
+    session with its source, each source's connection state) plus what this
+    device shows: its main look, each session's look, and the focus.
     """
+    doc = status_to_json(frame.status, time.time() if now is None else now)
+    doc.pop("t")
     # The status is the truth about sessions; views only add their looks.
-    looks = {view.session.key: view.look for view in frame.sessions}
-    sessions = []
-    for session in frame.status.sessions:
-        entry: dict[str, Any] = {
-            "key": session.key,
-            "state": session.state.value,
-            "tool": session.tool,
-            "channel": session.channel,
-            "source": session.source,
-        }
-        look = looks.get(session.key)
+    looks = {view.ref: view.look for view in frame.sessions}
+    for session, entry in zip(frame.status.sessions, doc["sessions"], strict=True):
+        look = looks.get(session.ref)
         if look is not None:
             entry["look"] = _look(look, full=False)
-        sessions.append(entry)
+    focus = frame.focus
     return {
         "device": frame.device,
-        "global": frame.state.value,
+        "version": doc.pop("version"),
+        "global": doc.pop("global"),
         "look": _look(frame.look, full=True),
-        "sessions": sessions,
-        "focus": frame.focus,
+        "focus": {"source": focus.source, "key": focus.key} if focus is not None else None,
+        **doc,
     }
+
+
+def _unchanged_part(record: dict[str, Any]) -> str:
+    """What must differ for a new line: not the time in state, nor token counts."""
+    sessions = [
+        {k: v for k, v in entry.items() if k not in _TICKING} for entry in record["sessions"]
+    ]
+    return safe_json({**record, "sessions": sessions})
+
+
+_TICKING = frozenset({"seconds", "tokens", "usage"})
 
 
 def _look(look: Look, *, full: bool) -> dict[str, Any]:

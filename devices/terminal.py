@@ -21,12 +21,12 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal, TextIO
 
 from bridge.frame import Frame
 from bridge.looks import BLACK, Color, Effect
-from bridge.model import Session, SessionState
+from bridge.model import Session, SessionRef, SessionState
 from bridge.textsafe import clean, cut
 from devices.base import Driver
 
@@ -108,9 +108,8 @@ class TerminalDriver(Driver):
         self._frame: Frame | None = None
         self._written: str | None = None
         self._lock = asyncio.Lock()
-        self._ticker: asyncio.Task[None] | None = None
         # Session text only changes with the sessions; pulses redraw at 10 fps.
-        self._seg_key: tuple[tuple[Session, ...], str | None] | None = None
+        self._seg_key: tuple[tuple[Session, ...], SessionRef | None] | None = None
         self._segs: list[str] = []
         self._seg_focus: int | None = None
 
@@ -156,30 +155,21 @@ class TerminalDriver(Driver):
         if key != self._seg_key:
             sessions, focus = key
             self._segs = [_session_text(s) for s in sessions]
-            self._seg_focus = next((i for i, s in enumerate(sessions) if s.key == focus), None)
+            self._seg_focus = next((i for i, s in enumerate(sessions) if s.ref == focus), None)
             self._seg_key = key
         return self._segs
 
     @staticmethod
-    def _focus_key(frame: Frame) -> str | None:
+    def _focus_key(frame: Frame) -> SessionRef | None:
         if frame.focus is not None:
             return frame.focus
         urgent = frame.status.most_urgent()
-        return urgent.key if urgent is not None else None
-
-    async def refresh(self) -> None:
-        """Redraw the last frame (the duration moves on); no-op without a terminal."""
-        if self._tty and self._frame is not None and self._out is not None:
-            await self._draw(self._frame)
+        return urgent.ref if urgent is not None else None
 
     # -- hooks --------------------------------------------------------------
 
     async def _open(self) -> None:
         opts: TerminalOptions = self.options
-        # After forget() (a hung write) no close ran; a second ticker must not start.
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
         out = self._given_stream or (sys.stderr if opts.stream == "stderr" else sys.stdout)
         self._out = out
         # Everything that does not change per frame is decided here, once.
@@ -187,8 +177,13 @@ class TerminalDriver(Driver):
             self._tty = out.isatty()
         except (AttributeError, OSError, ValueError):
             self._tty = False
-        # Piped output prints changes only, so the engine need not step effects.
-        self.NATIVE_EFFECTS = frozenset() if self._tty else frozenset(Effect)  # type: ignore[misc]
+        # Piped output prints changes only, so the engine need not step effects;
+        # on a terminal the engine's refresh moves the duration on and follows resizes.
+        self.caps = replace(
+            self.caps,
+            native_effects=frozenset() if self._tty else frozenset(Effect),
+            refresh=self.REFRESH_INTERVAL if self._tty else None,
+        )
         if opts.color == "auto":
             self._color = (
                 self._tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
@@ -201,19 +196,14 @@ class TerminalDriver(Driver):
         self._frame = None
         self._written = None
         self._seg_key = None
-        if self._tty:
-            self._ticker = asyncio.create_task(self._tick(), name=f"{self.name} refresh")
 
     async def _show(self, frame: Frame) -> None:
         self._frame = frame
+        if self._fit:
+            self._width = self._terminal_width()
         await self._draw(frame)
 
     async def _close(self, *, blank: bool) -> None:
-        ticker, self._ticker = self._ticker, None
-        if ticker is not None:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
         async with self._lock:
             if self._tty and self._written is not None:
                 # Blank leaves an empty line for the prompt; otherwise keep the last state.
@@ -241,18 +231,6 @@ class TerminalDriver(Driver):
             return
         out.write(data)
         out.flush()
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self.REFRESH_INTERVAL)
-            if not self.is_open:
-                return  # forgotten by the engine; it will open again if it wants
-            if self._fit:
-                self._width = self._terminal_width()
-            try:
-                await self.refresh()
-            except Exception as err:  # the next show reports it to the engine
-                log.debug("%s: refresh failed: %s", self.name, err)
 
     def _terminal_width(self) -> int:
         columns = 0

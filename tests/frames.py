@@ -23,6 +23,7 @@ from bridge.model import (
     AgentStatus,
     GlobalState,
     Session,
+    SessionRef,
     SessionState,
     SourceStatus,
     TokenUsage,
@@ -138,7 +139,7 @@ def make_frame(
     period: float = 1.0,
     global_look: Look | None = None,
     session_looks: dict[str, Look] | None = None,
-    focus: str | None = None,
+    focus: str | SessionRef | None = None,
     t: float = 0.0,
 ) -> Frame:
     """A :class:`Frame` for ``device``.
@@ -149,23 +150,28 @@ def make_frame(
         cycle (full color for solid, blink and pulse; black for off).
     :param global_look: default: the main look (as when ``focus`` is None).
     :param session_looks: looks by session key; default from :data:`SESSION_LOOKS`.
-    :param focus: the session key behind the main look, if any.
+    :param focus: the session behind the main look, if any: a ref, or a key
+        of one of ``sessions``.
     """
     status = make_status(state, sessions)
     main = look or make_look(color, effect, period=period, brightness=brightness, label=label)
     overrides = session_looks or {}
     views = []
-    for session in status.sessions:
+    for slot, session in enumerate(status.sessions):
         session_look = overrides.get(session.key, SESSION_LOOKS[session.state])
-        views.append(SessionView(session, session_look, sample(session_look, 0.0)))
+        views.append(SessionView(session, session_look, sample(session_look, 0.0), slot))
+    if isinstance(focus, str):
+        focus = next((s.ref for s in status.sessions if s.key == focus), SessionRef("", focus))
+    glob = global_look or main
     return Frame(
         device=device,
         status=status,
         look=main,
         color=sample(main, 0.0) if sampled is None else to_color(sampled),
-        global_look=global_look or main,
+        global_look=glob,
         sessions=tuple(views),
         focus=focus,
+        global_color=sample(glob, 0.0),
         t=t,
     )
 

@@ -119,10 +119,8 @@ async def test_mock_hang_show_never_returns_until_cancelled() -> None:
 def test_mock_fps_and_write_timeout_are_per_instance() -> None:
     fast = MockDriver("fast", MockOptions(fps=120.0, write_timeout=0.05))
     plain = MockDriver("plain")
-    assert fast.MAX_FPS == 120.0
-    assert fast.WRITE_TIMEOUT == 0.05
-    assert plain.MAX_FPS == MockDriver.MAX_FPS == 30.0
-    assert plain.WRITE_TIMEOUT == 2.0
+    assert (fast.caps.fps, fast.caps.write_timeout) == (120.0, 0.05)
+    assert (plain.caps.fps, plain.caps.write_timeout) == (MockDriver.MAX_FPS, 2.0) == (30.0, 2.0)
 
 
 @pytest.mark.parametrize(
@@ -235,13 +233,16 @@ async def test_record_line_format(tmp_path: Path, fixed_time: float) -> None:
     await rec.show(frame)
     # Flushed per line: readable before close.
     assert read_lines(path) == [
-        '{"t": 1700000000.25, "device": "desk", "global": "active", '
+        '{"t": 1700000000.25, "device": "desk", "version": 1, "global": "active", '
         '"look": {"color": "#ff8000", "effect": "pulse", "brightness": 1.0, "period": 2.0, '
         '"label": "busy"}, '
-        '"sessions": [{"key": "websocket:abc", "state": "tool_running", "tool": "bash", '
-        '"channel": "websocket", "source": "pp", '
+        '"focus": {"source": "pp", "key": "websocket:abc"}, '
+        '"sessions": [{"source": "pp", "key": "websocket:abc", "id": "abc", '
+        '"channel": "websocket", "title": null, "state": "tool_running", '
+        '"raw_state": "tool_running", "tool": "bash", "seconds": null, "tokens": null, '
+        '"usage": [], "error": null, "steps": null, "parent": null, "extra": {}, '
         '"look": {"color": "#ff8000", "effect": "solid"}}], '
-        '"focus": "websocket:abc"}'
+        '"sources": []}'
     ]
     await rec.close()
 
@@ -252,7 +253,9 @@ async def test_record_minimal_fields(tmp_path: Path) -> None:
         await rec.show(make_frame("idle", [("websocket:abc", "thinking")], color="#00ff00"))
     (line,) = read_lines(path)
     data = json.loads(line)
-    assert list(data)[:5] == ["t", "device", "global", "look", "sessions"]
+    assert list(data) == [
+        "t", "device", "version", "global", "look", "focus", "sessions", "sources"
+    ]
     assert isinstance(data["t"], float)
     assert data["device"] == "d"
     assert data["global"] == "idle"
@@ -564,23 +567,23 @@ async def test_terminal_label_unknown_state_and_focus_duration() -> None:
     now[0] = 988.0 + 3 * 3600 + 7 * 60
     out.seek(0)
     out.truncate()
-    await term.refresh()
+    await term.show(make_frame("active", sessions, label="busy"), force=True)  # a refresh
     assert out.getvalue().endswith("waiting_for_user 3h07m\x1b[K")
     await term.close()
 
 
-async def test_terminal_refreshes_by_itself_on_a_tty() -> None:
-    now = [1000.0]
-    out = FakeTTY()
-    term = TerminalDriver("t", TerminalOptions(color="never"), stream=out, clock=lambda: now[0])
-    term.REFRESH_INTERVAL = 0.0  # type: ignore[misc]
-    await term.open()
-    await term.show(make_frame("active", [make_session("websocket:abc", since=1000.0)]))
-    out.written.clear()
-    now[0] = 1042.0
-    assert await asyncio.to_thread(out.written.wait, 5.0)
-    await term.close(blank=False)
-    assert "websocket:abc thinking 42s" in out.getvalue()
+async def test_terminal_asks_the_engine_for_a_refresh_only_on_a_tty() -> None:
+    tty = TerminalDriver("t", TerminalOptions(color="never"), stream=FakeTTY())
+    piped = TerminalDriver("p", TerminalOptions(color="never"), stream=io.StringIO())
+    await tty.open()
+    await piped.open()
+    # The duration ticks on a terminal; a pipe gets changes only, and no animation.
+    assert tty.caps.refresh == TerminalDriver.REFRESH_INTERVAL
+    assert tty.caps.native_effects == frozenset()
+    assert piped.caps.refresh is None
+    assert piped.caps.native_effects == frozenset(Effect)
+    await tty.close()
+    await piped.close()
 
 
 async def test_terminal_stream_option_picks_stderr(monkeypatch: pytest.MonkeyPatch) -> None:

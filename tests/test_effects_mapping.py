@@ -12,6 +12,7 @@ from bridge.model import (
     ConnectionState,
     GlobalState,
     Session,
+    SessionRef,
     SessionState,
     Snapshot,
     SourceStatus,
@@ -112,7 +113,7 @@ def test_select_most_urgent_session() -> None:
     )
     mapped = mapper.map(st, now=0.0)
     look, _, focus = select(mapped, "session")
-    assert focus == "telegram:d"
+    assert focus is not None and focus.key == "telegram:d"
     assert look.effect is Effect.BLINK
     _, _, focus = select(mapped, "global")
     assert focus is None
@@ -122,7 +123,7 @@ def test_select_most_urgent_session() -> None:
         session("b:2", "streaming"),
         session("c:3", "tool_running", "x"),
     )
-    assert select(mapper.map(ordered, 0.0), "session")[2] == "c:3"
+    assert select(mapper.map(ordered, 0.0), "session")[2] == SessionRef("", "c:3")
 
 
 def test_bridge_states_win_over_sessions_on_single_leds() -> None:

@@ -73,7 +73,7 @@ async def test_first_look_then_changes_reach_the_device(start) -> None:  # type:
     await asyncio.wait_for(r.engine.ready.wait(), 1)
     r.engine.publish(connected(snap("active", ("websocket:a", "tool_running", "bash"))))
     frame = await mock.wait_for(lambda f: f.state == "active")
-    assert frame.focus == "websocket:a"
+    assert frame.focus is not None and frame.focus.key == "websocket:a"
     assert frame.look.label == "bash"
     r.engine.publish(connected(snap("idle")))
     await mock.wait_for(lambda f: f.state == "idle")

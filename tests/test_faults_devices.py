@@ -103,7 +103,7 @@ async def start(*drivers: MockDriver, **kw: Any) -> Bridge:
 
 
 def focus_is(key: str) -> Callable[[Frame], bool]:
-    return lambda f: f.focus == key
+    return lambda f: f.focus is not None and f.focus.key == key
 
 
 def state_is(state: str) -> Callable[[Frame], bool]:
@@ -204,7 +204,7 @@ def test_replug_restores_the_latest_look_and_each_episode_logs_once(
         plug.plugged = True
         latest = await plug.wait_for(lambda f: True, start=mark, timeout=10)
         # The first frame after the replug is the latest look, not a backlog.
-        assert latest.focus == "websocket:a"
+        assert latest.focus is not None and latest.focus.key == "websocket:a"
         assert latest.status.sessions[0].state is SessionState.WAITING_FOR_USER
         assert plug.health.ok
         reopened = plug.times("open")[1:]  # after the first open at start

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bridge.model import ConnectionState, Snapshot, SourceStatus
+
+if TYPE_CHECKING:
+    from bridge.inputs import InputEvent
 
 Publish = Callable[[SourceStatus], None]
 
@@ -51,3 +54,10 @@ class Source(ABC):
     @abstractmethod
     async def run(self) -> None:
         """Read status until cancelled."""
+
+    async def on_input(self, event: InputEvent) -> None:  # noqa: B027 - optional hook
+        """A press on a device, for sources that can act on a session (answer, focus).
+
+        ``event.target.session`` names the session the key showed, if any; a
+        source ignores events for sessions that are not its own. Default: nothing.
+        """
