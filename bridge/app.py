@@ -93,7 +93,11 @@ def build_engine(config: Config) -> tuple[Engine, list[Any]]:
     from bridge.sources import source_class
     from devices import driver_class
 
-    devices = [Device(driver_class(d.type)(d.name, d.options), d.show) for d in config.devices]
+    devices = []
+    for d in config.devices:
+        driver = driver_class(d.type)(d.name, d.options)
+        driver.override_caps(fps=d.fps, refresh=d.refresh)
+        devices.append(Device(driver, d.show))
     engine = Engine(
         devices,
         config.theme,

@@ -42,6 +42,8 @@ class DeviceConfig:
     name: str
     show: ShowMode
     options: Any
+    fps: float | None = None
+    refresh: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Config:
 
 
 _TOP_LEVEL = ("bridge", "sources", "devices", "theme")
-_DEVICE_COMMON = ("type", "name", "show")
+_DEVICE_COMMON = ("type", "name", "show", "fps", "refresh")
 
 
 def load_config(path: str | Path) -> Config:
@@ -211,9 +213,11 @@ def _devices(value: object, file: str | None) -> tuple[DeviceConfig, ...]:
         type_name = _type_of(table, DRIVERS, file, key)
         name = _name_of(table, type_name if i == 0 else f"{type_name}-{i + 1}", seen, file, key)
         show = convert(ShowMode, table.get("show", "session"), file=file, key=f"{key}.show")
+        fps = _seconds_or_rate(table, "fps", file, key, low=0.1, high=240.0, zero_ok=False)
+        refresh = _seconds_or_rate(table, "refresh", file, key, low=0.05, high=3600.0, zero_ok=True)
         rest = {k: v for k, v in table.items() if k not in _DEVICE_COMMON}
         options = from_table(driver_class(type_name).Options, rest, file=file, key=key)
-        result.append(DeviceConfig(type_name, name, show, options))
+        result.append(DeviceConfig(type_name, name, show, options, fps, refresh))
     if not result:
         raise ConfigError(
             'no [[devices]]; expected at least one (e.g. type = "terminal")',
@@ -221,6 +225,26 @@ def _devices(value: object, file: str | None) -> tuple[DeviceConfig, ...]:
             key="devices",
         )
     return tuple(result)
+
+
+def _seconds_or_rate(
+    table: dict[str, Any],
+    name: str,
+    file: str | None,
+    key: str,
+    *,
+    low: float,
+    high: float,
+    zero_ok: bool,
+) -> float | None:
+    """A common device number (``fps``, ``refresh``), checked against its range."""
+    if name not in table:
+        return None
+    value = convert(float, table[name], file=file, key=f"{key}.{name}")
+    if (zero_ok and value == 0) or low <= value <= high:
+        return value
+    allowed = f"0 (off) or {low:g} to {high:g}" if zero_ok else f"{low:g} to {high:g}"
+    raise ConfigError(f"got {value!r}, expected {allowed}", file=file, key=f"{key}.{name}")
 
 
 def _theme(value: object, file: str | None, base_dir: Path | None) -> Theme:

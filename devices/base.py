@@ -39,7 +39,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
 from bridge.errors import DriverError
@@ -121,6 +121,7 @@ class Driver(ABC):
     def __init__(self, name: str, options: Any = None) -> None:
         self.name = name
         self.options = options if options is not None else self.Options()
+        self._overrides: dict[str, Any] = {}
         self.caps = Capabilities(
             fps=float(self.MAX_FPS),
             native_effects=frozenset(self.NATIVE_EFFECTS),
@@ -143,6 +144,26 @@ class Driver(ABC):
         return f"<{type(self).__name__} {self.name!r}>"
 
     # -- public API ---------------------------------------------------------
+
+    @property
+    def caps(self) -> Capabilities:
+        """What this instance asks of the engine, with the user's overrides applied."""
+        return replace(self._caps, **self._overrides) if self._overrides else self._caps
+
+    @caps.setter
+    def caps(self, caps: Capabilities) -> None:
+        self._caps = caps
+
+    def override_caps(self, *, fps: float | None = None, refresh: float | None = None) -> None:
+        """The user's per-device settings (``fps``, ``refresh`` in ``[[devices]]``).
+
+        They win over what the driver decides, now and after every open.
+        """
+        if fps is not None:
+            self._overrides["fps"] = fps
+        if refresh is not None:
+            # 0 turns a driver's own refresh off.
+            self._overrides["refresh"] = refresh or None
 
     @property
     def is_open(self) -> bool:

@@ -397,3 +397,29 @@ def test_frames_equal_when_only_the_time_differs() -> None:
         for t in itertools.islice(itertools.count(), 2)
     ]
     assert frames[0] == frames[1]
+
+
+async def test_fps_and_refresh_are_set_per_device_in_the_config() -> None:
+    from bridge.app import build_engine
+    from bridge.config import parse_config
+    from bridge.errors import ConfigError
+
+    config = parse_config(
+        {
+            "sources": [{"type": "pocketpaw"}],
+            "devices": [
+                {"type": "mock", "name": "a", "fps": 12, "refresh": 2.5},
+                {"type": "mock", "name": "b", "refresh": 0},
+            ],
+        },
+        file="t.toml",
+    )
+    engine, _ = build_engine(config)
+    a, b = (d.driver for d in engine.devices)
+    assert (a.caps.fps, a.caps.refresh) == (12.0, 2.5)
+    assert (b.caps.fps, b.caps.refresh) == (30.0, None)
+    with pytest.raises(ConfigError, match=r"devices\[0\]\.fps.*0\.1 to 240"):
+        parse_config(
+            {"sources": [{"type": "pocketpaw"}], "devices": [{"type": "mock", "fps": 0}]},
+            file="t.toml",
+        )
