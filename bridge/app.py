@@ -31,7 +31,8 @@ def dispatch(args: argparse.Namespace) -> int:
     try:
         return command(args)
     except ConfigError as err:
-        print(f"agentlight: config error: {err}", file=sys.stderr)
+        for one in getattr(err, "errors", [err]):
+            print(f"agentlight: config error: {one}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
@@ -158,7 +159,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 async def run_demo(args: argparse.Namespace) -> int:
     from bridge.simulator import SimAgent, SimServer, run_scenario
 
-    agent = SimAgent()
+    # The 30 s error drop is agent time: scaled, so a fast demo stays in proportion.
+    agent = SimAgent(error_ttl=30.0 / args.speed)
     server = SimServer(agent)
     await server.start()
     try:

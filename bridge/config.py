@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, ConfigErrors
 from bridge.looks import DARK, Effect, Look
 from bridge.mapping import ShowMode
 from bridge.theme import LookSpec, Theme, default_theme, load_theme_file, parse_theme
 from bridge.validate import convert, describe, from_table
 
+T = TypeVar("T")
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 DEFAULT_URL = "http://127.0.0.1:8888"
@@ -94,6 +96,13 @@ def load_config(path: str | Path) -> Config:
 
 
 def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | None = None) -> Config:
+    """Check ``data`` (a parsed config file) and build a :class:`Config`.
+
+    Every error is collected, so one run of ``check`` names all of them.
+    Relative paths in options (``path``, ``file``, ``*_file``) are taken
+    relative to ``base_dir``, the config file's directory.
+    """
+    errors: list[ConfigError] = []
     for key in data:
         if key not in _TOP_LEVEL:
             hint = difflib.get_close_matches(key, _TOP_LEVEL, n=1)
@@ -102,24 +111,33 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
                 if hint
                 else f"; expected one of {', '.join(_TOP_LEVEL)}"
             )
-            raise ConfigError(f"unknown key{extra}", file=file, key=key)
+            errors.append(ConfigError(f"unknown key{extra}", file=file, key=key))
 
-    settings = from_table(BridgeSettings, data.get("bridge", {}), file=file, key="bridge")
-    if settings.shutdown_timeout <= 0 or settings.shutdown_timeout > 10:
-        raise ConfigError(
-            f"got {settings.shutdown_timeout!r}, expected seconds in (0, 10]",
-            file=file,
-            key="bridge.shutdown_timeout",
+    settings = BridgeSettings()
+    on_exit = None
+    try:
+        settings = from_table(BridgeSettings, data.get("bridge", {}), file=file, key="bridge")
+        if settings.shutdown_timeout <= 0 or settings.shutdown_timeout > 10:
+            raise ConfigError(
+                f"got {settings.shutdown_timeout!r}, expected seconds in (0, 10]",
+                file=file,
+                key="bridge.shutdown_timeout",
+            )
+        on_exit = (
+            settings.on_exit.apply(DARK.with_(effect=Effect.SOLID), file=file, key="bridge.on_exit")
+            if settings.on_exit is not None
+            else None
         )
-    on_exit = (
-        settings.on_exit.apply(DARK.with_(effect=Effect.SOLID), file=file, key="bridge.on_exit")
-        if settings.on_exit is not None
-        else None
-    )
+    except ConfigError as err:
+        errors.append(err)
 
-    sources = _sources(data.get("sources"), file)
-    devices = _devices(data.get("devices"), file)
-    theme = _theme(data.get("theme"), file, base_dir)
+    no_sources: tuple[SourceConfig, ...] = ()
+    no_devices: tuple[DeviceConfig, ...] = ()
+    sources = _collect(errors, lambda: _sources(data.get("sources"), file, base_dir), no_sources)
+    devices = _collect(errors, lambda: _devices(data.get("devices"), file, base_dir), no_devices)
+    theme = _collect(errors, lambda: _theme(data.get("theme"), file, base_dir), None)
+    ConfigErrors.raise_if(errors)
+    assert theme is not None
     return Config(
         sources=sources,
         devices=devices,
@@ -129,6 +147,30 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
         shutdown_timeout=settings.shutdown_timeout,
         file=file,
     )
+
+
+def _collect(errors: list[ConfigError], build: Callable[[], T], failed: T) -> T:
+    try:
+        return build()
+    except ConfigError as err:
+        errors.append(err)
+        return failed
+
+
+def _resolve_paths(table: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """Options naming a file (``path``, ``file``, ``*_file``) made relative to the config.
+
+    ``~`` and absolute paths are kept; the checks that follow see the real path.
+    """
+    if base_dir is None:
+        return table
+    out = dict(table)
+    for k, v in table.items():
+        if (k in ("path", "file") or k.endswith("_file")) and isinstance(v, str) and v:
+            p = Path(v)
+            if not p.is_absolute() and not v.startswith("~"):
+                out[k] = str(base_dir / p)
+    return out
 
 
 def _array(value: object, file: str | None, key: str) -> list[dict[str, Any]]:
@@ -181,20 +223,29 @@ def _name_of(
     return name
 
 
-def _sources(value: object, file: str | None) -> tuple[SourceConfig, ...]:
+def _sources(
+    value: object, file: str | None, base_dir: Path | None = None
+) -> tuple[SourceConfig, ...]:
     from bridge.sources import SOURCES, source_options
 
     result = []
+    errors: list[ConfigError] = []
     seen: set[str] = set()
-    for i, table in enumerate(_array(value, file, "sources")):
+    tables = _array(value, file, "sources")
+    for i, table in enumerate(tables):
         key = f"sources[{i}]"
-        type_name = _type_of(table, SOURCES, file, key)
-        default_name = type_name if i == 0 else f"{type_name}-{i + 1}"
-        name = _name_of(table, default_name, seen, file, key)
-        rest = {k: v for k, v in table.items() if k not in ("type", "name")}
-        options = from_table(source_options(type_name), rest, file=file, key=key)
-        result.append(SourceConfig(type_name, name, options))
-    if not result:
+        try:
+            type_name = _type_of(table, SOURCES, file, key)
+            default_name = type_name if i == 0 else f"{type_name}-{i + 1}"
+            name = _name_of(table, default_name, seen, file, key)
+            rest = {k: v for k, v in table.items() if k not in ("type", "name")}
+            rest = _resolve_paths(rest, base_dir)
+            options = from_table(source_options(type_name), rest, file=file, key=key)
+            result.append(SourceConfig(type_name, name, options))
+        except ConfigError as err:
+            errors.append(err)
+    ConfigErrors.raise_if(errors)
+    if not tables:
         raise ConfigError(
             'no [[sources]]; expected at least one (e.g. type = "pocketpaw")',
             file=file,
@@ -203,22 +254,38 @@ def _sources(value: object, file: str | None) -> tuple[SourceConfig, ...]:
     return tuple(result)
 
 
-def _devices(value: object, file: str | None) -> tuple[DeviceConfig, ...]:
+def _devices(
+    value: object, file: str | None, base_dir: Path | None = None
+) -> tuple[DeviceConfig, ...]:
     from devices import DRIVERS, driver_class
 
     result = []
+    errors: list[ConfigError] = []
     seen: set[str] = set()
-    for i, table in enumerate(_array(value, file, "devices")):
+    tables = _array(value, file, "devices")
+    for i, table in enumerate(tables):
         key = f"devices[{i}]"
-        type_name = _type_of(table, DRIVERS, file, key)
-        name = _name_of(table, type_name if i == 0 else f"{type_name}-{i + 1}", seen, file, key)
-        show = convert(ShowMode, table.get("show", "session"), file=file, key=f"{key}.show")
-        fps = _seconds_or_rate(table, "fps", file, key, low=0.1, high=240.0, zero_ok=False)
-        refresh = _seconds_or_rate(table, "refresh", file, key, low=0.05, high=3600.0, zero_ok=True)
-        rest = {k: v for k, v in table.items() if k not in _DEVICE_COMMON}
-        options = from_table(driver_class(type_name).Options, rest, file=file, key=key)
-        result.append(DeviceConfig(type_name, name, show, options, fps, refresh))
-    if not result:
+        try:
+            type_name = _type_of(table, DRIVERS, file, key)
+            default_name = type_name if i == 0 else f"{type_name}-{i + 1}"
+            name = _name_of(table, default_name, seen, file, key)
+            show: ShowMode = "session"
+            try:
+                show = convert(ShowMode, table.get("show", "session"), file=file, key=f"{key}.show")
+            except ConfigError as err:
+                errors.append(err)
+            fps = _seconds_or_rate(table, "fps", file, key, low=0.1, high=240.0, zero_ok=False)
+            refresh = _seconds_or_rate(
+                table, "refresh", file, key, low=0.05, high=3600.0, zero_ok=True
+            )
+            rest = {k: v for k, v in table.items() if k not in _DEVICE_COMMON}
+            rest = _resolve_paths(rest, base_dir)
+            options = from_table(driver_class(type_name).Options, rest, file=file, key=key)
+            result.append(DeviceConfig(type_name, name, show, options, fps, refresh))
+        except ConfigError as err:
+            errors.append(err)
+    ConfigErrors.raise_if(errors)
+    if not tables:
         raise ConfigError(
             'no [[devices]]; expected at least one (e.g. type = "terminal")',
             file=file,
@@ -264,6 +331,14 @@ def _theme(value: object, file: str | None, base_dir: Path | None) -> Theme:
         path = Path(theme_file).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
+        if not path.is_file():
+            raise ConfigError(
+                f"no theme file at {str(path)!r}"
+                + (" (relative paths are taken from this config file's directory)"
+                   if not Path(theme_file).expanduser().is_absolute() else ""),
+                file=file,
+                key="theme.file",
+            )
         base = load_theme_file(path, base=base)
     inline = {k: v for k, v in value.items() if k != "file"}
     return parse_theme(inline, file=file, key="theme", base=base) if inline else base

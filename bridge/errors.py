@@ -31,6 +31,33 @@ class ConfigError(AgentlightError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class ConfigErrors(ConfigError):
+    """Several config errors found in one pass, so a file can be fixed in one go.
+
+    ``str()`` is one error per line; :attr:`errors` lists them.
+    """
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        flat: list[ConfigError] = []
+        for err in errors:
+            flat.extend(err.errors if isinstance(err, ConfigErrors) else [err])
+        self.errors: list[ConfigError] = flat
+        first = flat[0]
+        super().__init__(first.detail, file=first.file, key=first.key)
+        self.args = ("\n".join(str(e) for e in flat),)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+    @staticmethod
+    def raise_if(errors: list[ConfigError]) -> None:
+        """Raise the one error, or all of them, if there are any."""
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise ConfigErrors(errors)
+
+
 class ThemeError(ConfigError):
     """A theme is wrong (a kind of config error)."""
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, ConfigErrors
 from bridge.secret import Secret
 
 T = TypeVar("T")
@@ -34,10 +35,22 @@ def describe(value: object) -> str:
     """A short, secret-free rendering of a bad value for error messages."""
     if isinstance(value, Secret):
         return "***"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})"
+    return f"{text} ({_KIND.get(type(value), type(value).__name__)})"
+
+
+_KIND = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    list: "a list",
+    tuple: "a list",
+    dict: "a table",
+}
 
 
 def expected(tp: Any) -> str:
@@ -59,7 +72,12 @@ def expected(tp: Any) -> str:
         parts = [expected(a) for a in get_args(tp) if a is not type(None)]
         return " or ".join(parts)
     if origin in (tuple, list):
-        return f"a list of {expected(get_args(tp)[0])}"
+        args = get_args(tp)
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(set(args)) == 1:
+                return f"a list of exactly {len(args)} ({expected(args[0])} each)"
+            return f"a list of exactly {len(args)}: " + ", ".join(expected(a) for a in args)
+        return f"a list of {expected(args[0])}"
     if origin is dict:
         return f"a table of {expected(get_args(tp)[1])}"
     if dataclasses.is_dataclass(tp):
@@ -77,24 +95,59 @@ def from_table(cls: type[T], table: object, *, file: str | None, key: str) -> T:
         raise ConfigError(f"got {describe(table)}, expected a table", file=file, key=key or None)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    # Every error in the table, not only the first: a file is fixed in one go.
+    errors: list[ConfigError] = []
     for name in table:
         if name not in fields:
             hint = difflib.get_close_matches(str(name), list(fields), n=1)
             known = ", ".join(sorted(fields)) or "none"
             extra = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {known}"
-            raise ConfigError(f"unknown key{extra}", file=file, key=_join(key, str(name)))
+            errors.append(ConfigError(f"unknown key{extra}", file=file, key=_join(key, str(name))))
     values: dict[str, Any] = {}
     for name, f in fields.items():
         if name in table:
-            values[name] = convert(hints[name], table[name], file=file, key=_join(key, name))
+            try:
+                values[name] = convert(hints[name], table[name], file=file, key=_join(key, name))
+            except ConfigError as err:
+                errors.append(err)
         elif f.default is _MISSING and f.default_factory is _MISSING:
-            raise ConfigError(
-                f"missing, expected {expected(hints[name])}", file=file, key=_join(key, name)
+            errors.append(
+                ConfigError(
+                    f"missing, expected {expected(hints[name])}", file=file, key=_join(key, name)
+                )
             )
     try:
-        return cls(**values)
+        # Built even after an error, from the good values only: its own checks
+        # (ranges, one option against another) report in the same pass.
+        built = cls(**values)
     except (TypeError, ValueError) as err:
-        raise ConfigError(str(err), file=file, key=key or None) from err
+        if not errors or not isinstance(err, TypeError):  # TypeError: a missing value
+            errors.append(option_error(err, fields, file=file, key=key))
+    ConfigErrors.raise_if(errors)
+    return built
+
+
+# "name: message" from an options class's own check names the option it is about.
+_OPTION_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):? (.+)$", re.DOTALL)
+
+
+def option_error(
+    err: Exception, fields: Mapping[str, object], *, file: str | None, key: str
+) -> ConfigError:
+    """A :class:`ConfigError` for a check inside an options class.
+
+    When the message starts with one of the class's field names
+    (``"width: must be >= 0"``), the error is filed under that option
+    (``devices[0].width``), not under the whole table.
+    """
+    if isinstance(err, ConfigError):
+        return err
+    text = str(err)
+    m = _OPTION_PREFIX.match(text)
+    # "width: must be >= 0" and "width must be >= 0" are both about width.
+    if m and m.group(1) in fields:
+        return ConfigError(m.group(2), file=file, key=_join(key, m.group(1)))
+    return ConfigError(text, file=file, key=key or None)
 
 
 def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
@@ -151,9 +204,22 @@ def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise _bad(value, tp, file, key)
-        item_tp = get_args(tp)[0]
+        args = get_args(tp)
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            # A fixed-length tuple (three pins, an RGB triple): the count matters.
+            if len(value) != len(args):
+                raise ConfigError(
+                    f"got {len(value)} item{'s' if len(value) != 1 else ''}, "
+                    f"expected {expected(tp)}",
+                    file=file,
+                    key=key,
+                )
+            items = args
+        else:
+            items = (args[0],) * len(value)
         return tuple(
-            convert(item_tp, item, file=file, key=f"{key}[{i}]") for i, item in enumerate(value)
+            convert(item_tp, item, file=file, key=f"{key}[{i}]")
+            for i, (item_tp, item) in enumerate(zip(items, value, strict=True))
         )
     if origin is dict:
         if not isinstance(value, Mapping):
@@ -171,9 +237,8 @@ def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
 def _bad(value: object, tp: Any, file: str | None, key: str) -> ConfigError:
     if tp is Secret:
         # Even a mistyped secret is a secret: name its type, never its value.
-        return ConfigError(
-            f"got a {type(value).__name__}, expected {expected(tp)}", file=file, key=key
-        )
+        kind = _KIND.get(type(value), f"a {type(value).__name__}")
+        return ConfigError(f"got {kind}, expected {expected(tp)}", file=file, key=key)
     return ConfigError(f"got {describe(value)}, expected {expected(tp)}", file=file, key=key)
 
 

@@ -25,6 +25,7 @@ produce lines. A line is written only when something else differs.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,19 @@ class RecordOptions:
     """
 
     path: str = "agentlight-record.jsonl"
+
+    def __post_init__(self) -> None:
+        # Checked here so `check` finds what `run` would trip over.
+        path = Path(self.path).expanduser()
+        if path.is_dir():
+            raise ValueError(f"path: {self.path!r} is a directory; expected a file name")
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(
+                f"path: cannot create {self.path!r}: {str(parent)!r} is not a writable directory"
+            )
 
 
 class RecordDriver(Driver):

@@ -76,9 +76,8 @@ def test_bad_config_exits_nonzero_naming_file_and_key(tmp_path: Path) -> None:
     for command in ("check", "run"):
         result = agentlight(command, "-c", str(cfg))
         assert result.returncode == 2
-        assert (
-            f"{cfg}: devices[0].width: got 'wide' (str), expected a whole number" in result.stderr
-        )
+        expected = f"{cfg}: devices[0].width: got 'wide' (a string), expected a whole number"
+        assert expected in result.stderr
         assert "Traceback" not in result.stderr
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bridge.secret import Secret
+from bridge.errors import ConfigError
+from bridge.secret import Secret, redact_url
 
 API_KEY_ENV = "POCKETPAW_STATUS_API_KEY"
 TOKEN_ENV = "POCKETPAW_TOKEN"
@@ -68,13 +69,13 @@ class Options:
             blank = value is None or not value.reveal().strip()
             object.__setattr__(self, name, None if blank else credential(value, name))
         check_url(self.url)
+        # What run will read is checked here, so `check` finds the same problems.
         if self.token_file is not None:
-            path = Path(self.token_file).expanduser()
-            if not os.access(path, os.R_OK) or not path.is_file():
-                raise ValueError(
-                    f"token_file: cannot read {self.token_file!r}; expected a file holding "
-                    "PocketPaw's dashboard token"
-                )
+            read_token_file(self.token_file)
+        if self.api_key is None:
+            env_secret(API_KEY_ENV)
+        if self.token is None:
+            env_secret(TOKEN_ENV)
         for name in (
             "stale_after",
             "poll_interval",
@@ -106,16 +107,68 @@ def credential(value: Secret, name: str) -> Secret:
     return Secret(text)
 
 
+def env_secret(name: str) -> Secret | None:
+    """The credential in environment variable ``name``, checked (never echoed)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return credential(Secret(value), name)
+    except ValueError as err:
+        raise ConfigError(str(err).partition(": ")[2], file="environment", key=name) from None
+
+
+def read_token_file(path: str) -> Secret | None:
+    """The token in ``path`` (None when the file is empty), checked.
+
+    Errors never repeat the value: users paste the token itself where the
+    path should go.
+    """
+    file = Path(path).expanduser()
+    hidden = "the value is not shown, in case it is a token pasted instead of a path"
+    try:
+        value = file.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise ValueError(
+            f"token_file: cannot read that file ({reason}; {hidden}); expected the path of a "
+            "file holding PocketPaw's dashboard token (relative paths start at the config "
+            "file's directory)"
+        ) from None
+    if not value:
+        return None
+    try:
+        return credential(Secret(value), "token_file")
+    except ValueError:
+        raise ValueError(
+            "token_file: the file does not hold a token: expected printable ASCII without "
+            "spaces (the contents are not shown)"
+        ) from None
+
+
 def check_url(url: str) -> None:
-    """An http(s) URL with a host and a valid port, no credentials or query in it."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url: got {url!r}, expected an http:// or https:// URL with a host")
+    """An http(s) URL with a host and a valid port, no credentials or query in it.
+
+    Messages show the URL with userinfo and query values replaced, however
+    malformed it is (a password in ``htp://user:pw@host`` is still a password).
+    """
+    shown = repr(redact_url(url))
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unbalanced [ in the host
+        raise ValueError(f"url: got {shown}, expected an http:// or https:// URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ValueError(f"url: got {shown}, expected an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
-        raise ValueError("url: must not contain user:password@; use api_key and token")
+        raise ValueError(
+            f"url: got {shown}; it must not contain user:password@, use api_key and token"
+        )
     if parts.query or parts.fragment:
-        raise ValueError("url: must not contain ?query or #fragment; use api_key and token")
+        raise ValueError(
+            f"url: got {shown}; it must not contain ?query or #fragment, use api_key and token"
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError when out of range
     except ValueError:
-        raise ValueError(f"url: got {url!r}, the port is not a number from 1 to 65535") from None
+        raise ValueError(f"url: got {shown}, the port is not a number from 1 to 65535") from None
