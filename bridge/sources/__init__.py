@@ -15,6 +15,7 @@ from typing import Any
 
 SOURCES: dict[str, str] = {
     "pocketpaw": "bridge.sources.pocketpaw:PocketPawSource",
+    "agp": "bridge.sources.agp:AgpSource",
 }
 
 

@@ -1,0 +1,637 @@
+"""H Company AgP source: polls ``GET {url}/sessions/{id}/status`` for the sessions it watches.
+
+As the AgP docs recommend (seed 003 and ``status-feeds.md``): every ``interval``
+seconds (2-5), every ``long_interval`` (10-15) once a session has run past
+``long_after``, and never again once it is final (completed, failed, timed_out,
+interrupted). Subagents each session reports are followed as sessions of their
+own. One scheduler wakes for the earliest due poll; polls share one HTTP client
+with at most ``max_in_flight`` requests at once.
+
+Failures, and what the source shows:
+
+- 401/403: ``auth_failed``, naming where the key came from; retried every ``auth_retry``;
+- 404 for one session: that session shows ``not_found`` briefly and leaves (a listed
+  one is checked again every ``gone_retry``);
+- 429: every poll waits (``Retry-After`` honoured, else back-off), the last state stays;
+- 5xx twice in a row, or the network: ``disconnected`` with back-off, this source only.
+
+After a failure one request probes the server before the rest follow, so an
+outage never ends in a burst of ``max_sessions`` requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from bridge import __version__
+from bridge.backoff import Backoff
+from bridge.errors import ConfigError, SourceError, SourceUnavailable
+from bridge.logutil import OnceLog
+from bridge.model import ConnectionState, GlobalState, Session, SessionState, Snapshot
+from bridge.secret import Secret
+from bridge.sources.agp_list import WatchList
+from bridge.sources.agp_options import API_KEY_ENV, credential
+from bridge.sources.agp_options import Options as AgpOptions
+from bridge.sources.agp_parse import (
+    AgpStatus,
+    not_found,
+    parse_status,
+    to_session,
+)
+from bridge.sources.base import Publish, Source
+
+log = logging.getLogger("agentlight.sources.agp")
+
+_NEVER = math.inf
+_MAX_RETRY_AFTER = 300.0
+# A rate-limit pause longer than this shows "connecting" instead of a state nobody reads.
+_SHOW_STALE_FOR = 30.0
+_BUSY = frozenset(
+    {
+        SessionState.PENDING,
+        SessionState.THINKING,
+        SessionState.TOOL_RUNNING,
+        SessionState.STREAMING,
+        SessionState.WAITING_FOR_USER,
+        SessionState.UNKNOWN,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, read whole (bodies are capped)."""
+
+    status: int
+    body: bytes
+    retry_after: float | None = None
+
+
+@dataclass
+class _Watch:
+    """One watched session and when it is polled next (times are the loop's)."""
+
+    id: str
+    parent: str | None
+    listed: bool
+    next_at: float = 0.0
+    in_flight: bool = False
+    started: float | None = None  # first seen not final
+    status: AgpStatus | None = None
+    session: Session | None = None
+    ended_at: float | None = None  # final, or gone (404): shown until ended_at + linger
+    linger: float | None = 0.0  # None: until it leaves the watch list
+    bad_replies: int = 0
+
+    def visible(self, now: float) -> bool:
+        if self.session is None:
+            return False
+        if self.ended_at is None or self.linger is None:
+            return True
+        return now < self.ended_at + self.linger
+
+    def hides_at(self) -> float | None:
+        if self.ended_at is None or self.linger is None:
+            return None
+        return self.ended_at + self.linger
+
+
+class AgpSource(Source):
+    """Polls AgP session status for a list of sessions and their subagents.
+
+    :param transport: an httpx transport for tests; the default talks real HTTP.
+    :param clock: wall-clock time, for session start times.
+    """
+
+    TYPE = "agp"
+    Options = AgpOptions
+
+    def __init__(
+        self,
+        name: str,
+        options: AgpOptions,
+        publish: Publish,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(name, options, publish)
+        self.o = options
+        self._clock = clock
+        self._transport = transport
+        self._key, self._key_origin = resolve_key(options)
+        self._backoff = Backoff(1.0, options.retry_max, rand=rand)
+        self._list = (
+            WatchList(options.sessions_from, source=name, limit=options.max_sessions)
+            if options.sessions_from
+            else None
+        )
+        self._list_due = 0.0
+        self._watches: dict[str, _Watch] = {}
+        self._wake: asyncio.Event | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = 0  # polls started and not finished
+        self._pause_until = 0.0
+        self._probing = False  # after a failure: one request at a time until one succeeds
+        self._failures = 0  # 5xx/network failures in a row
+        self._connection = ConnectionState.CONNECTING
+        self._detail: str | None = f"connecting to {options.url}"
+        self._dirty = True
+        self._published_at = -math.inf
+        self._once = OnceLog(log)
+        self.requests = 0  # every HTTP request made, for benchmarks and tests
+
+    # -- the loop -----------------------------------------------------------
+
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        self._sem = asyncio.Semaphore(self.o.max_in_flight)
+        self.publish(ConnectionState.CONNECTING, None, self._detail)
+        if self._key is None:
+            detail = (
+                f"no AgP API key: set api_key, the {API_KEY_ENV} variable or the systemd "
+                f"credential {self.o.credential!r}"
+            )
+            log.error("%s: %s", self.name, detail)
+            self.publish(ConnectionState.AUTH_FAILED, None, detail)
+            await asyncio.Event().wait()  # nothing to do until the config changes
+        self._warn_plain_http()
+        limits = httpx.Limits(
+            max_connections=self.o.max_in_flight, max_keepalive_connections=self.o.max_in_flight
+        )
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.o.url,
+                headers=self._headers(),
+                timeout=httpx.Timeout(self.o.request_timeout, connect=self.o.connect_timeout),
+                limits=limits,
+                transport=self._transport,
+                follow_redirects=False,  # the key goes to the configured host only
+            ) as client:
+                await self._loop(client)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _loop(self, client: httpx.AsyncClient) -> None:
+        loop = asyncio.get_running_loop()
+        wake = self._wake
+        assert wake is not None
+        self._set_listed(self._listed_ids(), loop.time())
+        while True:
+            _honour_cancel()
+            wake.clear()
+            now = loop.time()
+            if self._list is not None and now >= self._list_due:
+                self._list_due = now + self.o.interval
+                if self._list.check():
+                    self._set_listed(self._listed_ids(), now)
+            self._launch(client, now)
+            if self._dirty or self._hid_since(now):
+                self._dirty = False
+                self._publish_status(now)
+            wake_at = self._next_wake(now)
+            timeout = None if wake_at is None else max(0.0, wake_at - now)
+            try:
+                async with asyncio.timeout(timeout):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+
+    def _launch(self, client: httpx.AsyncClient, now: float) -> None:
+        if now < self._pause_until:
+            return
+        for watch in list(self._watches.values()):
+            if self._probing and self._running:
+                return
+            if not watch.in_flight and watch.next_at <= now:
+                watch.in_flight = True
+                self._running += 1
+                task = asyncio.create_task(self._poll(client, watch))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _next_wake(self, now: float) -> float | None:
+        times: list[float] = []
+        if self._list is not None:
+            times.append(self._list_due)
+        if not (self._probing and self._running):
+            due = [w.next_at for w in self._watches.values() if not w.in_flight]
+            if due:
+                times.append(max(min(due), self._pause_until))
+        for watch in self._watches.values():
+            hides = watch.hides_at()
+            if hides is not None and hides > now and watch.session is not None:
+                times.append(hides)
+        finite = [t for t in times if t != _NEVER]
+        return min(finite) if finite else None
+
+    # -- the watch list -----------------------------------------------------
+
+    def _listed_ids(self) -> list[str]:
+        ids = list(self.o.sessions)
+        if self._list is not None:
+            ids += [i for i in self._list.ids if i not in ids]
+        return ids[: self.o.max_sessions]
+
+    def _set_listed(self, ids: list[str], now: float) -> None:
+        listed = set(ids)
+        for sid in ids:
+            watch = self._watches.get(sid)
+            if watch is None:
+                self._watches[sid] = _Watch(sid, None, listed=True, next_at=now)
+            else:
+                watch.listed = True
+        for watch in self._watches.values():
+            if watch.id not in listed:
+                watch.listed = False
+        self._prune()
+        if not ids and self._connection is ConnectionState.CONNECTING:
+            # Nothing to ask the server about: show "idle", not "connecting" forever.
+            log.info("%s: no sessions to watch yet", self.name)
+            self._connection = ConnectionState.CONNECTED
+            self._detail = "watching no sessions"
+        self._dirty = True
+
+    def _prune(self) -> None:
+        """Keep listed sessions and the subagents below them; forget the rest."""
+        keep = {w.id for w in self._watches.values() if w.listed}
+        grew = True
+        while grew:
+            below = {w.id for w in self._watches.values() if w.parent in keep} - keep
+            grew = bool(below)
+            keep |= below
+        # Order: each listed session, then its subagents below it.
+        ordered: dict[str, _Watch] = {}
+
+        def visit(watch: _Watch) -> None:
+            if watch.id in ordered:
+                return
+            ordered[watch.id] = watch
+            for child in self._watches.values():
+                if child.parent == watch.id and child.id in keep:
+                    visit(child)
+
+        for watch in list(self._watches.values()):
+            if watch.listed:
+                visit(watch)
+        self._watches = ordered
+
+    def _follow(self, parent: _Watch, ids: tuple[str, ...], now: float) -> None:
+        added = False
+        for sid in ids:
+            if sid in self._watches:
+                continue
+            if len(self._watches) >= self.o.max_sessions:
+                self._once.warning(
+                    "max_sessions",
+                    "%s: watching max_sessions (%d) already; not following more subagents",
+                    self.name,
+                    self.o.max_sessions,
+                )
+                break
+            self._watches[sid] = _Watch(sid, parent.id, listed=False, next_at=now)
+            added = True
+        if added:
+            self._prune()  # puts the new subagents right below their parent
+
+    # -- one poll -----------------------------------------------------------
+
+    async def _poll(self, client: httpx.AsyncClient, watch: _Watch) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._sem is not None and self._wake is not None
+        try:
+            async with self._sem:
+                if loop.time() < self._pause_until or self._watches.get(watch.id) is not watch:
+                    return  # paused meanwhile, or no longer watched
+                reply = await self._get(client, f"/sessions/{watch.id}/status")
+            self._on_reply(watch, reply, loop.time())
+        except (httpx.HTTPError, OSError, SourceError) as err:
+            self._unreachable(_describe(err), loop.time())
+        except Exception as err:
+            # A bug or a surprise from a library: say so, show it, keep going.
+            log.exception("%s: unexpected error: %s", self.name, _describe(err))
+            self._unreachable(f"unexpected error: {type(err).__name__}", loop.time())
+        finally:
+            watch.in_flight = False
+            self._running -= 1
+            if watch.next_at <= loop.time() and self._pause_until <= loop.time():
+                # Nothing set a later time (a skipped poll): try again next interval.
+                watch.next_at = loop.time() + self._interval(watch, loop.time())
+            self._wake.set()
+
+    def _on_reply(self, watch: _Watch, reply: Reply, now: float) -> None:
+        code = reply.status
+        if code == 200:
+            try:
+                status = parse_status(json.loads(reply.body))
+            except (ValueError, RecursionError) as err:
+                self._bad_reply(watch, err, now)
+                return
+            self._healthy()
+            self._update(watch, status, now)
+        elif code == 404:
+            self._healthy()
+            self._gone(watch, now)
+        elif code in (401, 403):
+            self._auth_failed(code, watch, now)
+        elif code == 429:
+            self._rate_limited(reply.retry_after, now)
+        elif code >= 500:
+            self._failures += 1
+            delay = self._pause(reply.retry_after, now)
+            if self._failures >= 2 or self._connection is not ConnectionState.CONNECTED:
+                self._disconnected(f"AgP answered HTTP {code}; retrying in {delay:.0f} s")
+            else:
+                log.info("%s: AgP answered HTTP %d; retrying in %.1f s", self.name, code, delay)
+        else:
+            self._bad_reply(watch, SourceUnavailable(f"unexpected HTTP {code}"), now)
+
+    def _update(self, watch: _Watch, status: AgpStatus, now: float) -> None:
+        previous = watch.status
+        watch.bad_replies = 0
+        if previous is None or previous.status != status.status or watch.ended_at is not None:
+            since = self._clock()
+            if not status.final:
+                watch.ended_at = None
+        else:
+            assert watch.session is not None
+            since = watch.session.since
+        if watch.started is None and not status.final:
+            watch.started = now
+        watch.status = status
+        session = to_session(watch.id, status, source=self.name, since=since, parent=watch.parent)
+        if session != watch.session:
+            watch.session = session
+            self._dirty = True
+        if status.final:
+            if watch.ended_at is None or previous is None or previous.status != status.status:
+                watch.ended_at = now
+                watch.linger = self._linger(status.status)
+                self._dirty = True
+                log.info("%s: session %s is %s", self.name, watch.id, status.status)
+            watch.next_at = _NEVER
+        else:
+            watch.next_at = now + self._interval(watch, now)
+        if self.o.subagents and status.subagents:
+            self._follow(watch, status.subagents, now)
+
+    def _gone(self, watch: _Watch, now: float) -> None:
+        if watch.status is not None or watch.ended_at is None:
+            self._once.warning(
+                f"gone:{watch.id}",
+                "%s: AgP does not know session %s (404)%s",
+                self.name,
+                watch.id,
+                f"; checking again every {self.o.gone_retry:.0f} s" if watch.listed else "",
+            )
+            watch.status = None
+            watch.session = not_found(
+                watch.id, source=self.name, since=self._clock(), parent=watch.parent
+            )
+            watch.ended_at = now
+            watch.linger = self.o.show_done_for
+            watch.started = None
+            self._dirty = True
+        watch.next_at = now + self.o.gone_retry if watch.listed else _NEVER
+
+    def _bad_reply(self, watch: _Watch, err: BaseException, now: float) -> None:
+        watch.bad_replies += 1
+        self._once.warning(
+            f"bad:{watch.id}",
+            "%s: a reply for session %s is not a session status (%s); keeping its last state",
+            self.name,
+            watch.id,
+            _describe(err),
+        )
+        # The server answered, so it is there; ask this one session less often.
+        self._healthy()
+        delay = min(self.o.retry_max, self._interval(watch, now) * 2**watch.bad_replies)
+        watch.next_at = now + delay
+
+    # -- source-wide states -------------------------------------------------
+
+    def _healthy(self) -> None:
+        self._failures = 0
+        self._probing = False
+        self._backoff.reset()
+        if self._connection is not ConnectionState.CONNECTED:
+            log.info("%s: polling %s", self.name, self.o.url)
+            self._connection = ConnectionState.CONNECTED
+            self._detail = "polling"
+            self._dirty = True
+
+    def _auth_failed(self, code: int, watch: _Watch, now: float) -> None:
+        detail = (
+            f"AgP rejected the API key from {self._key_origin} ({code}); check it"
+            if code == 401
+            else f"AgP refused the API key from {self._key_origin} for session "
+            f"{watch.id} ({code}); check the key's access"
+        )
+        if self._connection is not ConnectionState.AUTH_FAILED:
+            log.error("%s: %s; trying again in %.0f s", self.name, detail, self.o.auth_retry)
+        self._pause_until = now + self.o.auth_retry
+        self._probing = True
+        watch.next_at = self._pause_until
+        self._set_connection(ConnectionState.AUTH_FAILED, detail)
+
+    def _rate_limited(self, retry_after: float | None, now: float) -> None:
+        delay = self._pause(retry_after, now)
+        log.warning("%s: AgP asks us to slow down (429); polling again in %.1f s", self.name, delay)
+        if delay > _SHOW_STALE_FOR or self._connection is not ConnectionState.CONNECTED:
+            self._set_connection(ConnectionState.CONNECTING, "rate limited (429)")
+
+    def _unreachable(self, detail: str, now: float) -> None:
+        self._failures += 1
+        delay = self._pause(None, now)
+        self._disconnected(f"{detail}; retrying in {delay:.0f} s")
+
+    def _pause(self, retry_after: float | None, now: float) -> float:
+        """Hold every poll for Retry-After or the next back-off delay; returns it."""
+        delay = retry_after if retry_after is not None else self._backoff.next()
+        delay = max(delay, 0.5)
+        self._pause_until = max(self._pause_until, now + delay)
+        self._probing = True
+        return self._pause_until - now
+
+    def _disconnected(self, detail: str) -> None:
+        if self._connection is not ConnectionState.DISCONNECTED:
+            log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
+        self._set_connection(ConnectionState.DISCONNECTED, detail)
+
+    def _set_connection(self, connection: ConnectionState, detail: str) -> None:
+        if (connection, detail) != (self._connection, self._detail):
+            self._connection = connection
+            self._detail = detail
+            self._dirty = True
+            self._publish_status(asyncio.get_running_loop().time())
+
+    def _hid_since(self, now: float) -> bool:
+        """Has a session's time on show ended since the last publish?"""
+        last = self._published_at
+        return any(
+            (hides := w.hides_at()) is not None and last < hides <= now
+            for w in self._watches.values()
+        )
+
+    def _publish_status(self, now: float) -> None:
+        self._published_at = now
+        if self._connection is not ConnectionState.CONNECTED:
+            self.publish(self._connection, None, self._detail)
+            return
+        sessions = tuple(
+            w.session for w in self._watches.values() if w.session is not None and w.visible(now)
+        )
+        self.publish(ConnectionState.CONNECTED, _snapshot(sessions), self._detail)
+
+    # -- timing -------------------------------------------------------------
+
+    def _interval(self, watch: _Watch, now: float) -> float:
+        if watch.started is not None and now - watch.started >= self.o.long_after:
+            return self.o.long_interval
+        return self.o.interval
+
+    def _linger(self, status: str) -> float | None:
+        if status == "completed":
+            return self.o.show_done_for
+        if status == "interrupted":
+            return self.o.show_interrupted_for
+        return self.o.show_failed_for
+
+    # -- HTTP ---------------------------------------------------------------
+
+    async def _get(self, client: httpx.AsyncClient, path: str) -> Reply:
+        """One GET, body capped at ``max_body_bytes``."""
+        self.requests += 1
+        body = bytearray()
+        try:
+            async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout):
+                async with client.stream("GET", path) as response:
+                    if response.status_code == 200:
+                        async for chunk in response.aiter_bytes():
+                            body += chunk
+                            if len(body) > self.o.max_body_bytes:
+                                raise SourceUnavailable(
+                                    f"reply larger than max_body_bytes ({self.o.max_body_bytes})"
+                                )
+                    return Reply(
+                        response.status_code,
+                        bytes(body),
+                        _retry_after(response.headers.get("retry-after")),
+                    )
+        except TimeoutError:
+            raise SourceUnavailable("no answer from AgP in time") from None
+
+    def _headers(self) -> dict[str, str]:
+        assert self._key is not None
+        return {
+            "User-Agent": f"agentlight/{__version__}",
+            "Accept": "application/json",
+            # Uncompressed, so max_body_bytes counts what is really held.
+            "Accept-Encoding": "identity",
+            "Authorization": f"Bearer {self._key.reveal()}",
+        }
+
+    def _warn_plain_http(self) -> None:
+        parts = urlsplit(self.o.url)
+        host = parts.hostname or ""
+        if parts.scheme == "http" and host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning(
+                "%s: %s is plain http: the API key crosses the network unencrypted", self.name, host
+            )
+
+
+def _snapshot(sessions: tuple[Session, ...]) -> Snapshot:
+    if any(s.state is SessionState.ERROR for s in sessions):
+        state = GlobalState.DEGRADED
+    elif any(s.state in _BUSY for s in sessions):
+        state = GlobalState.ACTIVE
+    else:
+        state = GlobalState.IDLE
+    active = sum(1 for s in sessions if s.state in _BUSY)
+    return Snapshot(state=state, sessions=sessions, active_sessions=active)
+
+
+def resolve_key(options: AgpOptions) -> tuple[Secret | None, str]:
+    """The API key and where it came from (named in errors, never shown)."""
+    if options.api_key is not None:
+        return options.api_key, "api_key"
+    value = os.environ.get(API_KEY_ENV, "").strip()
+    if value:
+        try:
+            return credential(Secret(value), API_KEY_ENV), f"the {API_KEY_ENV} variable"
+        except ValueError as err:
+            raise ConfigError(str(err), file="environment", key=API_KEY_ENV) from None
+    secret = _systemd_credential(options.credential)
+    if secret is not None:
+        return secret, f"the systemd credential {options.credential!r}"
+    return None, "nowhere"
+
+
+def _systemd_credential(name: str) -> Secret | None:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return None
+    path = Path(directory) / name
+    try:
+        value = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read the systemd credential {name!r}: {err}") from None
+    if not value:
+        return None
+    try:
+        return credential(Secret(value), f"credential {name}")
+    except ValueError as err:
+        raise ConfigError(str(err), key="credential") from None
+
+
+def _honour_cancel() -> None:
+    """Re-raise a cancel that Python 3.11's asyncio.timeout swallowed as it expired."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err)
+    name = type(err).__name__
+    if isinstance(err, httpx.ConnectError):
+        return f"cannot connect ({text or name})"
+    if isinstance(err, httpx.TimeoutException):
+        return "timed out"
+    return f"{name}: {text}" if text and not isinstance(err, SourceError) else (text or name)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        import email.utils
+
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    return min(_MAX_RETRY_AFTER, max(0.0, seconds))
