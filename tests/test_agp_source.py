@@ -121,9 +121,10 @@ def test_failed_sessions_can_leave_after_a_while() -> None:
     async def main() -> None:
         agp = SimAgp()
         agp.create("f", "failed", error="boom")
-        async with agp_server(agp) as server, watching(
-            server, sessions=("f",), show_failed_for=300.0
-        ) as w:
+        async with (
+            agp_server(agp) as server,
+            watching(server, sessions=("f",), show_failed_for=300.0) as w,
+        ):
             await w.rec.wait_for(lambda s: raw(s) == {"f": "failed"}, within=10)
             at = vloop().time()
             await w.rec.wait_for(lambda s: keys(s) == [], within=600, start=w.rec.mark())
@@ -179,9 +180,10 @@ def test_subagents_can_be_turned_off() -> None:
         agp = SimAgp()
         agp.create("p", "running")
         agp.create("c", "running", parent="p")
-        async with agp_server(agp) as server, watching(
-            server, sessions=("p",), subagents=False
-        ) as w:
+        async with (
+            agp_server(agp) as server,
+            watching(server, sessions=("p",), subagents=False) as w,
+        ):
             await w.rec.wait_for(lambda s: keys(s) == ["p"], within=10)
             await asyncio.sleep(30)
             assert keys(w.rec.last) == ["p"] and not w.times("c")
@@ -219,9 +221,10 @@ def test_polls_are_concurrent_and_bounded() -> None:
         for sid in ids:
             agp.create(sid, "running")
         # Each answer takes 1 s: 20 sessions, 4 at a time, take 5 s for a round.
-        async with agp_server(agp, delay=1.0) as server, watching(
-            server, sessions=tuple(ids), max_in_flight=4
-        ) as w:
+        async with (
+            agp_server(agp, delay=1.0) as server,
+            watching(server, sessions=tuple(ids), max_in_flight=4) as w,
+        ):
             await w.rec.wait_for(lambda s: len(keys(s)) == 20, within=60)
             done_at = vloop().time()
             await asyncio.sleep(30)
@@ -245,9 +248,7 @@ def test_401_names_the_key_source_and_retries_slowly(
     async def main() -> tuple[list[float], list[str]]:
         agp = SimAgp()
         agp.create("s", "running")
-        async with agp_server(agp) as server, watching(
-            server, sessions=("s",), api_key=None
-        ) as w:
+        async with agp_server(agp) as server, watching(server, sessions=("s",), api_key=None) as w:
             status = await w.rec.wait_for(
                 lambda s: s.connection is ConnectionState.AUTH_FAILED, within=10
             )
@@ -296,9 +297,7 @@ def test_no_key_at_all_says_where_to_put_one(monkeypatch: pytest.MonkeyPatch) ->
     assert "api_key" in detail and "H_API_KEY" in detail and "h_api_key" in detail
 
 
-def test_key_from_a_systemd_credential(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_key_from_a_systemd_credential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("H_API_KEY", raising=False)
     (tmp_path / "h_api_key").write_text(KEY + "\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
@@ -306,9 +305,7 @@ def test_key_from_a_systemd_credential(
     async def main() -> None:
         agp = SimAgp()
         agp.create("s", "idle")
-        async with agp_server(agp) as server, watching(
-            server, sessions=("s",), api_key=None
-        ) as w:
+        async with agp_server(agp) as server, watching(server, sessions=("s",), api_key=None) as w:
             await w.rec.wait_for(lambda s: raw(s) == {"s": "idle"}, within=10)
             assert "systemd credential" in w.source._key_origin
 
@@ -436,9 +433,10 @@ def test_sessions_from_a_file_come_and_go(tmp_path: Path) -> None:
         for sid in ("a", "b", "c"):
             agp.create(sid, "running")
         agp.create("ca", "running", parent="c")
-        async with agp_server(agp) as server, watching(
-            server, sessions=("b",), sessions_from=str(listing)
-        ) as w:
+        async with (
+            agp_server(agp) as server,
+            watching(server, sessions=("b",), sessions_from=str(listing)) as w,
+        ):
             await w.rec.wait_for(lambda s: keys(s) == ["b", "a"], within=10)
             listing.write_text("a\nc  # with a comment\nbad/id\n")
             await w.rec.wait_for(lambda s: keys(s) == ["b", "a", "c", "ca"], within=30)
@@ -455,9 +453,10 @@ def test_sessions_from_a_directory(tmp_path: Path) -> None:
     async def main() -> None:
         agp = SimAgp()
         agp.create("x", "paused")
-        async with agp_server(agp) as server, watching(
-            server, sessions_from=str(tmp_path / "ids")
-        ) as w:
+        async with (
+            agp_server(agp) as server,
+            watching(server, sessions_from=str(tmp_path / "ids")) as w,
+        ):
             # Missing at first: watching nothing, shown as idle, not an error.
             idle = await w.rec.wait_for(lambda s: s.connection is ConnectionState.CONNECTED)
             assert idle.global_state is GlobalState.IDLE
@@ -481,9 +480,10 @@ def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
     assert "sk-secret-value-123" not in str(options)
 
     async def main() -> list[str]:
-        async with agp_server(api_key="other") as server, watching(
-            server, sessions=("s",), api_key="sk-secret-value-123"
-        ) as w:
+        async with (
+            agp_server(api_key="other") as server,
+            watching(server, sessions=("s",), api_key="sk-secret-value-123") as w,
+        ):
             await w.rec.wait_for(lambda s: s.connection is ConnectionState.AUTH_FAILED)
             return [s.detail or "" for s in w.rec.statuses]
 

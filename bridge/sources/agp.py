@@ -35,9 +35,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bridge import __version__
 from bridge.backoff import Backoff
-from bridge.errors import ConfigError, SourceError, SourceUnavailable
+from bridge.errors import AuthFailed, ConfigError, SourceError
 from bridge.logutil import OnceLog
 from bridge.model import ConnectionState, GlobalState, Session, SessionState, Snapshot
 from bridge.secret import Secret
@@ -51,11 +50,20 @@ from bridge.sources.agp_parse import (
     to_session,
 )
 from bridge.sources.base import Publish, Source
+from bridge.sources.http import (
+    BodyTooLarge,
+    NotFound,
+    RateLimited,
+    ServerError,
+    describe,
+    get_body,
+    honour_cancel,
+    make_client,
+)
 
 log = logging.getLogger("agentlight.sources.agp")
 
 _NEVER = math.inf
-_MAX_RETRY_AFTER = 300.0
 # A rate-limit pause longer than this shows "connecting" instead of a state nobody reads.
 _SHOW_STALE_FOR = 30.0
 _BUSY = frozenset(
@@ -68,15 +76,6 @@ _BUSY = frozenset(
         SessionState.UNKNOWN,
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One HTTP answer, read whole (bodies are capped)."""
-
-    status: int
-    body: bytes
-    retry_after: float | None = None
 
 
 @dataclass
@@ -170,17 +169,19 @@ class AgpSource(Source):
             self.publish(ConnectionState.AUTH_FAILED, None, detail)
             await asyncio.Event().wait()  # nothing to do until the config changes
         self._warn_plain_http()
-        limits = httpx.Limits(
-            max_connections=self.o.max_in_flight, max_keepalive_connections=self.o.max_in_flight
-        )
+        assert self._key is not None
         try:
-            async with httpx.AsyncClient(
-                base_url=self.o.url,
-                headers=self._headers(),
-                timeout=httpx.Timeout(self.o.request_timeout, connect=self.o.connect_timeout),
-                limits=limits,
+            # No redirects: the key goes to the configured host only. The semaphore
+            # keeps the pool at max_in_flight connections.
+            async with make_client(
+                self.o.url,
+                connect_timeout=self.o.connect_timeout,
+                request_timeout=self.o.request_timeout,
+                headers={
+                    "Accept": "application/json",
+                    "Authorization": f"Bearer {self._key.reveal()}",
+                },
                 transport=self._transport,
-                follow_redirects=False,  # the key goes to the configured host only
             ) as client:
                 await self._loop(client)
         finally:
@@ -194,7 +195,7 @@ class AgpSource(Source):
         assert wake is not None
         self._set_listed(self._listed_ids(), loop.time())
         while True:
-            _honour_cancel()
+            honour_cancel()
             wake.clear()
             now = loop.time()
             if self._list is not None and now >= self._list_due:
@@ -319,8 +320,29 @@ class AgpSource(Source):
             async with self._sem:
                 if loop.time() < self._pause_until or self._watches.get(watch.id) is not watch:
                     return  # paused meanwhile, or no longer watched
-                reply = await self._get(client, f"/sessions/{watch.id}/status")
-            self._on_reply(watch, reply, loop.time())
+                self.requests += 1
+                body = await get_body(
+                    client,
+                    f"/sessions/{watch.id}/status",
+                    limit=self.o.max_body_bytes,
+                    within=self.o.connect_timeout + self.o.request_timeout,
+                    auth=lambda code: self._auth_hint(code, watch),
+                )
+            self._on_body(watch, body, loop.time())
+        except NotFound:
+            self._healthy()
+            self._gone(watch, loop.time())
+        except AuthFailed as err:
+            self._auth_failed(str(err), watch, loop.time())
+        except RateLimited as err:
+            self._rate_limited(err.retry_after, loop.time())
+        except ServerError as err:
+            if 500 <= err.code < 600:
+                self._server_error(err.code, err.retry_after, loop.time())
+            else:
+                self._bad_reply(watch, err, loop.time())
+        except BodyTooLarge as err:
+            self._bad_reply(watch, err, loop.time())
         except (httpx.HTTPError, OSError, SourceError) as err:
             self._unreachable(_describe(err), loop.time())
         except Exception as err:
@@ -335,32 +357,23 @@ class AgpSource(Source):
                 watch.next_at = loop.time() + self._interval(watch, loop.time())
             self._wake.set()
 
-    def _on_reply(self, watch: _Watch, reply: Reply, now: float) -> None:
-        code = reply.status
-        if code == 200:
-            try:
-                status = parse_status(json.loads(reply.body))
-            except (ValueError, RecursionError) as err:
-                self._bad_reply(watch, err, now)
-                return
-            self._healthy()
-            self._update(watch, status, now)
-        elif code == 404:
-            self._healthy()
-            self._gone(watch, now)
-        elif code in (401, 403):
-            self._auth_failed(code, watch, now)
-        elif code == 429:
-            self._rate_limited(reply.retry_after, now)
-        elif code >= 500:
-            self._failures += 1
-            delay = self._pause(reply.retry_after, now)
-            if self._failures >= 2 or self._connection is not ConnectionState.CONNECTED:
-                self._disconnected(f"AgP answered HTTP {code}; retrying in {delay:.0f} s")
-            else:
-                log.info("%s: AgP answered HTTP %d; retrying in %.1f s", self.name, code, delay)
+    def _on_body(self, watch: _Watch, body: bytes, now: float) -> None:
+        try:
+            status = parse_status(json.loads(body))
+        except (ValueError, RecursionError) as err:
+            self._bad_reply(watch, err, now)
+            return
+        self._healthy()
+        self._update(watch, status, now)
+
+    def _server_error(self, code: int, retry_after: float | None, now: float) -> None:
+        # One 5xx may be a hiccup: keep showing what we know; two in a row are an outage.
+        self._failures += 1
+        delay = self._pause(retry_after, now)
+        if self._failures >= 2 or self._connection is not ConnectionState.CONNECTED:
+            self._disconnected(f"AgP answered HTTP {code}; retrying in {delay:.0f} s")
         else:
-            self._bad_reply(watch, SourceUnavailable(f"unexpected HTTP {code}"), now)
+            log.info("%s: AgP answered HTTP %d; retrying in %.1f s", self.name, code, delay)
 
     def _update(self, watch: _Watch, status: AgpStatus, now: float) -> None:
         previous = watch.status
@@ -436,13 +449,15 @@ class AgpSource(Source):
             self._detail = "polling"
             self._dirty = True
 
-    def _auth_failed(self, code: int, watch: _Watch, now: float) -> None:
-        detail = (
-            f"AgP rejected the API key from {self._key_origin} ({code}); check it"
-            if code == 401
-            else f"AgP refused the API key from {self._key_origin} for session "
-            f"{watch.id} ({code}); check the key's access"
+    def _auth_hint(self, code: int, watch: _Watch) -> str:
+        if code == 401:
+            return f"AgP rejected the API key from {self._key_origin} (401); check it"
+        return (
+            f"AgP refused the API key from {self._key_origin} for session {watch.id} (403); "
+            "check the key's access"
         )
+
+    def _auth_failed(self, detail: str, watch: _Watch, now: float) -> None:
         if self._connection is not ConnectionState.AUTH_FAILED:
             log.error("%s: %s; trying again in %.0f s", self.name, detail, self.o.auth_retry)
         self._pause_until = now + self.o.auth_retry
@@ -515,38 +530,6 @@ class AgpSource(Source):
 
     # -- HTTP ---------------------------------------------------------------
 
-    async def _get(self, client: httpx.AsyncClient, path: str) -> Reply:
-        """One GET, body capped at ``max_body_bytes``."""
-        self.requests += 1
-        body = bytearray()
-        try:
-            async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout):
-                async with client.stream("GET", path) as response:
-                    if response.status_code == 200:
-                        async for chunk in response.aiter_bytes():
-                            body += chunk
-                            if len(body) > self.o.max_body_bytes:
-                                raise SourceUnavailable(
-                                    f"reply larger than max_body_bytes ({self.o.max_body_bytes})"
-                                )
-                    return Reply(
-                        response.status_code,
-                        bytes(body),
-                        _retry_after(response.headers.get("retry-after")),
-                    )
-        except TimeoutError:
-            raise SourceUnavailable("no answer from AgP in time") from None
-
-    def _headers(self) -> dict[str, str]:
-        assert self._key is not None
-        return {
-            "User-Agent": f"agentlight/{__version__}",
-            "Accept": "application/json",
-            # Uncompressed, so max_body_bytes counts what is really held.
-            "Accept-Encoding": "identity",
-            "Authorization": f"Bearer {self._key.reveal()}",
-        }
-
     def _warn_plain_http(self) -> None:
         parts = urlsplit(self.o.url)
         host = parts.hostname or ""
@@ -602,36 +585,7 @@ def _systemd_credential(name: str) -> Secret | None:
         raise ConfigError(str(err), key="credential") from None
 
 
-def _honour_cancel() -> None:
-    """Re-raise a cancel that Python 3.11's asyncio.timeout swallowed as it expired."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 def _describe(err: BaseException) -> str:
-    text = str(err)
-    name = type(err).__name__
-    if isinstance(err, httpx.ConnectError):
-        return f"cannot connect ({text or name})"
     if isinstance(err, httpx.TimeoutException):
         return "timed out"
-    return f"{name}: {text}" if text and not isinstance(err, SourceError) else (text or name)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        import email.utils
-
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if not math.isfinite(seconds):
-        return None
-    return min(_MAX_RETRY_AFTER, max(0.0, seconds))
+    return describe(err)

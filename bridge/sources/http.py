@@ -88,11 +88,15 @@ class NotFound(SourceError):
 
 
 class ServerError(SourceUnavailable):
-    """5xx or another status the source did not expect."""
+    """5xx or another status the source did not expect.
 
-    def __init__(self, code: int) -> None:
+    ``retry_after``: seconds from the reply's Retry-After (a 503 may say), or None.
+    """
+
+    def __init__(self, code: int, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {code} from the server")
         self.code = code
+        self.retry_after = retry_after
 
 
 class BodyTooLarge(SourceError):
@@ -160,7 +164,7 @@ def check(
         raise RateLimited(parse_retry_after(response.headers.get("retry-after"), now=now()))
     if code == 404:
         raise NotFound(response.request.url.path)
-    raise ServerError(code)
+    raise ServerError(code, parse_retry_after(response.headers.get("retry-after"), now=now()))
 
 
 async def get_body(
