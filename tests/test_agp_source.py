@@ -294,12 +294,12 @@ def test_no_key_at_all_says_where_to_put_one(monkeypatch: pytest.MonkeyPatch) ->
             return status.detail or ""
 
     detail = run_virtual(main)
-    assert "api_key" in detail and "H_API_KEY" in detail and "h_api_key" in detail
+    assert "api_key" in detail and "H_API_KEY" in detail and "agp-api-key" in detail
 
 
 def test_key_from_a_systemd_credential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("H_API_KEY", raising=False)
-    (tmp_path / "h_api_key").write_text(KEY + "\n")
+    (tmp_path / "agp-api-key").write_text(KEY + "\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
 
     async def main() -> None:

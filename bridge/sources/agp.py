@@ -551,18 +551,21 @@ def _snapshot(sessions: tuple[Session, ...]) -> Snapshot:
 
 
 def resolve_key(options: AgpOptions) -> tuple[Secret | None, str]:
-    """The API key and where it came from (named in errors, never shown)."""
+    """The API key and where it came from (named in errors, never shown).
+
+    The order every agentlight source uses: config, systemd credential, environment.
+    """
     if options.api_key is not None:
         return options.api_key, "api_key"
+    secret = _systemd_credential(options.credential)
+    if secret is not None:
+        return secret, f"the systemd credential {options.credential!r}"
     value = os.environ.get(API_KEY_ENV, "").strip()
     if value:
         try:
             return credential(Secret(value), API_KEY_ENV), f"the {API_KEY_ENV} variable"
         except ValueError as err:
             raise ConfigError(str(err), file="environment", key=API_KEY_ENV) from None
-    secret = _systemd_credential(options.credential)
-    if secret is not None:
-        return secret, f"the systemd credential {options.credential!r}"
     return None, "nowhere"
 
 

@@ -10,7 +10,7 @@ from bridge.sources.pocketpaw_options import check_url, credential
 
 DEFAULT_URL = "https://agp.eu.hcompany.ai/api/v2"
 API_KEY_ENV = "H_API_KEY"
-CREDENTIAL_NAME = "h_api_key"
+CREDENTIAL_NAME = "agp-api-key"
 
 # The docs recommend polling every 2-5 s, and 10-15 s for tasks past 10 minutes.
 INTERVAL_RANGE = (2.0, 5.0)
@@ -33,10 +33,10 @@ class Options:
     """``[[sources]]`` keys for ``type = "agp"``.
 
     :param url: the AgP API base, up to and including ``/api/v2``.
-    :param api_key: the Bearer key; falls back to the ``H_API_KEY`` environment
-        variable, then to the systemd credential named ``credential``.
+    :param api_key: the Bearer key; falls back to the systemd credential named
+        ``credential``, then to the ``H_API_KEY`` environment variable.
     :param credential: the name of the systemd credential holding the key
-        (``LoadCredential=h_api_key:/etc/agentlight/h_api_key``).
+        (``LoadCredential=agp-api-key:/etc/agentlight/agp-api-key``).
     :param sessions: session IDs to watch.
     :param sessions_from: a file with one session ID per line (``#`` comments),
         or a directory whose file names are session IDs. Re-read when it changes,
