@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -157,6 +158,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 async def run_demo(args: argparse.Namespace) -> int:
+    if getattr(args, "agp", False):
+        from bridge.simulator.agp_demo import run_agp_demo
+
+        return await run_agp_demo(args, run_bridge)
     from bridge.simulator import SimAgent, SimServer, run_scenario
 
     # The 30 s error drop is agent time: scaled, so a fast demo stays in proportion.
@@ -197,6 +202,11 @@ async def run_demo(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     setup_logging(args.verbose, args.quiet)
     from bridge.simulator import SimServer, serve
+
+    if getattr(args, "agp", False):
+        from bridge.simulator.agp_demo import serve_agp
+
+        serve = functools.partial(serve_agp, sessions_dir=args.sessions_dir)
 
     def ready(server: SimServer) -> None:
         print(f"simulated PocketPaw status API on {server.url}", file=sys.stderr, flush=True)

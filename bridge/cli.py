@@ -19,6 +19,7 @@ examples:
   agentlight run -c config.toml         sources, devices and theme from a file
   agentlight check -c config.toml       validate a config and show what would run
   agentlight simulate --port 8888       serve the simulated PocketPaw API alone
+  agentlight demo --agp                 simulated H Company AgP sessions → terminal
 """
 
 
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--record", metavar="FILE", help="also record every change as JSON lines")
     demo.add_argument(
+        "--agp", action="store_true", help="simulated H Company AgP sessions instead of PocketPaw"
+    )
+    demo.add_argument(
         "--duration",
         type=float,
         metavar="SECONDS",
@@ -75,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (default 1)")
     sim.add_argument(
         "--api-key", metavar="KEY", help="require this status API key (X-Status-Key or ?key=)"
+    )
+    sim.add_argument(
+        "--agp",
+        action="store_true",
+        help="serve the simulated H Company AgP session status API instead (--api-key: Bearer)",
+    )
+    sim.add_argument(
+        "--sessions-dir",
+        metavar="DIR",
+        help="with --agp: list the scenario's session IDs as files here (for sessions_from)",
     )
     return parser
 
