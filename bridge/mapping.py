@@ -99,6 +99,7 @@ def _labelled(look: Look, state: str, session: Session | None) -> Look:
         "channel": session.channel if session else "",
         "title": (session.title if session else None) or "",
         "session": session.key if session else "",
+        "steps": str(session.steps) if session is not None and session.steps is not None else "",
     }
     return look.with_(label=_format(look.label, values), text=_format(look.text, values))
 

@@ -98,7 +98,7 @@ class LookSpec:
         )
 
 
-PLACEHOLDERS = ("state", "tool", "channel", "title", "session")
+PLACEHOLDERS = ("state", "tool", "channel", "title", "session", "steps")
 
 
 def _check_template(template: str, *, file: str | None, key: str) -> None:

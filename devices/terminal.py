@@ -26,7 +26,7 @@ from typing import ClassVar, Literal, TextIO
 
 from bridge.frame import Frame
 from bridge.looks import BLACK, Color, Effect
-from bridge.model import Session, SessionRef, SessionState
+from bridge.model import Session, SessionRef
 from bridge.textsafe import clean, cut
 from devices.base import Driver
 
@@ -248,10 +248,12 @@ def _session_text(session: Session) -> str:
     if session.channel and not name.startswith(session.channel + ":"):
         name = f"{session.channel}:{name}"
     state = session.state.value
-    if session.state is SessionState.UNKNOWN and session.raw_state:
-        state = session.raw_state
+    if session.raw_state:
+        state = session.raw_state  # the server's own name (AgP: paused, timed_out)
     if session.tool:
         state += f"({session.tool})"
+    if session.steps:
+        state += f"·{session.steps}"
     # Everything here came from a server: shown, never obeyed.
     return clean(f"{name} {state}", _SEGMENT_LIMIT)
 

@@ -132,7 +132,7 @@ class AgpSource(Source):
         self._clock = clock
         self._transport = transport
         self._key, self._key_origin = resolve_key(options)
-        self._backoff = Backoff(1.0, options.retry_max, rand=rand)
+        self._backoff = Backoff(min(1.0, options.retry_max), options.retry_max, rand=rand)
         self._list = (
             WatchList(options.sessions_from, source=name, limit=options.max_sessions)
             if options.sessions_from
