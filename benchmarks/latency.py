@@ -197,7 +197,7 @@ async def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
         await real.wait_idle(10.0)
         await _series(server, driver, 1, 40, 0.05)  # warm-up, not reported
 
-        budgets = {1: 10.0, 10: 10.0, 100: 25.0}
+        budgets = {1: 5.0, 10: 5.0, 100: 25.0}
         for sessions, budget in budgets.items():
             values, lost = await _series(server, driver, sessions, plan.frames, 0.05)
             name = f"{sessions} session{'s' if sessions > 1 else ''}/frame"

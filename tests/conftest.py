@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from bridge.model import ConnectionState, GlobalState, SourceStatus
 from bridge.simulator import SimAgent, SimServer
 from bridge.sources.pocketpaw import PocketPawSource
 from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, Options
+
+# CI runs the same examples every time: a failure there is one anybody can replay.
+settings.register_profile("ci", derandomize=True, print_blob=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Short enough for a fast suite, long enough for a loaded CI machine.
 FAST = {
@@ -107,8 +114,12 @@ async def server(agent: SimAgent) -> AsyncIterator[SimServer]:
         yield srv
 
 
+#: What the ``run_source`` fixture gives a test: ``await run_source(url, **options)``.
+RunSource = Callable[..., Awaitable[tuple[PocketPawSource, "Recorder"]]]
+
+
 @pytest.fixture
-async def run_source() -> AsyncIterator[Callable[..., Any]]:
+async def run_source() -> AsyncIterator[RunSource]:
     tasks: list[asyncio.Task[None]] = []
 
     async def start(url: str, **options: Any) -> tuple[PocketPawSource, Recorder]:

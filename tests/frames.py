@@ -14,6 +14,7 @@ and the rest).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from bridge.effects import sample
@@ -21,10 +22,12 @@ from bridge.frame import Frame, SessionView
 from bridge.looks import Color, Effect, Look
 from bridge.model import (
     AgentStatus,
+    ConnectionState,
     GlobalState,
     Session,
     SessionRef,
     SessionState,
+    Snapshot,
     SourceStatus,
     TokenUsage,
 )
@@ -125,6 +128,33 @@ def make_status(
     return AgentStatus(GlobalState(state), tuple(as_session(s) for s in sessions), sources)
 
 
+def make_snapshot(
+    state: str | GlobalState = "active",
+    sessions: Iterable[SessionSpec] = (),
+    *,
+    source: str = "",
+) -> Snapshot:
+    """A :class:`Snapshot` as a source publishes it; sessions get ``source`` when given."""
+    built = tuple(as_session(s) for s in sessions)
+    if source:
+        built = tuple(s if s.source else dataclasses.replace(s, source=source) for s in built)
+    return Snapshot(GlobalState(state), built)
+
+
+def make_source(
+    name: str = "src",
+    state: str | GlobalState = "active",
+    sessions: Iterable[SessionSpec] = (),
+    *,
+    connection: ConnectionState = ConnectionState.CONNECTED,
+    detail: str | None = None,
+) -> SourceStatus:
+    """One source's :class:`SourceStatus`: connected with a snapshot, or down with none."""
+    if connection is not ConnectionState.CONNECTED:
+        return SourceStatus(name, connection, None, detail)
+    return SourceStatus(name, connection, make_snapshot(state, sessions, source=name), detail)
+
+
 def make_frame(
     state: str | GlobalState = "active",
     sessions: Iterable[SessionSpec] = (),
@@ -183,6 +213,8 @@ __all__ = [
     "make_frame",
     "make_look",
     "make_session",
+    "make_snapshot",
+    "make_source",
     "make_status",
     "to_color",
 ]

@@ -4,6 +4,7 @@ run-time changes, stable slots and the versioned JSON form."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Coroutine
@@ -34,19 +35,12 @@ from bridge.theme import default_theme, parse_theme
 from devices.mock import MockDriver, MockOptions
 from devices.record import RecordDriver, RecordOptions
 from tests.conftest import eventually
-from tests.frames import make_session
+from tests.frames import make_session, make_source
 from tests.vclock import run_virtual, vloop
 
 
 def connected(name: str, state: str, *sessions: tuple[str, str]) -> SourceStatus:
-    return SourceStatus(
-        name,
-        ConnectionState.CONNECTED,
-        Snapshot(
-            GlobalState(state),
-            tuple(make_session(key, st, source=name, since=100.0) for key, st in sessions),
-        ),
-    )
+    return make_source(name, state, sessions)
 
 
 def last_record(path: Any) -> dict[str, Any] | None:
@@ -55,7 +49,7 @@ def last_record(path: Any) -> dict[str, Any] | None:
 
 
 def down(name: str) -> SourceStatus:
-    return SourceStatus(name, ConnectionState.DISCONNECTED, None, "connection refused")
+    return make_source(name, connection=ConnectionState.DISCONNECTED, detail="refused")
 
 
 def virtual(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -336,16 +330,14 @@ def test_the_json_form_round_trips() -> None:
         ModelUsage("small", TokenUsage(10, 2)),
     )
     rich = make_session("sess-1", "thinking", source="agp", since=990.0, title="Fix ✓")
-    rich = type(rich)(
-        **{
-            **{f: getattr(rich, f) for f in rich.__slots__},  # type: ignore[attr-defined]
-            "usage": usage,
-            "tokens": TokenUsage.sum(usage),
-            "steps": 7,
-            "parent": "root",
-            "raw_state": "running",
-            "extra": (("model", "big"),),
-        }
+    rich = dataclasses.replace(
+        rich,
+        usage=usage,
+        tokens=TokenUsage.sum(usage),
+        steps=7,
+        parent="root",
+        raw_state="running",
+        extra=(("model", "big"),),
     )
     status = AgentStatus.fold(
         (

@@ -18,17 +18,13 @@ from bridge.model import (
     SourceStatus,
 )
 from bridge.theme import default_theme, parse_theme
+from tests.frames import make_session, make_status
 
 RED = Color.parse("#ff0000")
 
 
-def session(key: str, state: str, tool: str | None = None, since: float = 0.0) -> Session:
-    channel, _, sid = key.partition(":")
-    return Session(key, sid, channel, SessionState(state), tool=tool, since=since)
-
-
 def status(state: str, *sessions: Session) -> AgentStatus:
-    return AgentStatus(GlobalState(state), sessions, ())
+    return make_status(state, sessions)
 
 
 def test_color_parse_names_and_hex() -> None:
@@ -102,14 +98,14 @@ def test_tool_and_channel_overrides_apply_to_busy_states_only() -> None:
     assert ask.color != purple
 
 
-def test_select_most_urgent_session() -> None:
+def test_select_most_urgent_make_session() -> None:
     mapper = Mapper(default_theme())
     st = status(
         "degraded",
-        session("websocket:a", "thinking"),
-        session("discord:b", "tool_running", "bash"),
-        session("slack:c", "waiting_for_user"),
-        session("telegram:d", "error"),
+        make_session("websocket:a", "thinking"),
+        make_session("discord:b", "tool_running", "bash"),
+        make_session("slack:c", "waiting_for_user"),
+        make_session("telegram:d", "error"),
     )
     mapped = mapper.map(st, now=0.0)
     look, _, focus = select(mapped, "session")
@@ -119,9 +115,9 @@ def test_select_most_urgent_session() -> None:
     assert focus is None
     ordered = status(
         "active",
-        session("a:1", "thinking"),
-        session("b:2", "streaming"),
-        session("c:3", "tool_running", "x"),
+        make_session("a:1", "thinking"),
+        make_session("b:2", "streaming"),
+        make_session("c:3", "tool_running", "x"),
     )
     assert select(mapper.map(ordered, 0.0), "session")[2] == SessionRef("", "c:3")
 
@@ -131,7 +127,7 @@ def test_bridge_states_win_over_sessions_on_single_leds() -> None:
         SourceStatus(
             "a",
             ConnectionState.CONNECTED,
-            Snapshot(GlobalState.ACTIVE, (session("w:1", "thinking"),)),
+            Snapshot(GlobalState.ACTIVE, (make_session("w:1", "thinking"),)),
         ),
         SourceStatus("b", ConnectionState.DISCONNECTED),
     )
@@ -159,20 +155,21 @@ def test_fold_severity() -> None:
 
 def test_look_phase_survives_unrelated_changes_and_restarts_on_change() -> None:
     mapper = Mapper(default_theme())
-    first = mapper.map(status("active", session("w:1", "waiting_for_user")), now=10.0)
+    first = mapper.map(status("active", make_session("w:1", "waiting_for_user")), now=10.0)
     # Another session appears: w:1's blink keeps its phase.
     second = mapper.map(
-        status("active", session("w:1", "waiting_for_user"), session("d:2", "thinking")), now=10.3
+        status("active", make_session("w:1", "waiting_for_user"), make_session("d:2", "thinking")),
+        now=10.3,
     )
     assert second.sessions[0].since == first.sessions[0].since == 10.0
     assert second.sessions[1].since == 10.3
-    third = mapper.map(status("active", session("w:1", "thinking")), now=11.0)
+    third = mapper.map(status("active", make_session("w:1", "thinking")), now=11.0)
     assert third.sessions[0].since == 11.0
 
 
 def test_frame_sampling_with_fake_clock() -> None:
     mapper = Mapper(default_theme())
-    mapped = mapper.map(status("active", session("w:1", "waiting_for_user")), now=100.0)
+    mapped = mapper.map(status("active", make_session("w:1", "waiting_for_user")), now=100.0)
     on = frame_for("d", mapped, 100.0)
     off = frame_for("d", mapped, 100.6)
     assert on.color != BLACK and off.color == BLACK
@@ -200,7 +197,7 @@ def test_static_looks_need_no_wakeups() -> None:
 
 def test_labels_fill_placeholders() -> None:
     mapper = Mapper(default_theme())
-    mapped = mapper.map(status("active", session("w:1", "tool_running", "bash")), 0.0)
+    mapped = mapper.map(status("active", make_session("w:1", "tool_running", "bash")), 0.0)
     assert mapped.sessions[0].look.label == "bash"
     weird = Session("w:2", "2", "w", SessionState.UNKNOWN, raw_state="compacting")
     mapped = mapper.map(AgentStatus(GlobalState.ACTIVE, (weird,), ()), 0.0)

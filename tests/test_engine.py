@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from bridge.engine import Device, Engine
 from bridge.looks import BLACK, Color
-from bridge.model import (
-    ConnectionState,
-    GlobalState,
-    Session,
-    SessionState,
-    Snapshot,
-    SourceStatus,
-)
 from bridge.theme import default_theme
 from devices.mock import MockDriver, MockOptions
 from tests.conftest import eventually
-
-
-def snap(state: str, *sessions: tuple[str, str, str | None]) -> Snapshot:
-    return Snapshot(
-        GlobalState(state),
-        tuple(
-            Session(key, key.split(":")[1], key.split(":")[0], SessionState(st), tool=tool)
-            for key, st, tool in sessions
-        ),
-    )
-
-
-def connected(snapshot: Snapshot, name: str = "src") -> SourceStatus:
-    return SourceStatus(name, ConnectionState.CONNECTED, snapshot)
+from tests.frames import make_source
 
 
 class Running:
@@ -50,7 +31,7 @@ class Running:
 async def start() -> AsyncIterator[object]:
     running: list[Running] = []
 
-    async def _start(*drivers: MockDriver, **kwargs: object) -> Running:
+    async def _start(*drivers: MockDriver, **kwargs: Any) -> Running:
         engine = Engine(
             [Device(d) for d in drivers], default_theme(), device_retry=(0.01, 0.05), **kwargs
         )
@@ -71,11 +52,11 @@ async def test_first_look_then_changes_reach_the_device(start) -> None:  # type:
     r = await start(mock)
     await mock.wait_for(lambda f: f.state == "connecting")
     await asyncio.wait_for(r.engine.ready.wait(), 1)
-    r.engine.publish(connected(snap("active", ("websocket:a", "tool_running", "bash"))))
+    r.engine.publish(make_source("src", "active", [("websocket:a", "tool_running", "bash")]))
     frame = await mock.wait_for(lambda f: f.state == "active")
     assert frame.focus is not None and frame.focus.key == "websocket:a"
     assert frame.look.label == "bash"
-    r.engine.publish(connected(snap("idle")))
+    r.engine.publish(make_source("src", "idle"))
     await mock.wait_for(lambda f: f.state == "idle")
     await r.finish()
     assert mock.closed_blank is True
@@ -85,11 +66,11 @@ async def test_first_look_then_changes_reach_the_device(start) -> None:  # type:
 async def test_same_status_is_not_shown_twice_and_static_looks_rest(start) -> None:  # type: ignore[no-untyped-def]
     mock = MockDriver("m")
     r = await start(mock)
-    r.engine.publish(connected(snap("idle")))
+    r.engine.publish(make_source("src", "idle"))
     await mock.wait_for(lambda f: f.state == "idle")
     attempts = mock.show_attempts
     version = r.engine.version
-    r.engine.publish(connected(snap("idle")))
+    r.engine.publish(make_source("src", "idle"))
     for _ in range(20):
         await asyncio.sleep(0)
     assert r.engine.version == version
@@ -102,8 +83,8 @@ async def test_failing_device_never_stops_the_others(start, caplog) -> None:  # 
     with caplog.at_level(logging.WARNING, logger="agentlight.engine"):
         r = await start(good, bad)
         for state in ("active", "idle", "degraded"):
-            r.engine.publish(connected(snap(state)))
-            await good.wait_for(lambda f, s=state: f.state == s)
+            r.engine.publish(make_source("src", state))
+            await good.wait_for(functools.partial(lambda s, f: f.state == s, state))
         await asyncio.wait_for(eventually(lambda: bad.show_attempts >= 3), 2)
     assert not bad.health.ok
     warnings = [rec for rec in caplog.records if "bad" in rec.getMessage()]
@@ -115,7 +96,7 @@ async def test_device_that_fails_to_open_recovers_by_itself(start, caplog) -> No
     flaky = MockDriver("flaky", MockOptions(fail_open=3))
     with caplog.at_level(logging.INFO, logger="agentlight.engine"):
         r = await start(flaky)
-        r.engine.publish(connected(snap("active")))
+        r.engine.publish(make_source("src", "active"))
         await flaky.wait_for(lambda f: f.state == "active", timeout=2)
     assert flaky.open_attempts == 4
     assert flaky.health.ok
@@ -127,7 +108,7 @@ async def test_hanging_device_is_timed_out_and_others_stay_on_time(start) -> Non
     hung = MockDriver("hung", MockOptions(hang_show=True, write_timeout=0.05))
     r = await start(good, hung)
     await asyncio.wait_for(eventually(lambda: hung.show_attempts >= 1), 1)
-    r.engine.publish(connected(snap("active")))
+    r.engine.publish(make_source("src", "active"))
     await good.wait_for(lambda f: f.state == "active")
     await asyncio.wait_for(eventually(lambda: not hung.health.ok), 1)
     assert "timed out" in hung.health.detail
@@ -150,10 +131,11 @@ async def test_on_exit_look_is_left_on_devices(start) -> None:  # type: ignore[n
 async def test_animation_is_stepped_only_while_something_animates(start) -> None:  # type: ignore[no-untyped-def]
     mock = MockDriver("m", MockOptions(fps=200))
     r = await start(mock)
-    r.engine.publish(connected(snap("active", ("w:1", "thinking", None))))  # thinking pulses
+    # Thinking pulses.
+    r.engine.publish(make_source("src", "active", [("w:1", "thinking", None)]))
     first = await mock.wait_for(lambda f: f.state == "active")
     await mock.wait_for(lambda f: f.state == "active" and f.color != first.color, timeout=1)
-    r.engine.publish(connected(snap("idle")))
+    r.engine.publish(make_source("src", "idle"))
     await mock.wait_for(lambda f: f.state == "idle")
     count = len(mock.shown)
     for _ in range(20):
@@ -166,7 +148,7 @@ async def test_theme_swap_redraws_without_touching_sources(start) -> None:  # ty
 
     mock = MockDriver("m")
     r = await start(mock)
-    r.engine.publish(connected(snap("idle")))
+    r.engine.publish(make_source("src", "idle"))
     await mock.wait_for(lambda f: f.state == "idle")
     r.engine.set_theme(
         parse_theme({"global": {"idle": {"color": "#123456"}}}, file=None, base=default_theme())

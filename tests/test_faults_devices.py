@@ -24,15 +24,13 @@ from bridge.frame import Frame
 from bridge.mapping import Mapper, next_wake
 from bridge.model import (
     AgentStatus,
-    ConnectionState,
     GlobalState,
-    Session,
     SessionState,
-    Snapshot,
     SourceStatus,
 )
 from bridge.theme import default_theme
 from devices.mock import MockDriver, MockOptions
+from tests.frames import make_source
 from tests.vclock import run_virtual, vloop
 
 ENGINE_LOG = "agentlight.engine"
@@ -40,14 +38,7 @@ RETRY = (0.5, 4.0)
 
 
 def status(state: str, *sessions: tuple[str, str, str | None]) -> SourceStatus:
-    snap = Snapshot(
-        GlobalState(state),
-        tuple(
-            Session(key, key.partition(":")[2], key.partition(":")[0], SessionState(st), tool=tool)
-            for key, st, tool in sessions
-        ),
-    )
-    return SourceStatus("src", ConnectionState.CONNECTED, snap)
+    return make_source("src", state, sessions)
 
 
 class Plug(MockDriver):

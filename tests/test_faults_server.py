@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import sys
-import time
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -276,9 +275,9 @@ def test_server_that_accepts_and_never_answers_times_out() -> None:
 async def test_engine_stop_during_back_off_is_prompt(rigs: list[Rig]) -> None:
     rig = await bridge(rigs, f"http://127.0.0.1:{dead_port()}", reconnect_min=30, reconnect_max=60)
     await rig.shows("disconnected")
-    started = time.monotonic()
-    await rig.finish(within=1.0)
-    assert time.monotonic() - started < 1.0
+    # A hang guard far below the 30 s back-off: the stop does not wait it out.
+    # How fast it stops is measured in benchmarks (cli.stop.sigterm), not asserted here.
+    await rig.finish(within=5.0)
     assert rig.mock.closed_blank is True
 
 
@@ -323,11 +322,10 @@ path = "{record}"
             return record.exists() and '"global": "disconnected"' in record.read_text("utf-8")
 
         await eventually(shows_disconnected, within=15)
-        sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(1.0):
+        # A hang guard far below the 30 s back-off; the time itself is a benchmark.
+        async with asyncio.timeout(10.0):
             code = await proc.wait()
-        took = time.monotonic() - sent
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -335,7 +333,6 @@ path = "{record}"
     assert proc.stderr is not None
     stderr = (await proc.stderr.read()).decode()
     assert code == 0, stderr
-    assert took < 1.0
     assert "Traceback" not in stderr
     lines = record.read_text("utf-8").splitlines()
     states = [json.loads(line)["global"] for line in lines]

@@ -13,14 +13,15 @@ from bridge.model import SessionState
 from bridge.simulator import STREAM_PATH, Fault, SimAgent, SimServer
 from bridge.sources.pocketpaw_options import Options
 from bridge.theme import default_theme, parse_theme
+from tests.conftest import RunSource
 
 IDLE = json.dumps({"global": {"state": "idle", "active_sessions": 0}, "sessions": []})
 SSE_ONE_FRAME = f"event: status\ndata: {IDLE}\n\n".encode()
 
 
 async def test_short_lived_streams_back_off_instead_of_storming(
-    agent: SimAgent, server: SimServer, run_source, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource, caplog: pytest.LogCaptureFixture
+) -> None:
     for _ in range(3):
         server.faults.append(
             Fault(
@@ -40,8 +41,8 @@ async def test_short_lived_streams_back_off_instead_of_storming(
 
 
 async def test_compressed_stream_is_refused_not_inflated(
-    agent: SimAgent, server: SimServer, run_source, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource, caplog: pytest.LogCaptureFixture
+) -> None:
     server.faults.append(
         Fault(
             "status",
@@ -60,15 +61,16 @@ async def test_compressed_stream_is_refused_not_inflated(
 @pytest.mark.parametrize("bad", ["tok en", "tok\nen", "tökén", "   "])
 def test_credentials_must_fit_a_header_and_are_never_echoed(bad: str) -> None:
     if not bad.strip():
-        assert Options(token=bad).token is None
+        # The config hands over a str; Options turns it into a Secret.
+        assert Options(token=bad).token is None  # type: ignore[arg-type]
         return
     with pytest.raises(ValueError) as info:
-        Options(token=bad)
+        Options(token=bad)  # type: ignore[arg-type]
     assert bad.strip() not in str(info.value)
 
 
 def test_credentials_are_stripped() -> None:
-    options = Options(api_key="  key-123\n")
+    options = Options(api_key="  key-123\n")  # type: ignore[arg-type]
     assert options.api_key is not None and options.api_key.reveal() == "key-123"
 
 
@@ -113,8 +115,8 @@ def test_nan_is_not_a_number_for_options(tmp_path) -> None:  # type: ignore[no-u
 
 
 async def test_long_rate_limit_pause_stops_showing_the_old_state(
-    agent: SimAgent, server: SimServer, run_source
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
     from bridge.model import ConnectionState
 
     _, rec = await run_source(server.url)
@@ -131,8 +133,8 @@ async def test_long_rate_limit_pause_stops_showing_the_old_state(
 
 
 async def test_auth_failure_met_while_checking_the_fallback_is_shown(
-    agent: SimAgent, server: SimServer, run_source
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
     from bridge.simulator import STATUS_PATH
 
     for _ in range(3):

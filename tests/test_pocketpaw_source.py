@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
 from bridge.model import ConnectionState, SessionState
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
-from tests.conftest import connected, eventually
+from tests.conftest import RunSource, connected, eventually
 
 
 def sessions(status) -> list[tuple[str, str, str | None]]:  # type: ignore[no-untyped-def]
@@ -18,14 +20,15 @@ def sessions(status) -> list[tuple[str, str, str | None]]:  # type: ignore[no-un
 
 
 async def test_every_state_arrives_over_the_stream(
-    agent: SimAgent, server: SimServer, run_source
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
     source, rec = await run_source(server.url)
     assert (await rec.wait_for(lambda s: True)).connection is ConnectionState.CONNECTING
     await rec.wait_state("idle")
     agent.agent_start("websocket:abc", "Help with Python")
     status = await rec.wait_state("active")
     assert sessions(status) == [("websocket:abc", "thinking", None)]
+    assert status.snapshot is not None
     assert status.snapshot.sessions[0].title == "Help with Python"
     steps = [
         (
@@ -41,10 +44,11 @@ async def test_every_state_arrives_over_the_stream(
     ]
     for act, expected in steps:
         act()
-        await rec.wait_for(lambda s, e=expected: sessions(s) == [e])
+        await rec.wait_for(functools.partial(lambda e, s: sessions(s) == [e], expected))
     agent.agent_start("discord:xyz")
     agent.error("discord:xyz", "Rate limit exceeded")
     status = await rec.wait_state("degraded")
+    assert status.snapshot is not None
     err = status.snapshot.sessions[1]
     assert (err.channel, err.state, err.error) == (
         "discord",
@@ -58,8 +62,8 @@ async def test_every_state_arrives_over_the_stream(
 
 
 async def test_keepalives_keep_a_quiet_stream_alive(
-    agent: SimAgent, server: SimServer, run_source
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
     # keepalive every 0.1 s, stale after 0.35 s: five keepalives span well past the window.
     source, rec = await run_source(server.url, stale_after=0.35)
     await rec.wait_state("idle")
@@ -69,8 +73,8 @@ async def test_keepalives_keep_a_quiet_stream_alive(
 
 
 async def test_reconnects_when_the_server_drops_the_stream(
-    agent: SimAgent, server: SimServer, run_source
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
     _, rec = await run_source(server.url)
     await rec.wait_state("idle")
     agent.agent_start("websocket:a")
@@ -87,8 +91,8 @@ async def test_reconnects_when_the_server_drops_the_stream(
 
 
 async def test_survives_a_server_restart_showing_disconnected_meanwhile(
-    agent: SimAgent, server: SimServer, run_source
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
     _, rec = await run_source(server.url)
     await rec.wait_state("idle")
     await server.stop()
@@ -103,8 +107,8 @@ async def test_survives_a_server_restart_showing_disconnected_meanwhile(
 
 
 async def test_falls_back_to_polling_and_returns_to_the_stream(
-    agent: SimAgent, run_source, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, run_source: RunSource, caplog: pytest.LogCaptureFixture
+) -> None:
     async with SimServer(agent, debounce=0.01, keepalive=0.1, stream_enabled=False) as server:
         with caplog.at_level(logging.WARNING, logger="agentlight.sources.pocketpaw"):
             _, rec = await run_source(server.url)
@@ -120,8 +124,8 @@ async def test_falls_back_to_polling_and_returns_to_the_stream(
 
 
 async def test_falls_back_to_polling_when_the_stream_keeps_failing(
-    agent: SimAgent, server: SimServer, run_source
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
     for _ in range(3):
         server.faults.append(Fault("status", status=502, path=STREAM_PATH))
     _, rec = await run_source(server.url, fallback_after=3)
@@ -130,8 +134,8 @@ async def test_falls_back_to_polling_when_the_stream_keeps_failing(
 
 
 async def test_missing_status_key_and_wrong_key_say_which(
-    agent: SimAgent, run_source, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, run_source: RunSource, caplog: pytest.LogCaptureFixture
+) -> None:
     async with SimServer(agent, api_key="k-sekrit", debounce=0.01) as server:
         with caplog.at_level(logging.DEBUG):
             _, missing = await run_source(server.url)
@@ -147,14 +151,18 @@ async def test_missing_status_key_and_wrong_key_say_which(
         assert any("403" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
 
 
-async def test_key_from_environment(agent: SimAgent, run_source, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_key_from_environment(
+    agent: SimAgent, run_source: RunSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("POCKETPAW_STATUS_API_KEY", "env-key")
     async with SimServer(agent, api_key="env-key", debounce=0.01) as server:
         _, rec = await run_source(server.url)
         await rec.wait_state("idle")
 
 
-async def test_dashboard_token_for_non_local_access(agent: SimAgent, run_source, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_dashboard_token_for_non_local_access(
+    agent: SimAgent, run_source: RunSource, tmp_path: Path
+) -> None:
     async with SimServer(agent, token="tok-123", api_key="k", debounce=0.01) as server:
         _, without = await run_source(server.url, api_key="k")
         status = await without.wait_state("auth_failed")
@@ -168,7 +176,9 @@ async def test_dashboard_token_for_non_local_access(agent: SimAgent, run_source,
         assert "rejected the dashboard token" in (status.detail or "")
 
 
-async def test_auth_failure_recovers_when_fixed_on_the_server(agent: SimAgent, run_source) -> None:  # type: ignore[no-untyped-def]
+async def test_auth_failure_recovers_when_fixed_on_the_server(
+    agent: SimAgent, run_source: RunSource
+) -> None:
     async with SimServer(agent, api_key="k", debounce=0.01) as server:
         server._api_key = "k"
         _, rec = await run_source(server.url, api_key="old")
@@ -178,8 +188,8 @@ async def test_auth_failure_recovers_when_fixed_on_the_server(agent: SimAgent, r
 
 
 async def test_malformed_and_unknown_frames_are_logged_and_skipped(
-    agent: SimAgent, server: SimServer, run_source, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent, server: SimServer, run_source: RunSource, caplog: pytest.LogCaptureFixture
+) -> None:
     _, rec = await run_source(server.url)
     await rec.wait_state("idle")
     with caplog.at_level(logging.WARNING, logger="agentlight.sources.pocketpaw"):
@@ -192,6 +202,7 @@ async def test_malformed_and_unknown_frames_are_logged_and_skipped(
         )
         status = await rec.wait_for(lambda s: bool(sessions(s)))
     assert status.connection is ConnectionState.CONNECTED
+    assert status.snapshot is not None
     assert status.snapshot.sessions[0].state is SessionState.UNKNOWN
     assert status.snapshot.sessions[0].raw_state == "compacting"
     malformed = [r for r in caplog.records if "malformed" in r.getMessage()]
@@ -199,7 +210,7 @@ async def test_malformed_and_unknown_frames_are_logged_and_skipped(
     assert server.requests[STREAM_PATH] == 1  # bad frames never cost the connection
 
 
-async def test_errored_session_dropped_silently_is_reconciled(run_source) -> None:  # type: ignore[no-untyped-def]
+async def test_errored_session_dropped_silently_is_reconciled(run_source: RunSource) -> None:
     agent = SimAgent(error_ttl=0.3)
     async with SimServer(agent, debounce=0.01, keepalive=30) as server:
         _, rec = await run_source(server.url, error_ttl=0.3)
@@ -215,7 +226,9 @@ async def test_errored_session_dropped_silently_is_reconciled(run_source) -> Non
         assert server.requests[STATUS_PATH] >= 1
 
 
-async def test_silent_half_frame_is_caught_by_the_stale_window(agent: SimAgent, run_source) -> None:  # type: ignore[no-untyped-def]
+async def test_silent_half_frame_is_caught_by_the_stale_window(
+    agent: SimAgent, run_source: RunSource
+) -> None:
     async with SimServer(agent, debounce=0.01, keepalive=30) as server:
         server.faults.append(Fault("half_frame", path=STREAM_PATH))
         _, rec = await run_source(server.url, stale_after=0.2)
@@ -228,8 +241,12 @@ async def test_silent_half_frame_is_caught_by_the_stale_window(agent: SimAgent, 
 
 @pytest.mark.parametrize("retry_after", ["0.05", None])
 async def test_rate_limit_backs_off_then_connects(
-    agent: SimAgent, server: SimServer, run_source, retry_after, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    agent: SimAgent,
+    server: SimServer,
+    run_source: RunSource,
+    retry_after: str | None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     headers = {"Retry-After": retry_after} if retry_after else {}
     server.faults.append(
         Fault(
