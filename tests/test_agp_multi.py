@@ -29,6 +29,9 @@ from tests.conftest import FAST
 SHARED_KEY = "websocket:abc"  # PocketPaw's session key, and an AgP session ID too
 
 
+FAST_PP: dict[str, Any] = dict(FAST)
+
+
 def refs(frame: Frame) -> dict[SessionRef, SessionState]:
     return {v.session.ref: v.session.state for v in frame.sessions}
 
@@ -38,7 +41,7 @@ async def bridge(
     pp_url: str, agp_url: str, *devices: Any, **agp_options: Any
 ) -> AsyncIterator[Engine]:
     engine = Engine([Device(d) for d in devices], default_theme(), device_retry=(0.01, 0.05))
-    pp = PocketPawSource("laptop", PPOptions(url=pp_url, **FAST), engine.publish)
+    pp = PocketPawSource("laptop", PPOptions(url=pp_url, **FAST_PP), engine.publish)
     agp = AgpSource(
         "hcompany",
         AgpOptions(

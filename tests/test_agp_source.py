@@ -8,6 +8,7 @@ are measured exactly from when each request left.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from pathlib import Path
@@ -50,7 +51,9 @@ def test_every_status_is_mapped_and_final_states_stop_polling() -> None:
             ]
             for name, state in expected:
                 agp.set("s1", name)
-                status = await rec.wait_for(lambda s, n=name: raw(s) == {"s1": n}, within=10)
+                status = await rec.wait_for(
+                    functools.partial(lambda n, s: raw(s) == {"s1": n}, name), within=10
+                )
                 got = session(status, "s1")
                 assert got is not None and got.state is state and got.channel == "agp"
             # Running shows its steps, and tokens summed over models, reasoning kept.
@@ -475,7 +478,8 @@ def test_sessions_from_a_directory(tmp_path: Path) -> None:
 
 def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    options = Options(api_key="sk-secret-value-123", sessions=("s",))
+    # The config hands over a str; Options turns it into a Secret.
+    options = Options(api_key="sk-secret-value-123", sessions=("s",))  # type: ignore[arg-type]
     assert "sk-secret-value-123" not in repr(options)
     assert "sk-secret-value-123" not in str(options)
 

@@ -132,7 +132,7 @@ def test_every_error_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigErrors) as info:
         load_config(cfg)
-    keys = [e.key for e in info.value.errors]
+    keys = [e.key or "" for e in info.value.errors]
     assert sorted(keys) == sorted(
         [
             "bridge.shutdown_timeout",
