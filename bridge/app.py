@@ -28,6 +28,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "check": cmd_check,
         "demo": cmd_demo,
         "simulate": cmd_simulate,
+        "devices": cmd_devices,
+        "test-pattern": cmd_test_pattern,
     }[args.command]
     try:
         return command(args)
@@ -232,3 +234,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"agentlight: cannot serve on port {args.port}: {err.strerror}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from devices import inventory
+
+    if args.udev_rules:
+        print(inventory.udev_rules(), end="")
+        return 0
+    sections = inventory.survey()
+    if args.json:
+        import json
+
+        print(json.dumps(inventory.render_json(sections), indent=2))
+    else:
+        print(inventory.render_text(sections))
+    return 0
+
+
+def cmd_test_pattern(args: argparse.Namespace) -> int:
+    from bridge.testpattern import run_test_pattern
+
+    config = load_config(args.config)
+    setup_logging(args.verbose, args.quiet, "warning")
+    if not 0.1 <= args.step <= 60:
+        raise ConfigError(f"--step must be from 0.1 to 60 seconds, got {args.step:g}")
+    return asyncio.run(run_test_pattern(config, device=args.device, step=args.step))
+

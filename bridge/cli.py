@@ -20,6 +20,8 @@ examples:
   agentlight check -c config.toml       validate a config and show what would run
   agentlight simulate --port 8888       serve the simulated PocketPaw API alone
   agentlight demo --agp                 simulated H Company AgP sessions → terminal
+  agentlight devices                    list attached LEDs, lights, decks, GPIO
+  agentlight test-pattern -c FILE       every look of the theme on the devices
 """
 
 
@@ -90,7 +92,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="with --agp: list the scenario's session IDs as files here (for sessions_from)",
     )
+    _hardware_commands(sub, common)
     return parser
+
+
+def _hardware_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    devices = sub.add_parser(
+        "devices",
+        parents=[common],
+        help="list attached serial ports, USB lights, Stream Decks and GPIO, and what to fix",
+    )
+    devices.add_argument("--json", action="store_true", help="machine-readable output")
+    devices.add_argument(
+        "--udev-rules",
+        action="store_true",
+        help="print udev rules giving users access to USB lights and Stream Decks",
+    )
+    pattern = sub.add_parser(
+        "test-pattern",
+        parents=[common],
+        help="show every look of the theme on the configured devices (no server needed)",
+    )
+    pattern.add_argument("-c", "--config", metavar="FILE", required=True, help="config TOML")
+    pattern.add_argument("--device", metavar="NAME", help="only this device")
+    pattern.add_argument(
+        "--step", type=float, default=2.0, metavar="SECONDS", help="seconds per look (default 2)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

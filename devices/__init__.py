@@ -53,6 +53,9 @@ from typing import Any
 
 DRIVERS: dict[str, str] = {
     "terminal": "devices.terminal:TerminalDriver",
+    "gpio": "devices.gpio_led:GpioLedDriver",
+    "serial": "devices.serial_led:SerialLedDriver",
+    "usblight": "devices.usblight:UsbLightDriver",
     "record": "devices.record:RecordDriver",
     "mock": "devices.mock:MockDriver",
 }
