@@ -21,7 +21,7 @@ from benchmarks import cost, latency, scale, startup
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
-PARTS = ("latency", "cost", "cli", "scale")
+PARTS = ("latency", "burst", "cost", "cli", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if "latency" in parts:
         step("latency (server and poller in their own processes, bridge in this one)")
         found, details["latency"] = asyncio.run(latency.run(args.quick))
+        figures += found
+    if "burst" in parts and "latency" not in parts:  # the latency part measures it too
+        step("burst (1,000 frames back to back)")
+        found, details["burst"] = asyncio.run(latency.run_burst(args.quick))
         figures += found
     if "cost" in parts or "cli" in parts:
         server = IdleServer()

@@ -31,6 +31,8 @@ from devices.base import Driver
 
 ROOT = Path(__file__).resolve().parents[1]
 MS = 1e6  # ns per ms
+# Issue 13: the last frame of a 1,000-frame burst is shown within 20 ms of its write.
+BURST_BUDGET_MS = 20.0
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,39 @@ async def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
     return figures, details
 
 
+async def run_burst(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
+    """Only the burst figures (``python -m benchmarks --only burst``), repeated."""
+    details: dict[str, Any] = {}
+    server = await ServerProcess.start()
+    main = Bridge(server.url)
+    figures: list[Figure] = []
+    try:
+        await server.call("wait_streams", n=1, within=10.0)
+        await main.wait_idle(10.0)
+        await _series(server, main.driver, 1, 40, 0.05)  # warm-up, not reported
+        lasts: list[float] = []
+        for _ in range(3 if quick else 10):
+            found = await _burst(server, main.driver, 1000, details)
+            last = found[0].value
+            lasts.append(float("inf") if last is None else last)
+            await asyncio.sleep(0.2)
+        figures = found
+        # The worst of the repeats carries the budget; every run is in the details.
+        figures[0] = Figure(
+            "burst.last_latency",
+            found[0].label + f" (worst of {len(lasts)})",
+            max(lasts),
+            "ms",
+            BURST_BUDGET_MS,
+            note=f"runs: {', '.join(f'{v:.1f}' for v in lasts)} ms",
+        )
+        details["burst_runs_ms"] = lasts
+    finally:
+        await main.close()
+        await server.close()
+    return figures, details
+
+
 async def _burst(
     server: ServerProcess, driver: StampDriver, count: int, details: dict[str, Any]
 ) -> list[Figure]:
@@ -271,7 +306,8 @@ async def _burst(
             f"{label}: last frame latency",
             last,
             "ms",
-            note=f"server wrote all {count:,} in {write_ms:.0f} ms",
+            BURST_BUDGET_MS,
+            note=f"after the last write; server wrote all {count:,} in {write_ms:.0f} ms",
         ),
         Figure("burst.shown", f"{label}: frames shown", shown, "", note="the rest coalesced"),
         Figure(

@@ -36,7 +36,7 @@ from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServe
 from bridge.sources.pocketpaw import PocketPawSource
 from bridge.sources.pocketpaw_options import Options
 from bridge.sources.pocketpaw_parse import FrameError, parse_status
-from bridge.sources.sse import FrameTooLarge, GuardedStream
+from bridge.sources.sse import FrameReader, FrameTooLarge, decode
 from bridge.theme import default_theme
 from tests.conftest import Recorder, eventually
 
@@ -178,19 +178,28 @@ def _sse_lines(data: bytes) -> Iterator[tuple[bytes, int, bool]]:
         i = end
 
 
-def _frames(data: bytes) -> tuple[list[int], int]:
-    """Byte sizes of the frames in ``data`` (the last may be open), and comment lines."""
-    sizes, size, comments = [], 0, 0
-    for line, took, ended in _sse_lines(data):
-        if ended and line.startswith(b":"):
-            comments += 1
+def _frames(data: bytes) -> tuple[list[bytes], int, list[bytes]]:
+    """Complete frames (lines joined by LF; comment-only ones left out), keepalives
+    (complete comment-only frames), and every frame's bytes, the open one included."""
+    frames: list[bytes] = []
+    every: list[bytes] = []
+    keepalives = 0
+    lines: list[bytes] = []
+    for line, _took, ended in _sse_lines(data):
         if ended and not line:
-            sizes.append(size)
-            size = 0
+            if lines:
+                joined = b"\n".join(lines)
+                every.append(joined)
+                if all(x.startswith(b":") for x in lines):
+                    keepalives += 1
+                else:
+                    frames.append(joined)
+            lines = []
         else:
-            size += took
-    sizes.append(size)
-    return sizes, comments
+            lines.append(line)
+    if lines:
+        every.append(b"\n".join(lines))
+    return frames, keepalives, every
 
 
 SSE_BYTES = st.lists(
@@ -207,28 +216,18 @@ def _cuts(data: bytes, points: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(marks) if b > a]
 
 
-async def _scan(chunks: list[bytes], limit: int) -> tuple[int, bool]:
-    comments = 0
-
-    def on_comment() -> None:
-        nonlocal comments
-        comments += 1
-
-    class Inner:
-        async def __aiter__(self) -> Any:
-            for chunk in chunks:
-                yield chunk
-
-        async def aclose(self) -> None:
-            pass
-
-    guard = GuardedStream(Inner(), limit=limit, on_activity=lambda: None, on_comment=on_comment)  # type: ignore[arg-type]
+def _scan(chunks: list[bytes], limit: int) -> tuple[list[bytes], int, bool]:
+    reader = FrameReader(limit)
+    frames: list[bytes] = []
+    keepalives = 0
     try:
-        async for _ in guard:
-            pass
+        for chunk in chunks:
+            batch = reader.feed(chunk)
+            frames += batch.frames
+            keepalives += batch.keepalives
     except FrameTooLarge:
-        return comments, True
-    return comments, False
+        return frames, keepalives, True
+    return frames, keepalives, False
 
 
 @settings(max_examples=300, deadline=None)
@@ -241,18 +240,33 @@ async def _scan(chunks: list[bytes], limit: int) -> tuple[int, bool]:
 )
 @example(data=b"data: 1\r\rdata: 2\r\r" * 20, points=[])
 @example(data=b": keepalive\r\r: keepalive\r\n\r\n", points=[12, 13, 26])
-async def test_size_guard_reads_frames_like_the_sse_parser(data: bytes, points: list[int]) -> None:
+@example(data=b"\n\n\ndata: 1\n\n\n\ndata: 2\n\n", points=[1, 2, 3, 11, 12, 13])
+@example(data=b":\r\n\n", points=[2, 3])  # the LF pairing a CR, alone in its chunk
+def test_frame_reader_cuts_frames_like_the_sse_spec(data: bytes, points: list[int]) -> None:
     limit = 64
     chunks = _cuts(data, points)
-    sizes, comments = _frames(data)
-    seen_comments, rejected = await _scan(chunks, limit)
-    if max(sizes) <= limit:
-        # No frame is over the limit: nothing may be rejected, however it is cut up.
-        assert not rejected, (sizes, chunks)
-        assert seen_comments == comments, (chunks, seen_comments, comments)
-    longest_chunk = max((len(c) for c in chunks), default=0)
-    if max(sizes) > limit + longest_chunk:
-        assert rejected  # some chunk boundary falls inside the oversized frame
+    frames, keepalives, every = _frames(data)
+    seen, seen_keepalives, rejected = _scan(chunks, limit)
+    longest = max((len(f) for f in every), default=0)
+    if longest < limit:
+        # No frame is over the limit: nothing may be rejected, however it is cut up,
+        # and the frames are exactly the spec's, in order.
+        assert not rejected, (every, chunks)
+        assert seen == frames, (chunks, seen, frames)
+        assert seen_keepalives == keepalives, (chunks, seen_keepalives, keepalives)
+    if longest > limit:
+        assert rejected, (every, chunks)  # refused, however it is cut up
+    else:
+        assert seen == frames[: len(seen)]  # never a frame the spec does not see
+
+
+def test_decode_reads_fields_like_the_sse_spec() -> None:
+    ev = decode(b": hi\nevent: status\ndata: {\"a\":\ndata:1}\nid: 7\nretry: 50\nbogus: x")
+    assert ev is not None
+    assert (ev.event, ev.data, ev.id, ev.retry) == ("status", '{"a":\n1}', "7", 50)
+    assert decode(b": only a comment") is None
+    plain = decode(b"data: \xff")
+    assert plain is not None and (plain.event, plain.data) == ("message", "\ufffd")
 
 
 # -- over real HTTP ---------------------------------------------------------------------------

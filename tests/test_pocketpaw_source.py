@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.model import ConnectionState, SessionState
-from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
+from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer, sse
 from tests.conftest import RunSource, connected, eventually
 
 
@@ -192,10 +192,18 @@ async def test_malformed_and_unknown_frames_are_logged_and_skipped(
 ) -> None:
     _, rec = await run_source(server.url)
     await rec.wait_state("idle")
+
+    def malformed() -> int:
+        return sum("malformed" in r.getMessage() for r in caplog.records)
+
     with caplog.at_level(logging.WARNING, logger="agentlight.sources.pocketpaw"):
+        # One at a time: frames read together are superseded by the newest, unparsed.
         await server.send_frame("{not json")
+        await eventually(lambda: malformed() == 1)
         await server.send_frame(json.dumps({"global": 3}))
+        await eventually(lambda: malformed() == 2)
         await server.send_raw(b"event: status\ndata: [1, 2]\n\n")
+        await eventually(lambda: malformed() == 3)
         await server.send_frame(json.dumps({"hello": "world"}), event="other")
         agent.set_raw_session(
             {"session_key": "websocket:z", "state": "compacting", "tool_name": None, "mood": 1}
@@ -205,8 +213,7 @@ async def test_malformed_and_unknown_frames_are_logged_and_skipped(
     assert status.snapshot is not None
     assert status.snapshot.sessions[0].state is SessionState.UNKNOWN
     assert status.snapshot.sessions[0].raw_state == "compacting"
-    malformed = [r for r in caplog.records if "malformed" in r.getMessage()]
-    assert len(malformed) == 3
+    assert malformed() == 3
     assert server.requests[STREAM_PATH] == 1  # bad frames never cost the connection
 
 
@@ -262,3 +269,23 @@ async def test_rate_limit_backs_off_then_connects(
         await rec.wait_state("idle")
     assert any("429" in r.getMessage() for r in caplog.records)
     assert not any(s.connection is ConnectionState.DISCONNECTED for s in rec.statuses)
+
+
+async def test_a_burst_read_at_once_parses_only_its_newest_frame(
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
+    source, rec = await run_source(server.url)
+    await rec.wait_state("idle")
+    before = source.state.frames
+
+    def body(tool: str) -> str:
+        session = {"session_key": "websocket:b", "state": "tool_running", "tool_name": tool}
+        return json.dumps({"global": {"state": "active"}, "sessions": [session]})
+
+    # 500 frames in one write: the source reads them together, so 499 are superseded.
+    await server.send_raw(b"".join(sse.frame(body(f"t{i}")) for i in range(500)))
+    status = await rec.wait_for(lambda s: sessions(s) == [("websocket:b", "tool_running", "t499")])
+    assert status.connection is ConnectionState.CONNECTED
+    assert source.state.frames - before < 5
+    shown = {tool for s in rec.statuses for _, _, tool in sessions(s)}
+    assert len(shown) < 5  # the last one and perhaps one per 64 KiB read

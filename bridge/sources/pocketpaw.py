@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent, SSEError
+from httpx_sse import ServerSentEvent
 
 from bridge.backoff import Backoff
 from bridge.errors import AuthFailed, ConfigError, SourceError, SourceUnavailable
@@ -50,7 +50,7 @@ from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
 from bridge.sources.pocketpaw_parse import parse_status
 from bridge.sources.pocketpaw_state import PocketPawState
-from bridge.sources.sse import FrameTooLarge, GuardedStream
+from bridge.sources.sse import FrameReader, FrameTooLarge, Newest, decode
 
 __all__ = ["FrameTooLarge", "PocketPawSource"]
 
@@ -62,6 +62,7 @@ STREAM_PATH = "/api/v1/agent/status/stream"
 _HEALTHY_STREAM = 5.0
 # How long a rate-limit pause may keep showing the last known state.
 _SHOW_STALE_FOR = 10.0
+_STATUS_EVENTS = frozenset({"status", "message", ""})
 
 
 class _StreamLost(SourceError):
@@ -154,7 +155,7 @@ class PocketPawSource(Source):
                 await self._auth_failed(err)
             except RateLimited as err:
                 await self._rate_limited(err)
-            except (SourceError, httpx.HTTPError, OSError, SSEError) as err:
+            except (SourceError, httpx.HTTPError, OSError) as err:
                 failures += 1
                 if failures >= self.o.fallback_after:
                     try:
@@ -186,6 +187,24 @@ class PocketPawSource(Source):
         loop = asyncio.get_running_loop()
         frames = 0
         first_frame_at = 0.0
+        answered = False
+
+        def handle(batch: list[bytes]) -> None:
+            nonlocal frames, first_frame_at
+            try:
+                good = self._on_frames(batch)
+            except Exception as err:  # never let a surprise escape a loop callback
+                log.exception("%s: unexpected error on a frame: %s", self.name, describe(err))
+                return
+            if good:
+                frames += 1
+                if frames == 1:
+                    first_frame_at = loop.time()
+                    log.info("%s: streaming status from %s", self.name, self.o.url)
+
+        # Frames are parsed when the reader waits for the network, newest only: a
+        # burst already read costs one parse (issue 13).
+        newest = Newest(handle)
         self.requests += 1
         try:
             async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout) as deadline:
@@ -196,39 +215,54 @@ class PocketPawSource(Source):
                     timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
                 ) as response:
                     check(response, auth=self._auth_hint, content_type="text/event-stream")
-
-                    def alive() -> None:
-                        deadline.reschedule(loop.time() + self.o.stale_after)
-
-                    alive()
-                    response.stream = GuardedStream(
-                        response.stream,  # type: ignore[arg-type]
-                        limit=self.o.max_frame_bytes,
-                        on_activity=alive,
-                        on_comment=self._on_keepalive,
-                    )
+                    answered = True
+                    # Alive means complete frames and keepalives, never bytes: a server
+                    # dribbling a byte a second, or a data line that never ends, goes stale.
+                    deadline.reschedule(loop.time() + self.o.stale_after)
+                    # Moving the deadline costs a timer; during a burst once in a while will do.
+                    nudge = min(1.0, self.o.stale_after / 10)
+                    moved_at = loop.time()
+                    reader = FrameReader(self.o.max_frame_bytes)
                     reconciler = asyncio.create_task(self._reconcile_loop(client))
                     try:
-                        async for event in EventSource(response).aiter_sse():
-                            if self._on_event(event):
-                                frames += 1
-                                if frames == 1:
-                                    first_frame_at = loop.time()
-                                    log.info("%s: streaming status from %s", self.name, self.o.url)
+                        # The raw body (identity, checked above) without httpx's decoder layers:
+                        # a burst is thousands of chunks, each layer costs per chunk.
+                        async for chunk in response.stream:  # type: ignore[union-attr]
+                            batch = reader.feed(chunk)
+                            if not batch:
+                                continue
+                            now = loop.time()
+                            if now - moved_at >= nudge:
+                                deadline.reschedule(now + self.o.stale_after)
+                                moved_at = now
+                            if batch.keepalives:
+                                self._on_keepalive(batch.keepalives)
+                            if batch.frames:
+                                newest.add(batch.frames)
+                        newest.flush()
                     finally:
+                        newest.cancel()
                         reconciler.cancel()
                         await asyncio.gather(reconciler, return_exceptions=True)
         except TimeoutError:
+            honour_cancel()
+            newest.flush()
             if not frames:
+                if answered:
+                    raise SourceUnavailable(
+                        f"the stream sent no complete frame in {self.o.stale_after:g} s"
+                    ) from None
                 raise SourceUnavailable("no answer from the server in time") from None
             log.warning(
-                "%s: no frame or keepalive for %.0f s; checking the snapshot, then reconnecting",
+                "%s: no complete frame or keepalive for %.0f s; "
+                "checking the snapshot, then reconnecting",
                 self.name,
                 self.o.stale_after,
             )
             self._apply(await self._get(client), "stream")
             raise _StreamLost("stream went silent", loop.time() - first_frame_at) from None
-        except (httpx.HTTPError, OSError, SSEError) as err:
+        except (httpx.HTTPError, OSError) as err:
+            newest.flush()
             if frames:
                 raise _StreamLost(describe(err), loop.time() - first_frame_at) from err
             raise
@@ -301,12 +335,28 @@ class PocketPawSource(Source):
 
     # -- frames -------------------------------------------------------------
 
+    def _on_frames(self, frames: list[bytes]) -> bool:
+        """Apply the newest status frame of a batch; True when it was good.
+
+        Every status frame is a full snapshot, so older ones in the same batch
+        are superseded and never parsed: a burst costs one parse, not one per frame.
+        """
+        for raw in reversed(frames):
+            event = decode(raw)
+            if event is None:
+                continue
+            if event.event in _STATUS_EVENTS:
+                return self._on_event(event)
+            self._ignore(event.event)
+        return False
+
+    def _ignore(self, name: str) -> None:
+        self._once.info(f"event:{name[:40]}", "%s: ignoring %r events", self.name, name[:40])
+
     def _on_event(self, event: ServerSentEvent) -> bool:
         """Handle one SSE event; True when it was a good status frame."""
-        if event.event not in ("status", "message", ""):
-            self._once.info(
-                f"event:{event.event[:40]}", "%s: ignoring %r events", self.name, event.event[:40]
-            )
+        if event.event not in _STATUS_EVENTS:
+            self._ignore(event.event)
             return False
         try:
             data = json.loads(event.data)
@@ -326,8 +376,8 @@ class PocketPawSource(Source):
             self._wake_reconciler.set()
         self.publish(ConnectionState.CONNECTED, snapshot, via)
 
-    def _on_keepalive(self) -> None:
-        self.keepalives += 1
+    def _on_keepalive(self, count: int = 1) -> None:
+        self.keepalives += count
         if self.state.on_keepalive():
             self._wake_reconciler.set()
 
