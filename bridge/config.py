@@ -158,7 +158,8 @@ def _collect(errors: list[ConfigError], build: Callable[[], T], failed: T) -> T:
 
 
 def _resolve_paths(table: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
-    """Options naming a file (``path``, ``file``, ``*_file``) made relative to the config.
+    """Options naming a file (``path``, ``file``, ``*_file``, ``*_from``) made relative to
+    the config.
 
     ``~`` and absolute paths are kept; the checks that follow see the real path.
     """
@@ -166,7 +167,7 @@ def _resolve_paths(table: dict[str, Any], base_dir: Path | None) -> dict[str, An
         return table
     out = dict(table)
     for k, v in table.items():
-        if (k in ("path", "file") or k.endswith("_file")) and isinstance(v, str) and v:
+        if (k in ("path", "file") or k.endswith(("_file", "_from"))) and isinstance(v, str) and v:
             p = Path(v)
             if not p.is_absolute() and not v.startswith("~"):
                 out[k] = str(base_dir / p)

@@ -60,6 +60,7 @@ from bridge.sources.http import (
     honour_cancel,
     make_client,
 )
+from bridge.sources.pocketpaw_options import env_secret
 
 log = logging.getLogger("agentlight.sources.agp")
 
@@ -560,12 +561,9 @@ def resolve_key(options: AgpOptions) -> tuple[Secret | None, str]:
     secret = _systemd_credential(options.credential)
     if secret is not None:
         return secret, f"the systemd credential {options.credential!r}"
-    value = os.environ.get(API_KEY_ENV, "").strip()
-    if value:
-        try:
-            return credential(Secret(value), API_KEY_ENV), f"the {API_KEY_ENV} variable"
-        except ValueError as err:
-            raise ConfigError(str(err), file="environment", key=API_KEY_ENV) from None
+    value = env_secret(API_KEY_ENV)
+    if value is not None:
+        return value, f"the {API_KEY_ENV} variable"
     return None, "nowhere"
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bridge.secret import Secret
-from bridge.sources.pocketpaw_options import check_url, credential
+from bridge.sources.pocketpaw_options import check_url, credential, env_secret
 
 DEFAULT_URL = "https://agp.eu.hcompany.ai/api/v2"
 API_KEY_ENV = "H_API_KEY"
@@ -94,6 +94,8 @@ class Options:
         )
         check_url(self.url)
         object.__setattr__(self, "url", self.url.rstrip("/"))
+        if self.api_key is None:
+            env_secret(API_KEY_ENV)  # what run will read, checked here so `check` finds it too
         object.__setattr__(self, "sessions", tuple(self.sessions))
         for i, sid in enumerate(self.sessions):
             if not valid_session_id(sid):
