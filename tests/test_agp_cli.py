@@ -1,0 +1,120 @@
+"""``demo --agp``, ``simulate --agp`` and ``run`` with an AgP source, as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from pathlib import Path
+
+from tests.conftest import eventually
+from tests.test_cli import ROOT, agentlight, records
+
+EVERY_SHOWN = {"running", "paused", "idle", "completed", "failed", "timed_out", "interrupted"}
+
+
+def raw_states(lines: list[dict[str, object]]) -> set[str]:
+    seen: set[str] = set()
+    for line in lines:
+        for session in line["sessions"]:  # type: ignore[attr-defined]
+            seen.add(session["raw_state"])
+    return seen
+
+
+def test_demo_agp_shows_agp_sessions(tmp_path: Path) -> None:
+    record = tmp_path / "demo.jsonl"
+    result = agentlight(
+        "demo", "--agp", "--speed", "20", "--duration", "3", "--record", str(record)
+    )
+    assert result.returncode == 0, result.stderr
+    lines = records(record)
+    assert {"completed", "failed", "paused"} <= raw_states(lines)
+    sources = {s["source"] for line in lines for s in line["sessions"]}  # type: ignore[attr-defined]
+    assert sources == {"agp"}
+    parents = {s["key"]: s["parent"] for line in lines for s in line["sessions"]}  # type: ignore[attr-defined]
+    assert parents["research-web-1"] == "research-1"  # a subagent, linked
+
+
+async def test_run_against_simulate_agp_sees_every_status(tmp_path: Path) -> None:
+    ids = tmp_path / "ids"
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bridge",
+        "simulate",
+        "--agp",
+        "--port",
+        "0",
+        "--speed",
+        "6",
+        "--api-key",
+        "sim-key-123",
+        "--sessions-dir",
+        str(ids),
+        cwd=ROOT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    bridge = None
+    try:
+        assert sim.stderr is not None
+        line = (await asyncio.wait_for(sim.stderr.readline(), 10)).decode()
+        match = re.search(r"on (http://127\.0\.0\.1:\d+/api/v2)", line)
+        assert match, line
+        record = tmp_path / "run.jsonl"
+        config = tmp_path / "agp.toml"
+        config.write_text(
+            f"""
+[[sources]]
+type = "agp"
+url = "{match.group(1)}"
+sessions_from = "ids"
+interval = 0.5
+allow_any_interval = true
+
+[[devices]]
+type = "terminal"
+
+[[devices]]
+type = "record"
+path = "run.jsonl"
+"""
+        )
+        bridge = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bridge",
+            "run",
+            "-c",
+            str(config),
+            cwd=ROOT,
+            env={"H_API_KEY": "sim-key-123", "PATH": "/usr/bin:/bin"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        await eventually(lambda: raw_states(records(record)) >= EVERY_SHOWN, within=30)
+        bridge.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(bridge.communicate(), 10)
+        assert bridge.returncode == 0, err.decode()
+        text = out.decode()
+        assert "agp:research-1" in text and "paused" in text
+        assert "sim-key-123" not in err.decode() + text
+        # Every line is valid JSON with the session's own source.
+        assert all(
+            s["source"] == "agp"
+            for line in records(record)
+            for s in line["sessions"]  # type: ignore[attr-defined]
+        )
+    finally:
+        for proc in (bridge, sim):
+            if proc is not None and proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(proc.wait(), 10)
+
+
+def test_check_names_a_bad_agp_option(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[sources]]\ntype = "agp"\ninterval = 1\n[[devices]]\ntype = "terminal"\n')
+    result = agentlight("check", "-c", str(config))
+    assert result.returncode == 2
+    assert "interval" in result.stderr and "2 to 5" in result.stderr
