@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, latency, scale, startup
+from benchmarks import agp, cost, latency, scale, startup
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
-PARTS = ("latency", "burst", "cost", "cli", "scale")
+PARTS = ("latency", "burst", "cost", "cli", "scale", "agp")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     if "scale" in parts:
         step("scale (parse + map per frame)")
         found, details["scale"] = scale.run(args.quick)
+        figures += found
+    if "agp" in parts:
+        step("agp (poll schedule on a virtual clock; 100 sessions, agentlight run via /proc)")
+        found, details["agp"] = agp.run(args.quick)
         figures += found
 
     meta = {

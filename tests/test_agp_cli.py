@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import eventually
 from tests.test_cli import ROOT, agentlight, records
@@ -14,10 +15,10 @@ from tests.test_cli import ROOT, agentlight, records
 EVERY_SHOWN = {"running", "paused", "idle", "completed", "failed", "timed_out", "interrupted"}
 
 
-def raw_states(lines: list[dict[str, object]]) -> set[str]:
+def raw_states(lines: list[dict[str, Any]]) -> set[str]:
     seen: set[str] = set()
     for line in lines:
-        for session in line["sessions"]:  # type: ignore[attr-defined]
+        for session in line["sessions"]:
             seen.add(session["raw_state"])
     return seen
 
@@ -30,9 +31,9 @@ def test_demo_agp_shows_agp_sessions(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = records(record)
     assert {"completed", "failed", "paused"} <= raw_states(lines)
-    sources = {s["source"] for line in lines for s in line["sessions"]}  # type: ignore[attr-defined]
+    sources = {s["source"] for line in lines for s in line["sessions"]}
     assert sources == {"agp"}
-    parents = {s["key"]: s["parent"] for line in lines for s in line["sessions"]}  # type: ignore[attr-defined]
+    parents = {s["key"]: s["parent"] for line in lines for s in line["sessions"]}
     assert parents["research-web-1"] == "research-1"  # a subagent, linked
 
 
@@ -100,11 +101,7 @@ path = "run.jsonl"
         assert "agp:research-1" in text and "paused" in text
         assert "sim-key-123" not in err.decode() + text
         # Every line is valid JSON with the session's own source.
-        assert all(
-            s["source"] == "agp"
-            for line in records(record)
-            for s in line["sessions"]  # type: ignore[attr-defined]
-        )
+        assert all(s["source"] == "agp" for line in records(record) for s in line["sessions"])
     finally:
         for proc in (bridge, sim):
             if proc is not None and proc.returncode is None:

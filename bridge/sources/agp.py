@@ -67,6 +67,9 @@ log = logging.getLogger("agentlight.sources.agp")
 _NEVER = math.inf
 # A rate-limit pause longer than this shows "connecting" instead of a state nobody reads.
 _SHOW_STALE_FOR = 30.0
+# Polls finish one by one; changes within this many seconds go out as one status, so
+# 100 sessions cost a few remaps a second, not one per reply. Small beside the interval.
+_PUBLISH_GAP = 0.25
 _BUSY = frozenset(
     {
         SessionState.PENDING,
@@ -204,10 +207,15 @@ class AgpSource(Source):
                 if self._list.check():
                     self._set_listed(self._listed_ids(), now)
             self._launch(client, now)
-            if self._dirty or self._hid_since(now):
+            if self._hid_since(now):
+                self._dirty = True
+            publish_at = self._published_at + _PUBLISH_GAP
+            if self._dirty and now >= publish_at:
                 self._dirty = False
                 self._publish_status(now)
             wake_at = self._next_wake(now)
+            if self._dirty:
+                wake_at = publish_at if wake_at is None else min(wake_at, publish_at)
             timeout = None if wake_at is None else max(0.0, wake_at - now)
             try:
                 async with asyncio.timeout(timeout):
@@ -345,7 +353,9 @@ class AgpSource(Source):
         except BodyTooLarge as err:
             self._bad_reply(watch, err, loop.time())
         except (httpx.HTTPError, OSError, SourceError) as err:
-            self._unreachable(_describe(err), loop.time())
+            # Refused or unresolvable is certain; a dropped or slow reply may be a blip.
+            certain = isinstance(err, httpx.ConnectError | OSError)
+            self._unreachable(_describe(err), loop.time(), certain=certain)
         except Exception as err:
             # A bug or a surprise from a library: say so, show it, keep going.
             log.exception("%s: unexpected error: %s", self.name, _describe(err))
@@ -472,10 +482,13 @@ class AgpSource(Source):
         if delay > _SHOW_STALE_FOR or self._connection is not ConnectionState.CONNECTED:
             self._set_connection(ConnectionState.CONNECTING, "rate limited (429)")
 
-    def _unreachable(self, detail: str, now: float) -> None:
+    def _unreachable(self, detail: str, now: float, *, certain: bool = True) -> None:
         self._failures += 1
         delay = self._pause(None, now)
-        self._disconnected(f"{detail}; retrying in {delay:.0f} s")
+        if certain or self._failures >= 2 or self._connection is not ConnectionState.CONNECTED:
+            self._disconnected(f"{detail}; retrying in {delay:.0f} s")
+        else:
+            log.info("%s: %s; retrying in %.1f s", self.name, detail, delay)
 
     def _pause(self, retry_after: float | None, now: float) -> float:
         """Hold every poll for Retry-After or the next back-off delay; returns it."""
