@@ -8,7 +8,7 @@ from typing import Literal
 __all__ = ["Fault", "FaultKind"]
 
 FaultKind = Literal[
-    "status", "reset", "hang", "half_frame", "die_mid_frame", "huge_frame", "garbage"
+    "status", "reset", "hang", "half_frame", "die_mid_frame", "huge_frame", "garbage", "dribble"
 ]
 
 
@@ -30,6 +30,9 @@ class Fault:
       silence with the connection open. On the REST path: a ``size``-byte body.
     - ``garbage``: stream headers, ``payload`` verbatim, then a normal stream. On the
       REST path: a 200 whose body is ``payload``.
+    - ``dribble``: stream headers, then ``payload`` one byte every ``interval``
+      seconds, over and over (a frame that never completes, if ``payload`` holds
+      no blank line). On the REST path: a 200 body dribbled the same way.
     """
 
     kind: FaultKind
@@ -39,6 +42,7 @@ class Fault:
     path: str | None = None
     size: int = 4 * 1024 * 1024
     payload: bytes = b""
+    interval: float = 1.0
 
     def matches(self, path: str) -> bool:
         return self.path is None or self.path == path

@@ -276,6 +276,9 @@ class SimServer:
             await self._stream(conn, prefix=fault.payload)
             return
         await self._open_stream(conn)
+        if fault.kind == "dribble":
+            await conn.until_peer_closes(_dribble(conn, fault))
+            return
         first = sse.status_frame(self.agent.snapshot())
         if fault.kind == "half_frame":
             await conn.send(first + sse.HALF_FRAME)
@@ -290,7 +293,10 @@ class SimServer:
 
     async def _rest_fault(self, conn: Connection, fault: Fault) -> None:
         body = json_body(self.agent.snapshot())
-        if fault.kind == "garbage":
+        if fault.kind == "dribble":
+            await conn.start(200, {"content-type": "application/json"})
+            await conn.until_peer_closes(_dribble(conn, fault))
+        elif fault.kind == "garbage":
             await conn.respond(200, fault.payload)
         elif fault.kind == "huge_frame":
             headers = {"content-type": "application/json", "content-length": str(fault.size)}
@@ -306,6 +312,14 @@ class SimServer:
                 conn.abort()
             else:
                 await conn.until_peer_closes()
+
+
+async def _dribble(conn: Connection, fault: Fault) -> None:
+    payload = fault.payload or b"x"
+    while True:
+        for i in range(len(payload)):
+            await conn.send(payload[i : i + 1])
+            await asyncio.sleep(fault.interval)
 
 
 def _bearer(value: str | None) -> str:

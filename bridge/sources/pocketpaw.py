@@ -25,6 +25,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -48,7 +49,7 @@ from bridge.sources.http import (
 )
 from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
-from bridge.sources.pocketpaw_parse import parse_status
+from bridge.sources.pocketpaw_parse import parse_capped
 from bridge.sources.pocketpaw_state import PocketPawState
 from bridge.sources.sse import FrameReader, FrameTooLarge, Newest, decode
 
@@ -63,6 +64,15 @@ _HEALTHY_STREAM = 5.0
 # How long a rate-limit pause may keep showing the last known state.
 _SHOW_STALE_FOR = 10.0
 _STATUS_EVENTS = frozenset({"status", "message", ""})
+
+
+class _Parsed(NamedTuple):
+    snapshot: Snapshot
+    dropped: int  # sessions over max_sessions, not shown
+
+
+class _NoFrame(SourceUnavailable):
+    """The server answered but sent no complete frame in time (a dribbling stream)."""
 
 
 class _StreamLost(SourceError):
@@ -103,6 +113,7 @@ class PocketPawSource(Source):
         self.state = PocketPawState(options.error_ttl, clock)
         self._wake_reconciler = asyncio.Event()
         self._once = OnceLog(log)
+        self._dropped = 0  # sessions over max_sessions in what is shown
         self._poll_reason = ""
         self.requests = 0  # every HTTP request made, for benchmarks and tests
         self.keepalives = 0
@@ -171,7 +182,9 @@ class PocketPawSource(Source):
                     else:
                         poll_reason = f"the stream failed {failures} times in a row"
                         continue
-                self._disconnected(describe(err), reachable=isinstance(err, FrameTooLarge))
+                self._disconnected(
+                    describe(err), reachable=isinstance(err, FrameTooLarge | _NoFrame)
+                )
                 delay = self._backoff.next()
                 log.info("%s: retrying in %.1f s", self.name, delay)
             except Exception as err:
@@ -249,7 +262,7 @@ class PocketPawSource(Source):
             newest.flush()
             if not frames:
                 if answered:
-                    raise SourceUnavailable(
+                    raise _NoFrame(
                         f"the stream sent no complete frame in {self.o.stale_after:g} s"
                     ) from None
                 raise SourceUnavailable("no answer from the server in time") from None
@@ -359,21 +372,43 @@ class PocketPawSource(Source):
             self._ignore(event.event)
             return False
         try:
-            data = json.loads(event.data)
-            snapshot = parse_status(
-                data, source=self.name, received_at=self._clock(), previous=self.state.snapshot
-            )
+            parsed = self._parse(json.loads(event.data))
         except (ValueError, RecursionError) as err:
             log.warning(
                 "%s: skipping a malformed frame (%s): %.80r", self.name, describe(err), event.data
             )
             return False
-        self._apply(snapshot, "stream", from_stream=True)
+        self._apply(parsed, "stream", from_stream=True)
         return True
 
-    def _apply(self, snapshot: Snapshot, via: str, *, from_stream: bool = False) -> None:
+    def _parse(self, data: object) -> _Parsed:
+        return _Parsed(
+            *parse_capped(
+                data,
+                source=self.name,
+                received_at=self._clock(),
+                previous=self.state.snapshot,
+                max_sessions=self.o.max_sessions,
+            )
+        )
+
+    def _apply(self, parsed: _Parsed, via: str, *, from_stream: bool = False) -> None:
+        snapshot, dropped = parsed
         if self.state.apply(snapshot, from_stream=from_stream):
             self._wake_reconciler.set()
+        if dropped and not self._dropped:
+            log.warning(
+                "%s: the server lists %d sessions; showing the first %d (max_sessions), "
+                "dropping the rest",
+                self.name,
+                dropped + self.o.max_sessions,
+                self.o.max_sessions,
+            )
+        elif self._dropped and not dropped:
+            log.info("%s: sessions back under max_sessions; showing all", self.name)
+        self._dropped = dropped
+        if dropped:
+            via = f"{via}; {dropped} sessions over max_sessions ({self.o.max_sessions}) not shown"
         self.publish(ConnectionState.CONNECTED, snapshot, via)
 
     def _on_keepalive(self, count: int = 1) -> None:
@@ -399,26 +434,26 @@ class PocketPawSource(Source):
         """Re-read the snapshot; use it if it disagrees and the stream said nothing meanwhile."""
         frames_before = self.state.frames
         try:
-            snapshot = await self._get(client)
+            parsed = await self._get(client)
         except (SourceError, httpx.HTTPError, OSError) as err:
             log.debug("%s: reconcile failed: %s", self.name, describe(err))
             return
         last = self.state.snapshot
         if self.state.frames != frames_before or last is None:
             return
-        if self.state.disagrees(snapshot):
+        if self.state.disagrees(parsed.snapshot):
             log.info(
                 "%s: the snapshot disagrees with the stream's last frame (%s vs %s); "
                 "using the snapshot",
                 self.name,
-                snapshot.state.value,
+                parsed.snapshot.state.value,
                 last.state.value,
             )
-            self._apply(snapshot, "stream")
+            self._apply(parsed, "stream")
 
     # -- HTTP ---------------------------------------------------------------
 
-    async def _get(self, client: httpx.AsyncClient) -> Snapshot:
+    async def _get(self, client: httpx.AsyncClient) -> _Parsed:
         """One snapshot from the REST endpoint, size-capped."""
         self.requests += 1
         try:
@@ -439,10 +474,7 @@ class PocketPawSource(Source):
                 f"snapshot larger than max_frame_bytes ({self.o.max_frame_bytes})"
             ) from None
         try:
-            data = json.loads(body)
-            return parse_status(
-                data, source=self.name, received_at=self._clock(), previous=self.state.snapshot
-            )
+            return self._parse(json.loads(body))
         except (ValueError, RecursionError) as err:
             raise SourceUnavailable(f"bad snapshot: {describe(err)}") from err
 

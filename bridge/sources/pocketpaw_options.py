@@ -42,6 +42,9 @@ class Options:
     :param connect_timeout: seconds to connect.
     :param request_timeout: seconds for a snapshot request.
     :param max_frame_bytes: largest accepted frame or snapshot body.
+    :param max_sessions: most sessions shown from one frame or snapshot; the
+        rest are dropped (one log line, the count in the source's detail), so
+        a server listing tens of thousands cannot stall the bridge.
     """
 
     url: str = "http://127.0.0.1:8888"
@@ -59,6 +62,7 @@ class Options:
     connect_timeout: float = 5.0
     request_timeout: float = 10.0
     max_frame_bytes: int = 2 * 1024 * 1024
+    max_sessions: int = 1000
 
     def __post_init__(self) -> None:
         for name in ("api_key", "token"):
@@ -93,6 +97,8 @@ class Options:
             raise ValueError("reconnect_max: expected a value >= reconnect_min")
         if self.fallback_after < 1:
             raise ValueError(f"fallback_after: got {self.fallback_after!r}, expected >= 1")
+        if isinstance(self.max_sessions, bool) or self.max_sessions < 1:
+            raise ValueError(f"max_sessions: got {self.max_sessions!r}, expected a count >= 1")
         if self.max_frame_bytes < 1024:
             raise ValueError(f"max_frame_bytes: got {self.max_frame_bytes!r}, expected >= 1024")
 

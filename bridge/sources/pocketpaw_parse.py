@@ -54,6 +54,23 @@ def parse_status(
         compare equal.
     :raises FrameError: when ``data`` is not a status object.
     """
+    return parse_capped(data, source=source, received_at=received_at, previous=previous)[0]
+
+
+def parse_capped(
+    data: Any,
+    *,
+    source: str = "",
+    received_at: float,
+    previous: Snapshot | None = None,
+    max_sessions: int | None = None,
+) -> tuple[Snapshot, int]:
+    """:func:`parse_status` keeping at most ``max_sessions`` sessions (the first ones).
+
+    Returns the snapshot and how many listed sessions were dropped, so the work
+    per frame stays bounded whatever a server lists (the byte cap alone lets
+    tens of thousands of sessions through).
+    """
     if not isinstance(data, dict):
         raise FrameError(f"expected a JSON object, got {type(data).__name__}")
     glob = data.get("global")
@@ -65,6 +82,10 @@ def parse_status(
     if not isinstance(raw_sessions, list):
         raise FrameError(f"'sessions' should be a list, got {type(raw_sessions).__name__}")
 
+    dropped = 0
+    if max_sessions is not None and len(raw_sessions) > max_sessions:
+        dropped = len(raw_sessions) - max_sessions
+        raw_sessions = raw_sessions[:max_sessions]
     before = {s.key: s for s in previous.sessions} if previous is not None else {}
     sessions: list[Session] = []
     seen: set[str] = set()
@@ -78,13 +99,14 @@ def parse_status(
     if extra:
         _once.info("global-extra", "pocketpaw: ignoring unknown global fields %s", sorted(extra))
     state = _global_state(glob.get("state"), sessions)
-    return Snapshot(
+    snapshot = Snapshot(
         state=state,
         sessions=tuple(sessions),
         active_sessions=_int(glob.get("active_sessions"), None) or len(sessions),
         max_concurrent=_int(glob.get("max_concurrent"), None),
         uptime_seconds=_number(glob.get("uptime_seconds")),
     )
+    return snapshot, dropped
 
 
 def _global_state(raw: object, sessions: list[Session]) -> GlobalState:
