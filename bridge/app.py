@@ -260,4 +260,3 @@ def cmd_test_pattern(args: argparse.Namespace) -> int:
     if not 0.1 <= args.step <= 60:
         raise ConfigError(f"--step must be from 0.1 to 60 seconds, got {args.step:g}")
     return asyncio.run(run_test_pattern(config, device=args.device, step=args.step))
-

@@ -254,14 +254,7 @@ async def test_record_minimal_fields(tmp_path: Path) -> None:
     (line,) = read_lines(path)
     data = json.loads(line)
     assert list(data) == [
-        "t",
-        "device",
-        "version",
-        "global",
-        "look",
-        "focus",
-        "sessions",
-        "sources",
+        "t", "device", "version", "global", "look", "focus", "sessions", "sources"
     ]
     assert isinstance(data["t"], float)
     assert data["device"] == "d"

@@ -322,7 +322,9 @@ async def test_run_with_a_hostile_server_writes_nothing_raw(tmp_path: Path, tty:
             stdout=stdout, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         try:
-            await eventually(lambda: record.exists() and '"error"' in record.read_text(), within=10)
+            await eventually(
+                lambda: record.exists() and '"error"' in record.read_text(), within=10
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(proc.communicate(), 10)
