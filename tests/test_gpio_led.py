@@ -55,7 +55,7 @@ def test_registered_and_options_checked() -> None:
         from_table(GpioOptions, {"red": 5, "green": 5, "blue": 6}, file="f", key="devices[0]")
     with pytest.raises(ConfigError, match="balance"):
         from_table(GpioOptions, {"balance": [1, 0.5]}, file="f", key="devices[0]")
-    with pytest.raises(ConfigError, match="slot counts from 1"):
+    with pytest.raises(ConfigError, match="slot: counts from 1"):
         from_table(GpioOptions, {"slot": 0}, file="f", key="devices[0]")
     with pytest.raises(ConfigError, match="beyond"):
         from_table(GpioOptions, {"slot": 3, "slots": 2}, file="f", key="devices[0]")

@@ -119,7 +119,7 @@ def light(**options: Any) -> UsbLightDriver:
 
 def test_registered_and_options() -> None:
     assert driver_class("usblight") is UsbLightDriver
-    with pytest.raises(ConfigError, match="slots needs slot"):
+    with pytest.raises(ConfigError, match="slots: needs slot"):
         from_table(UsbLightOptions, {"slots": 2}, file="f", key="devices[0]")
 
 
