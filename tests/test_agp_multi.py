@@ -13,6 +13,7 @@ from typing import Any
 from bridge.config import parse_config
 from bridge.engine import Device, Engine
 from bridge.frame import Frame
+from bridge.inputs import Target
 from bridge.model import GlobalState, SessionRef, SessionState
 from bridge.simulator import SimAgent, SimServer
 from bridge.simulator.agp import SimAgp
@@ -81,8 +82,9 @@ async def test_colliding_keys_stay_apart_and_a_down_source_hides_no_question() -
         agent.ask_user_question(SHARED_KEY)
         laptop, hcompany = SessionRef("laptop", SHARED_KEY), SessionRef("hcompany", SHARED_KEY)
         both = await keys.wait_for(
-            lambda f: refs(f)
-            == {laptop: SessionState.WAITING_FOR_USER, hcompany: SessionState.THINKING},
+            lambda f: (
+                refs(f) == {laptop: SessionState.WAITING_FOR_USER, hcompany: SessionState.THINKING}
+            ),
             timeout=10,
         )
         steps = {v.session.ref: v.session.steps for v in both.sessions}
@@ -122,9 +124,7 @@ async def test_pocketpaw_down_does_not_hide_a_failed_agp_session() -> None:
     dead_url = dead.url
     await dead.stop()  # nothing listens there: PocketPaw is down from the start
     mock = MockDriver("led", MockOptions(slots=0))
-    async with agp_server(agp) as agp_srv, bridge(
-        dead_url, agp_srv.url, mock, sessions=("job-1",)
-    ):
+    async with agp_server(agp) as agp_srv, bridge(dead_url, agp_srv.url, mock, sessions=("job-1",)):
         frame = await mock.wait_for(
             lambda f: f.focus == SessionRef("hcompany", "job-1"), timeout=10
         )
@@ -171,3 +171,23 @@ def test_two_named_sources_in_one_config() -> None:
         ("agp", "hcompany"),
     ]
     assert config.sources[1].options.sessions == ("a", "b")
+
+
+async def test_pressing_a_failed_sessions_key_dismisses_it() -> None:
+    agp = SimAgp()
+    agp.create("job-1", "failed", error="Browser crashed")
+    agp.create("job-2", "running")
+    keys = MockDriver("keys", MockOptions(slots=8))
+    async with (
+        SimServer(SimAgent(), debounce=0.01, keepalive=0.2) as pp_server,
+        agp_server(agp) as agp_srv,
+        bridge(pp_server.url, agp_srv.url, keys, sessions=("job-1", "job-2")),
+    ):
+        failed = SessionRef("hcompany", "job-1")
+        shown = await keys.wait_for(lambda f: failed in refs(f), timeout=10)
+        view = next(v for v in shown.sessions if v.session.ref == failed)
+        assert view.look.label == "Failed"
+        mark = len(keys.shown)
+        keys.press("key:0", Target.of_session(failed))
+        after = await keys.wait_for(lambda f: failed not in refs(f), timeout=10, start=mark)
+        assert SessionRef("hcompany", "job-2") in refs(after)

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import ConnectionState, GlobalState, ModelUsage, SessionState, TokenUsage
+from bridge.inputs import InputEvent, Target
+from bridge.model import (
+    ConnectionState,
+    GlobalState,
+    ModelUsage,
+    SessionRef,
+    SessionState,
+    TokenUsage,
+)
 from bridge.simulator.agp import SimAgp, status_path
 from bridge.simulator.faults import Fault
 from bridge.sources.agp import _PUBLISH_GAP
@@ -526,3 +534,47 @@ def test_options_allow_insisting_on_an_interval() -> None:
 
 def test_status_path_is_built_from_checked_ids() -> None:
     assert status_path("abc-123") == "/api/v2/sessions/abc-123/status"
+
+
+def test_a_press_dismisses_an_ended_session() -> None:
+    async def main() -> None:
+        agp = SimAgp()
+        agp.create("f", "failed", error="boom")
+        agp.create("r", "running")
+        async with agp_server(agp) as server, watching(server, sessions=("f", "r")) as w:
+            await w.rec.wait_for(lambda s: keys(s) == ["f", "r"], within=10)
+            press = InputEvent("keys", "key:0", True, Target.of_session(SessionRef("agp", "r")))
+            await w.source.on_input(press)  # still running: nothing to dismiss
+            other = InputEvent("keys", "key:0", True, Target.of_session(SessionRef("pp", "f")))
+            await w.source.on_input(other)  # another source's session of the same key
+            await asyncio.sleep(30)
+            assert keys(w.rec.last) == ["f", "r"]
+            mark = w.rec.mark()
+            dismiss = InputEvent("keys", "key:0", True, Target.of_session(SessionRef("agp", "f")))
+            await w.source.on_input(dismiss)
+            await w.rec.wait_for(lambda s: keys(s) == ["r"], within=1, start=mark)
+
+    run_virtual(main)
+
+
+def test_many_subagents_one_after_another_keep_being_followed() -> None:
+    async def main() -> None:
+        agp = SimAgp()
+        agp.create("p", "running")
+        async with agp_server(agp) as server, watching(
+            server, sessions=("p",), max_sessions=3
+        ) as w:
+            for n in range(8):  # more than max_sessions, but never more than 2 at once
+                child = f"c{n}"
+                agp.create(child, "running", parent="p")
+                await w.rec.wait_for(lambda s: child in keys(s), within=30)  # noqa: B023
+                agp.set(child, "completed")
+                mark = w.rec.mark()
+                await w.rec.wait_for(
+                    lambda s: child not in keys(s),  # noqa: B023 - awaited in this loop turn
+                    within=60,
+                    start=mark,
+                )
+            assert all(len(w.times(f"c{n}")) >= 1 for n in range(8))
+
+    run_virtual(main)

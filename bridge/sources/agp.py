@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -61,6 +62,9 @@ from bridge.sources.http import (
     make_client,
 )
 from bridge.sources.pocketpaw_options import env_secret
+
+if TYPE_CHECKING:
+    from bridge.inputs import InputEvent
 
 log = logging.getLogger("agentlight.sources.agp")
 
@@ -251,6 +255,23 @@ class AgpSource(Source):
         finite = [t for t in times if t != _NEVER]
         return min(finite) if finite else None
 
+    # -- input --------------------------------------------------------------
+
+    async def on_input(self, event: InputEvent) -> None:
+        """A press on an ended session's key dismisses it (a failed one stays until then)."""
+        ref = event.target.session
+        if not event.pressed or ref is None or ref.source != self.name:
+            return
+        watch = self._watches.get(ref.key)
+        if watch is None or watch.ended_at is None or watch.session is None:
+            return  # still running: AgP's status API has nothing to act with
+        log.info("%s: session %s dismissed from %s", self.name, ref.key, event.device)
+        watch.linger = 0.0
+        self._dirty = True
+        self._published_at = -math.inf  # at once, not after the publish gap
+        if self._wake is not None:
+            self._wake.set()
+
     # -- the watch list -----------------------------------------------------
 
     def _listed_ids(self) -> list[str]:
@@ -304,10 +325,13 @@ class AgpSource(Source):
 
     def _follow(self, parent: _Watch, ids: tuple[str, ...], now: float) -> None:
         added = False
+        # Ended subagents stay known (so they are not polled again) but no longer
+        # count: a long task may run thousands, one after another.
+        live = sum(1 for w in self._watches.values() if w.ended_at is None)
         for sid in ids:
             if sid in self._watches:
                 continue
-            if len(self._watches) >= self.o.max_sessions:
+            if live >= self.o.max_sessions or len(self._watches) >= 10 * self.o.max_sessions:
                 self._once.warning(
                     "max_sessions",
                     "%s: watching max_sessions (%d) already; not following more subagents",
@@ -316,6 +340,7 @@ class AgpSource(Source):
                 )
                 break
             self._watches[sid] = _Watch(sid, parent.id, listed=False, next_at=now)
+            live += 1
             added = True
         if added:
             self._prune()  # puts the new subagents right below their parent
