@@ -58,6 +58,7 @@ DRIVERS: dict[str, str] = {
     "usblight": "devices.usblight:UsbLightDriver",
     "record": "devices.record:RecordDriver",
     "mock": "devices.mock:MockDriver",
+    "mqtt": "devices.mqtt:MqttDriver",
 }
 
 

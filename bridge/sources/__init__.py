@@ -16,6 +16,7 @@ from typing import Any
 SOURCES: dict[str, str] = {
     "pocketpaw": "bridge.sources.pocketpaw:PocketPawSource",
     "agp": "bridge.sources.agp:AgpSource",
+    "mqtt": "bridge.sources.mqtt:MqttSource",
 }
 
 

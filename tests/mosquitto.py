@@ -1,0 +1,136 @@
+"""A real Mosquitto for tests, on 127.0.0.1 on a free port, started and stopped here.
+
+Tests skip with the reason when ``mosquitto`` is not installed, except under CI
+(``CI=true``), where a missing broker is a failure: ``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+INSTALL = "apt-get install -y mosquitto"
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()),
+        None,
+    )
+
+
+def require_mosquitto() -> str:
+    """The broker's path; skip (or, under CI, fail) when it is missing."""
+    binary = mosquitto_binary()
+    if binary is None:
+        message = f"mosquitto is not installed ({INSTALL})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; CI must install it (.ci/run does)")
+        pytest.skip(message)
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Broker:
+    """One Mosquitto process; :meth:`stop` and :meth:`start` again keep its port.
+
+    :param users: ``{user: password}``; when given, anonymous clients are refused.
+    """
+
+    def __init__(self, directory: Path, *, users: dict[str, str] | None = None) -> None:
+        self.binary = require_mosquitto()
+        self.dir = directory
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.users = users
+        self.log = directory / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._write_config()
+
+    def _write_config(self) -> None:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            # Retained messages live in memory only: a restart loses them, so
+            # publishers must send them again (what the restart test checks).
+            "persistence false",
+            f"log_dest file {self.log}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+            # Run as root in CI containers: stay root so the temp files stay readable.
+            "user root" if os.geteuid() == 0 else "",
+        ]
+        if self.users is None:
+            lines.append("allow_anonymous true")
+        else:
+            passwd = self.dir / "passwd"
+            passwd.write_text("")
+            passwd.chmod(0o600)
+            tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for user, password in self.users.items():
+                subprocess.run([tool, "-b", str(passwd), user, password], check=True)
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        self.config = self.dir / "mosquitto.conf"
+        self.config.write_text("\n".join(line for line in lines if line) + "\n")
+
+    def start(self, within: float = 10.0) -> None:
+        assert self.proc is None, "already running"
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + within
+        while True:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                log = self.log.read_text() if self.log.exists() else ""
+                self.proc = None
+                raise RuntimeError(f"mosquitto exited at start: {err}{log}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), timeout=0.2),
+            ):
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"mosquitto did not listen on {self.port}")
+            time.sleep(0.01)  # a port to open: no event to wait on
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def options(self) -> dict[str, object]:
+        """Connection keys for an ``mqtt`` device or source on this broker."""
+        return {"host": self.host, "port": self.port}
+
+
+__all__ = ["INSTALL", "Broker", "free_port", "mosquitto_binary", "require_mosquitto"]

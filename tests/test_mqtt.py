@@ -1,0 +1,496 @@
+"""MQTT device and source against a real Mosquitto on 127.0.0.1 (see tests/mosquitto.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.model import ConnectionState, GlobalState, SourceStatus
+from bridge.mqtt_link import OWN_PREFIXES
+from bridge.sources.mqtt import MqttSource
+from bridge.sources.mqtt_options import Options as SourceOptions
+from devices.mqtt import MqttDriver, MqttOptions
+from tests.conftest import Recorder, describe, eventually
+from tests.mosquitto import Broker
+from tests.test_mqtt_parts import status_frame
+
+aiomqtt = pytest.importorskip("aiomqtt", reason="the mqtt extra: pip install -e '.[mqtt]'")
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST: dict[str, Any] = {"reconnect_min": 0.02, "reconnect_max": 0.1, "connect_timeout": 2.0}
+SESSIONS = [("websocket:abc", "tool_running", "bash"), ("discord:x", "waiting_for_user")]
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("AGENTLIGHT_MQTT_PASSWORD", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    before = set(OWN_PREFIXES)
+    yield
+    OWN_PREFIXES.intersection_update(before)
+
+
+class Bridges:
+    """Publishers and subscribers on one broker, all closed at the end of a test."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.drivers: list[MqttDriver] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def publisher(
+        self, prefix: str = "agentlight/desk", *, own: bool = False, **options: Any
+    ) -> MqttDriver:
+        """An ``mqtt`` device; unless ``own``, as if on another machine."""
+        opts = MqttOptions(**{**self.broker.options, **FAST, "prefix": prefix, **options})
+        driver = MqttDriver("mqtt", opts)
+        if not own:
+            OWN_PREFIXES.discard(prefix)
+        await driver.open()
+        self.drivers.append(driver)
+        return driver
+
+    def subscriber(
+        self, prefix: str = "agentlight/+", **options: Any
+    ) -> tuple[MqttSource, Recorder]:
+        recorder = Recorder()
+        opts = SourceOptions(**{**self.broker.options, **FAST, "prefix": prefix, **options})
+        source = MqttSource("remote", opts, recorder)
+        self.tasks.append(asyncio.create_task(source.run()))
+        return source, recorder
+
+    async def close(self) -> None:
+        for driver in self.drivers:
+            await driver.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def bridges(broker: Broker) -> AsyncIterator[Bridges]:
+    b = Bridges(broker)
+    yield b
+    await b.close()
+
+
+async def retained(broker: Broker, topic_filter: str) -> dict[str, bytes]:
+    """Every retained message under ``topic_filter`` right now.
+
+    A marker published after subscribing comes back after the retained
+    messages (the broker keeps order per client), so no waiting on a timer.
+    """
+    marker = f"agentlight-test/marker/{os.getpid()}"
+    found: dict[str, bytes] = {}
+    async with aiomqtt.Client(broker.host, broker.port) as client:
+        await client.subscribe([(topic_filter, 1), (marker, 1)])
+        await client.publish(marker, b"end", qos=1)
+        async with asyncio.timeout(5):
+            async for message in client.messages:
+                topic = message.topic.value
+                if topic == marker:
+                    return found
+                if message.retain:
+                    found[topic] = bytes(message.payload)  # type: ignore[arg-type]
+    return found
+
+
+def sessions_of(status: SourceStatus) -> list[tuple[str, str, str]]:
+    snapshot = status.snapshot
+    assert snapshot is not None
+    return [(s.source, s.key, s.state.value) for s in snapshot.sessions]
+
+
+# -- publisher -> broker -> subscriber ---------------------------------------------
+
+
+async def test_status_travels_from_publisher_to_subscriber(bridges: Bridges) -> None:
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active", SESSIONS))
+    _, recorder = bridges.subscriber()
+
+    status = await recorder.wait_for(lambda s: s.snapshot is not None and s.snapshot.sessions)
+    assert status.connection is ConnectionState.CONNECTED
+    assert status.global_state is GlobalState.ACTIVE
+    got = sessions_of(status)
+    assert [(key, state) for _, key, state in got] == [
+        ("websocket:abc", "tool_running"),
+        ("discord:x", "waiting_for_user"),
+    ]
+    # Sessions keep their origin in their source name.
+    assert all("agentlight/desk" in source for source, _, _ in got)
+    tools = [s.tool for s in status.snapshot.sessions]  # type: ignore[union-attr]
+    assert tools == ["bash", None]
+
+    # A change of state travels too.
+    mark = recorder.mark()
+    await publisher.show(status_frame("idle"))
+    idle = await recorder.wait_for(lambda s: s.global_state is GlobalState.IDLE, start=mark)
+    assert sessions_of(idle) == []
+
+
+async def test_retained_topics_for_a_late_subscriber(bridges: Bridges, broker: Broker) -> None:
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active", SESSIONS))
+    await eventually(lambda: publisher.publishes == 1)
+
+    topics = await retained(broker, "agentlight/desk/#")
+    assert topics["agentlight/desk/state"] == b"active"
+    assert topics["agentlight/desk/availability"] == b"online"
+    body = json.loads(topics["agentlight/desk/status"])
+    assert body["version"] == 1
+    assert [s["key"] for s in body["sessions"]] == ["websocket:abc", "discord:x"]
+
+    # A subscriber that starts now gets it all from the broker alone.
+    _, recorder = bridges.subscriber("agentlight/desk")
+    status = await recorder.wait_for(lambda s: s.snapshot is not None)
+    assert status.global_state is GlobalState.ACTIVE
+    assert len(sessions_of(status)) == 2
+
+
+async def test_two_publishers_stay_apart(bridges: Bridges) -> None:
+    desk = await bridges.publisher("agentlight/desk")
+    lab = await bridges.publisher("agentlight/lab")
+    await desk.show(status_frame("active", [("websocket:abc", "thinking")]))
+    await lab.show(status_frame("degraded", [("websocket:abc", "error")]))
+    _, recorder = bridges.subscriber()
+
+    status = await recorder.wait_for(
+        lambda s: s.snapshot is not None and len(s.snapshot.sessions) == 2
+    )
+    # The same session key on two bridges is two sessions.
+    sources = {source for source, _, _ in sessions_of(status)}
+    assert len(sources) == 2
+    assert any("desk" in s for s in sources) and any("lab" in s for s in sources)
+    # The most severe bridge wins the global state.
+    assert status.global_state is GlobalState.DEGRADED
+
+
+async def test_a_bridge_never_reads_back_its_own_status(bridges: Bridges) -> None:
+    mine = await bridges.publisher("agentlight/me", own=True)
+    other = await bridges.publisher("agentlight/other")
+    await mine.show(status_frame("degraded", [("websocket:mine", "error")]))
+    await other.show(status_frame("active", [("websocket:theirs", "thinking")]))
+    await eventually(lambda: mine.publishes == 1 and other.publishes == 1)
+    source, recorder = bridges.subscriber()
+
+    status = await recorder.wait_for(lambda s: s.snapshot is not None)
+    assert [key for _, key, _ in sessions_of(status)] == ["websocket:theirs"]
+    assert status.global_state is GlobalState.ACTIVE
+    assert "agentlight/me" not in source._origins
+
+
+async def test_state_changes_only_not_animation_frames(bridges: Bridges, broker: Broker) -> None:
+    publisher = await bridges.publisher("agentlight/desk")
+    # Frames that differ only in their sampled color and time: an animating look.
+    for i in range(50):
+        frame = status_frame(
+            "active", SESSIONS, effect="pulse", sampled=f"#{i:02x}0000", t=i * 0.033
+        )
+        await publisher.show(frame)
+    await publisher.show(status_frame("idle"))
+    await eventually(lambda: publisher.publishes >= 1 and publisher._sent is not None)
+    await eventually(lambda: publisher._sent is not None and publisher._sent.state.value == "idle")
+    # One publish per distinct status at most (the first may be skipped as stale).
+    assert publisher.publishes <= 2
+    assert (await retained(broker, "agentlight/desk/state"))["agentlight/desk/state"] == b"idle"
+
+
+async def test_close_says_offline(bridges: Bridges, broker: Broker) -> None:
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active"))
+    await eventually(lambda: publisher.publishes == 1)
+    await publisher.close()
+    topics = await retained(broker, "agentlight/desk/#")
+    assert topics["agentlight/desk/availability"] == b"offline"
+
+
+async def test_subscriber_shows_a_bridge_that_went_offline(bridges: Bridges) -> None:
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active", SESSIONS))
+    _, recorder = bridges.subscriber()
+    await recorder.wait_for(lambda s: s.global_state is GlobalState.ACTIVE)
+    mark = recorder.mark()
+    await publisher.close()
+    status = await recorder.wait_for(
+        lambda s: s.connection is ConnectionState.DISCONNECTED, start=mark
+    )
+    assert status.detail is not None and "agentlight/desk" in status.detail
+    assert status.global_state is GlobalState.DISCONNECTED
+
+
+# -- the will, a killed publisher ------------------------------------------------------
+
+
+def _bridge_config(path: Path, broker: Broker, prefix: str, port: int) -> Path:
+    path.write_text(
+        f"""
+[[sources]]
+type = "pocketpaw"
+url = "http://127.0.0.1:{port}"
+reconnect_min = 0.05
+reconnect_max = 0.2
+
+[[devices]]
+type = "mqtt"
+host = "{broker.host}"
+port = {broker.port}
+prefix = "{prefix}"
+homeassistant = false
+keepalive = 5
+"""
+    )
+    return path
+
+
+async def test_will_says_offline_when_the_publisher_is_killed(
+    bridges: Bridges, broker: Broker, tmp_path: Path
+) -> None:
+    from bridge.simulator import SimAgent, SimServer
+
+    async with SimServer(SimAgent(), debounce=0.01, keepalive=0.1) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        config = _bridge_config(tmp_path / "pub.toml", broker, "agentlight/killed", port)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "bridge", "run", "-q", "-c", str(config)),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _, recorder = bridges.subscriber("agentlight/killed")
+            await recorder.wait_for(lambda s: s.global_state is GlobalState.IDLE, within=20)
+            mark = recorder.mark()
+            proc.send_signal(signal.SIGKILL)  # no chance to say goodbye
+            status = await recorder.wait_for(
+                lambda s: s.connection is ConnectionState.DISCONNECTED, start=mark, within=15
+            )
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert status.detail is not None and "agentlight/killed offline" in status.detail
+    topics = await retained(broker, "agentlight/killed/#")
+    assert topics["agentlight/killed/availability"] == b"offline"
+    assert topics["agentlight/killed/state"] == b"idle"  # the last word stays, marked offline
+
+
+# -- the broker goes away --------------------------------------------------------------
+
+
+async def test_broker_restart_in_the_middle(bridges: Bridges, broker: Broker) -> None:
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active", SESSIONS))
+    _, recorder = bridges.subscriber()
+    await recorder.wait_for(lambda s: s.global_state is GlobalState.ACTIVE)
+    connects = publisher.link.connects
+
+    mark = recorder.mark()
+    broker.stop()
+    # Mosquitto may first pass on the publisher's will ("offline") as it stops.
+    await recorder.wait_for(
+        lambda s: (
+            s.connection is ConnectionState.DISCONNECTED
+            and f"broker 127.0.0.1:{broker.port}" in (s.detail or "")
+        ),
+        start=mark,
+    )
+    await eventually(lambda: not publisher.health.ok)
+    # States while the broker is away: only the latest one is sent later.
+    await publisher.show(status_frame("degraded", [("websocket:abc", "error")]))
+    await publisher.show(status_frame("idle"))
+    sent_before = publisher.publishes
+
+    mark = recorder.mark()
+    broker.start()  # retained messages were lost with it (persistence off)
+    back = await recorder.wait_for(
+        lambda s: s.global_state is GlobalState.IDLE, start=mark, within=10
+    )
+    assert back.connection is ConnectionState.CONNECTED
+    await eventually(lambda: publisher.link.connects > connects and publisher.health.ok)
+    assert publisher.publishes == sent_before + 1
+    seen = [s.global_state for s in recorder.statuses[mark:]]
+    assert GlobalState.DEGRADED not in seen
+    topics = await retained(broker, "agentlight/desk/#")
+    assert topics["agentlight/desk/availability"] == b"online"
+    assert topics["agentlight/desk/state"] == b"idle"
+
+
+async def test_no_broker_at_start_then_it_comes(tmp_path: Path) -> None:
+    broker = Broker(tmp_path)  # configured, not started
+    bridges = Bridges(broker)
+    try:
+        publisher = await bridges.publisher("agentlight/desk")
+        OWN_PREFIXES.discard("agentlight/desk")
+        await publisher.show(status_frame("active", SESSIONS))  # never waits on the network
+        _, recorder = bridges.subscriber()
+        await recorder.wait_for(lambda s: s.connection is ConnectionState.DISCONNECTED)
+        await eventually(lambda: not publisher.health.ok)
+        broker.start()
+        await recorder.wait_for(lambda s: s.global_state is GlobalState.ACTIVE, within=10)
+    finally:
+        await bridges.close()
+        broker.stop()
+
+
+# -- credentials -------------------------------------------------------------------------
+
+
+async def test_auth_failure_and_success(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    broker = Broker(tmp_path, users={"agent": "right-horse-battery"})
+    broker.start()
+    bridges = Bridges(broker)
+    try:
+        wrong = await bridges.publisher(
+            "agentlight/wrong", username="agent", password="wrong-staple-pass"
+        )
+        _, denied = bridges.subscriber(username="agent", password="wrong-staple-pass")
+        status = await denied.wait_for(lambda s: s.connection is ConnectionState.AUTH_FAILED)
+        assert status.global_state is GlobalState.AUTH_FAILED
+        assert status.detail is not None and "check username and password" in status.detail
+        await eventually(lambda: "refused user 'agent'" in wrong.health.detail)
+        assert not wrong.health.ok
+
+        right = await bridges.publisher(
+            "agentlight/right", username="agent", password="right-horse-battery"
+        )
+        await right.show(status_frame("active"))
+        _, allowed = bridges.subscriber(username="agent", password="right-horse-battery")
+        await allowed.wait_for(lambda s: s.global_state is GlobalState.ACTIVE)
+        assert right.health.ok
+    finally:
+        await bridges.close()
+        broker.stop()
+    text = caplog.text + "".join(describe(s) for s in denied.statuses)
+    assert "wrong-staple-pass" not in text and "right-horse-battery" not in text
+    assert "wrong-staple-pass" not in repr(wrong.o) + str(wrong.o)
+
+
+async def test_password_from_environment_and_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker(tmp_path, users={"agent": "from-elsewhere"})
+    broker.start()
+    bridges = Bridges(broker)
+    try:
+        monkeypatch.setenv("AGENTLIGHT_MQTT_PASSWORD", "from-elsewhere")
+        _, env = bridges.subscriber(username="agent")
+        await env.wait_for(lambda s: s.connection is ConnectionState.CONNECTED)
+        monkeypatch.delenv("AGENTLIGHT_MQTT_PASSWORD")
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "mqtt_password").write_text("from-elsewhere\n")
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+        _, cred = bridges.subscriber(username="agent")
+        await cred.wait_for(lambda s: s.connection is ConnectionState.CONNECTED)
+    finally:
+        await bridges.close()
+        broker.stop()
+
+
+# -- untrusted payloads on a real broker ---------------------------------------------------
+
+
+async def test_bad_payloads_are_refused_once_and_never_fatal(
+    bridges: Bridges, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active", SESSIONS))
+    source, recorder = bridges.subscriber(max_payload_bytes=4096)
+    await recorder.wait_for(lambda s: s.global_state is GlobalState.ACTIVE)
+    caplog.set_level(logging.INFO, logger="agentlight.sources.mqtt")
+
+    bad = [
+        b"not json",
+        b"\x1b[31mred\x1b[0m",
+        json.dumps({"version": 99, "state": "idle", "sessions": []}).encode(),
+        json.dumps({"version": 1, "state": "nonsense"}).encode(),
+        b"[" * 5000,
+        b"x" * 5000,
+    ]
+    async with aiomqtt.Client(broker.host, broker.port) as client:
+        for payload in bad:
+            await client.publish("agentlight/desk/status", payload, qos=1)
+        await client.publish("agentlight/desk/availability", b"maybe", qos=1)
+        await eventually(lambda: source.refused == len(bad) + 1)
+    # The last good status stays; the source never stopped.
+    assert recorder.last.global_state is GlobalState.ACTIVE
+    assert len(sessions_of(recorder.last)) == 2
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert 1 <= len(warnings) <= len(bad) + 1
+    for record in warnings:
+        message = record.getMessage()
+        assert "\n" not in message and "\x1b" not in message
+
+    # A good status again is taken.
+    await publisher.show(status_frame("idle"))
+    await recorder.wait_for(lambda s: s.global_state is GlobalState.IDLE)
+
+
+# -- Home Assistant discovery --------------------------------------------------------------
+
+
+async def test_discovery_configs_birth_and_removal(bridges: Bridges, broker: Broker) -> None:
+    publisher = await bridges.publisher("agentlight/desk", device_name="Desk agent")
+    await publisher.show(status_frame("active", SESSIONS))
+    await eventually(lambda: publisher.publishes == 1)
+
+    configs = await retained(broker, "homeassistant/#")
+    assert len(configs) == 5
+    parsed = {topic: json.loads(body) for topic, body in configs.items()}
+    state = parsed["homeassistant/sensor/agentlight_desk/state/config"]
+    assert state["device_class"] == "enum"
+    assert state["state_topic"] == "agentlight/desk/state"
+    assert set(state["options"]) >= {"idle", "active", "auth_failed"}
+    assert "homeassistant/binary_sensor/agentlight_desk/needs_you/config" in parsed
+    for config in parsed.values():
+        assert config["availability_topic"] == "agentlight/desk/availability"
+        assert config["device"]["name"] == "Desk agent"
+        assert config["device"]["sw_version"]
+        assert config["origin"]["name"] == "agentlight"
+    assert len({c["unique_id"] for c in parsed.values()}) == 5
+    assert len({json.dumps(c["device"], sort_keys=True) for c in parsed.values()}) == 1
+
+    # Home Assistant restarts (its broker lost them) and announces itself: sent again.
+    async with aiomqtt.Client(broker.host, broker.port) as ha:
+        for topic in configs:
+            await ha.publish(topic, b"", qos=1, retain=True)
+        assert await retained(broker, "homeassistant/+/+/+/config") == {}
+        await ha.subscribe("homeassistant/+/+/+/config", qos=1)
+        await ha.publish("homeassistant/status", b"online", qos=1)
+        again: set[str] = set()
+        async with asyncio.timeout(5):
+            async for message in ha.messages:
+                if message.payload:
+                    again.add(message.topic.value)
+                if len(again) == len(configs):
+                    break
+    assert again == set(configs)
+
+    # Discovery turned off: the same bridge removes its entities.
+    await publisher.close()
+    off = await bridges.publisher("agentlight/desk", homeassistant=False)
+    await off.show(status_frame("idle"))
+    await eventually(lambda: off.publishes == 1)
+    assert await retained(broker, "homeassistant/#") == {}
