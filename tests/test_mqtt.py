@@ -109,7 +109,7 @@ async def retained(broker: Broker, topic_filter: str) -> dict[str, bytes]:
                 if topic == marker:
                     return found
                 if message.retain:
-                    found[topic] = bytes(message.payload)  # type: ignore[arg-type]
+                    found[topic] = bytes(message.payload)
     return found
 
 
