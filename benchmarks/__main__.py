@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import agp, cost, latency, scale, startup
+from benchmarks import agp, cost, latency, scale, signals, startup
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
-PARTS = ("latency", "burst", "cost", "cli", "scale", "agp")
+PARTS = ("latency", "burst", "cost", "cli", "scale", "agp", "signals")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     if "agp" in parts:
         step("agp (poll schedule on a virtual clock; 100 sessions, agentlight run via /proc)")
         found, details["agp"] = agp.run(args.quick)
+        figures += found
+    if "signals" in parts:
+        step("signals (SIGTERM → dark: idle, during start-up, under a flood of large frames)")
+        found, details["signals"] = signals.run(args.quick)
         figures += found
 
     meta = {

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
-import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from bridge.config import Config, default_config, load_config, parse_config
+from bridge.config import Config, default_config, load_config
 from bridge.engine import Device, Engine
 from bridge.errors import ConfigError
 from bridge.logsetup import setup_logging
+from bridge.signals import SIGNALS
 
 log = logging.getLogger("agentlight")
 
@@ -120,85 +118,29 @@ async def run_bridge(
 ) -> int:
     """Run ``config`` until SIGINT/SIGTERM (or ``stop``); devices are left dark."""
     stop = stop or asyncio.Event()
+    if SIGNALS.stop_requested:
+        return 0  # asked to stop while starting: nothing was opened yet
     engine, sources = build_engine(config)
     if on_engine is not None:
         on_engine(engine)
-    with _signals(stop):
+    with SIGNALS.attached(stop):
         await engine.run(sources, stop)
     return 0
 
 
-@contextlib.contextmanager
-def _signals(stop: asyncio.Event) -> Any:
-    loop = asyncio.get_running_loop()
-    installed = []
-
-    def on_signal() -> None:
-        if stop.is_set():
-            # Asked twice: the user means it, even if a device is stuck.
-            log.warning("second signal: exiting now")
-            os._exit(1)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or not a Unix loop: the caller stops us
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+# Commands that run an engine of their own stop on the same signals.
+_signals = SIGNALS.attached
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     # The live line owns the terminal; only warnings unless asked.
     setup_logging(args.verbose, args.quiet or args.verbose == 0)
-    return asyncio.run(run_demo(args))
+    if args.verbose == 0:
+        # The tour's outages are staged: the line shows them, the log need not.
+        logging.getLogger("agentlight.sources").setLevel(logging.CRITICAL)
+    from bridge import demo
 
-
-async def run_demo(args: argparse.Namespace) -> int:
-    if getattr(args, "agp", False):
-        from bridge.simulator.agp_demo import run_agp_demo
-
-        return await run_agp_demo(args, run_bridge)
-    from bridge.simulator import SimAgent, SimServer, run_scenario
-
-    # The 30 s error drop is agent time: scaled, so a fast demo stays in proportion.
-    agent = SimAgent(error_ttl=30.0 / args.speed)
-    server = SimServer(agent)
-    await server.start()
-    try:
-        base = load_config(args.config) if args.config else None
-        extra = [{"type": "record", "name": "record", "path": args.record}] if args.record else []
-        config = parse_config(
-            {
-                "sources": [{"type": "pocketpaw", "url": server.url}],
-                "devices": [{"type": "terminal"}, *extra],
-            },
-            file="<demo>",
-        )
-        if base is not None:
-            # The user's devices and theme, fed by the simulator.
-            config = dataclasses.replace(
-                config,
-                devices=base.devices + config.devices[1:],
-                theme=base.theme,
-                on_exit=base.on_exit,
-            )
-        stop = asyncio.Event()
-        if args.duration:
-            asyncio.get_running_loop().call_later(args.duration, stop.set)
-        scenario = asyncio.create_task(run_scenario(agent, speed=args.speed))
-        try:
-            return await run_bridge(config, stop)
-        finally:
-            scenario.cancel()
-            await asyncio.gather(scenario, return_exceptions=True)
-    finally:
-        await server.stop()
+    return demo.main(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -218,7 +160,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         task = asyncio.create_task(
             serve(args.port, speed=args.speed, api_key=args.api_key, ready=ready)
         )
-        with _signals(stop):
+        with SIGNALS.attached(stop):
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         for t in (task, waiter):

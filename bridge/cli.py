@@ -121,14 +121,42 @@ def _hardware_commands(sub: argparse._SubParsersAction, common: argparse.Argumen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    from bridge import app  # the heavy part, only once a command runs
+    # First thing: a stop signal during start-up (the imports below take a
+    # while on a Pi Zero) is remembered and ends the start cleanly, instead of
+    # killing the process with its devices lit or printing a traceback.
+    from bridge.signals import SIGNALS
 
-    return app.dispatch(args)
+    SIGNALS.reset()
+    SIGNALS.install()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if SIGNALS.stop_requested:
+            return 0  # stopped before anything started
+        from bridge import app  # the heavy part, only once a command runs
+
+        if SIGNALS.stop_requested:
+            return 0
+        return app.dispatch(args)
+    except BrokenPipeError:
+        # `agentlight status | head -1`: the reader left; that is not an error.
+        _quiet_stdout()
+        return 0
+    finally:
+        SIGNALS.uninstall()
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

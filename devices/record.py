@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bridge.frame import Frame
-from bridge.looks import Effect, Look
+from bridge.looks import DARK, Effect, Look
 from bridge.status_json import status_to_json
 from bridge.textsafe import safe_json
 from devices.base import Driver
@@ -81,6 +81,7 @@ class RecordDriver(Driver):
         self.path = Path(opts.path).expanduser()
         self._file: TextIO | None = None
         self._last_body: str | None = None
+        self._last_record: dict[str, Any] | None = None
 
     async def _open(self) -> None:
         stale, self._file = self._file, None
@@ -101,6 +102,8 @@ class RecordDriver(Driver):
         if body == self._last_body:
             return
         line = safe_json({"t": now, **record})
+        # Before the write: a stop that cancels us mid-write still ends the file.
+        self._last_record = record
         await self.blocking(self._write, line)
         self._last_body = body
 
@@ -112,6 +115,14 @@ class RecordDriver(Driver):
         self._file.flush()
 
     async def _close(self, *, blank: bool) -> None:
+        last, self._last_record = self._last_record, None
+        if last is not None and self._file is not None:
+            # A reader of the file sees the end, and the look the device was left in:
+            # dark, or the on_exit look the engine showed just before.
+            end = {"t": time.time(), **last, "end": True}
+            if blank:
+                end["look"] = _look(DARK, full=True)
+            await self.blocking(self._write, safe_json(end))
         file, self._file = self._file, None
         if file is not None:
             await self.blocking(file.close)

@@ -213,7 +213,27 @@ def fixed_time(monkeypatch: pytest.MonkeyPatch) -> float:
 
 
 def read_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+    """The change lines (not the final line a close writes; see the test for it)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if '"end": true' not in line]
+
+
+async def test_record_close_writes_a_final_line_for_the_look_it_leaves(tmp_path: Path) -> None:
+    path = tmp_path / "rec.jsonl"
+    rec = RecordDriver("d", RecordOptions(path=str(path)))
+    await rec.open()
+    await rec.show(make_frame("active", [("websocket:abc", "tool_running", "bash")], "#ff8000"))
+    await rec.close(blank=True)  # left dark
+    await rec.open()
+    await rec.show(make_frame("idle", [], "#00ff40"))
+    await rec.close(blank=False)  # left showing what it showed (on_exit)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [line.get("end", False) for line in lines] == [False, True, False, True]
+    dark, kept = lines[1], lines[3]
+    assert dark["look"]["color"] == "#000000"
+    assert dark["look"]["effect"] == "off"
+    assert dark["sessions"][0]["tool"] == "bash"  # what was going on when it went dark
+    assert kept["look"]["color"] == "#00ff40"
 
 
 async def test_record_line_format(tmp_path: Path, fixed_time: float) -> None:

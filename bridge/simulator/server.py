@@ -124,6 +124,10 @@ class SimServer:
 
     # -- test hooks -------------------------------------------------------------------
 
+    def set_api_key(self, api_key: str | None) -> None:
+        """Ask for another status key from now on (the demo refuses the bridge's once)."""
+        self._api_key = api_key
+
     async def drop_streams(self) -> None:
         """Cut every open stream connection; the listener keeps accepting."""
         tasks = [self._conns[c] for c in self._streams if c in self._conns]

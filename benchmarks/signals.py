@@ -1,0 +1,118 @@
+"""How fast a stop signal leaves devices dark: idle, during start-up, under a flood.
+
+``agentlight run`` is spawned with a record device against the built-in simulator
+(in this process). SIGTERM is sent (a) once the bridge shows an idle agent, (b) the
+moment its signal handlers are in (seen in ``/proc/<pid>/status``), during the heavy
+imports, and (c) while the simulator sends frames of thousands of sessions back to
+back. Measured: signal → the record device's final ``"end"`` line (the device left
+dark), and signal → process exit. Budget: 1 s for both, whatever the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import procs
+from benchmarks.report import Figure
+from bridge.simulator import SimAgent, SimServer
+
+
+def _catches_term(pid: int) -> bool:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+async def _until(check: Any, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        await asyncio.sleep(0.005)
+
+
+async def _one(tmp: Path, when: str, sessions: int) -> tuple[float, float]:
+    agent = SimAgent()
+    for i in range(sessions):
+        agent.agent_start(f"websocket:s{i}", f"session {i}")
+    async with SimServer(agent, debounce=0.0) as server:
+        record = tmp / f"{when}.jsonl"
+        record.unlink(missing_ok=True)
+        cfg = procs.write_config(tmp / f"{when}.toml", server.url, procs.record_device(record))
+        proc = await asyncio.create_subprocess_exec(
+            *procs.agentlight_command(), "run", "-c", str(cfg),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        flooding = False
+        flood: asyncio.Task[None] | None = None
+        if when == "start-up":
+            await _until(lambda: _catches_term(proc.pid), 10)
+        else:
+            await _until(lambda: bool(procs.read_records(record)), 30)
+        if when == "flood":
+            flooding = True
+
+            async def changes() -> None:
+                n = 0
+                while flooding:
+                    agent.tool_start(f"websocket:s{n % sessions}", ("bash", "python")[n % 2])
+                    n += 1
+                    await asyncio.sleep(0.01)
+
+            flood = asyncio.create_task(changes())
+            await asyncio.sleep(2.0)  # let the bridge fall behind, if it would
+        sent_wall, sent = time.time(), time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+        exited = time.monotonic() - sent
+        flooding = False
+        if flood is not None:
+            await flood
+    lines = procs.read_records(record)
+    end = next((r for r in reversed(lines) if r.get("end")), None)
+    dark = float(end["t"]) - sent_wall if end is not None else (0.0 if not lines else float("nan"))
+    return dark, exited
+
+
+async def _run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
+    figures: list[Figure] = []
+    details: dict[str, Any] = {}
+    big = 2000 if quick else 20000
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        for when, sessions, label in (
+            ("idle", 0, "idle agent"),
+            ("start-up", 0, "during start-up (as soon as handlers are in)"),
+            ("flood", big, f"{big:,}-session frames back to back"),
+        ):
+            dark, exited = await _one(tmp, when, sessions)
+            details[when] = {"dark_s": dark, "exit_s": exited, "sessions": sessions}
+            figures.append(
+                Figure(f"stop_dark_{when}", f"SIGTERM → devices dark, {label}", dark, "s", 1.0)
+            )
+            figures.append(
+                Figure(f"stop_exit_{when}", f"SIGTERM → process exit, {label}", exited, "s", 1.0)
+            )
+    return figures, details
+
+
+def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
+    os.environ.pop("NO_COLOR", None)
+    return asyncio.run(_run(quick))
+
+
+if __name__ == "__main__":
+    from benchmarks.report import table
+
+    found, _ = run(quick=False)
+    print(table(found))

@@ -1,0 +1,117 @@
+"""``agentlight demo``: the built-in PocketPaw simulator on a tour of every state.
+
+A real local HTTP server speaks PocketPaw's status API; a real bridge reads it
+and shows it on the terminal (or the devices of ``-c FILE``). The tour
+(:mod:`bridge.simulator.tour`) also stops the server and refuses the key once,
+so the bridge's own states appear too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+
+from bridge.config import load_config, parse_config
+
+__all__ = ["header", "run_demo", "tour_seconds"]
+
+
+def tour_seconds(speed: float) -> float:
+    """How long one round of the tour takes at ``speed``."""
+    from bridge.simulator import SimAgent
+    from bridge.simulator.tour import Tour
+
+    total = 0.0
+
+    async def count(seconds: float) -> None:
+        nonlocal total
+        total += seconds
+
+    class _Server:  # the tour only starts and stops it
+        async def stop(self) -> None: ...
+        async def start(self) -> None: ...
+        def set_api_key(self, key: str | None) -> None: ...
+        async def drop_streams(self) -> None: ...
+
+    tour = Tour(SimAgent(), _Server(), speed=speed, sleep=count)  # type: ignore[arg-type]
+    # Nothing in it ever waits (the sleeps only add up), so it runs to the end
+    # at the first step, with or without an event loop.
+    coro = tour.once()
+    try:
+        coro.send(None)
+    except StopIteration:
+        return total
+    coro.close()
+    raise RuntimeError("the tour waited on something real")
+
+
+def header(url: str, seconds: float) -> str:
+    return (
+        f"agentlight demo: a simulated PocketPaw on {url} walks through every state "
+        f"(one round ≈ {seconds:.0f} s). Ctrl-C stops it."
+    )
+
+
+async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
+    from bridge.app import run_bridge
+    from bridge.simulator import SimAgent, SimServer
+    from bridge.simulator.tour import DEMO_KEY, Tour, error_ttl_for
+
+    ttl = error_ttl_for(args.speed)
+    agent = SimAgent(error_ttl=ttl)
+    # A short throttle (the real server's is 1 s): every step of the tour is seen.
+    server = SimServer(agent, api_key=DEMO_KEY, debounce=0.2)
+    await server.start()
+    try:
+        base = load_config(args.config) if args.config else None
+        record = getattr(args, "record", None)
+        extra = [{"type": "record", "name": "record", "path": record}] if record else []
+        source = {
+            "type": "pocketpaw",
+            "url": server.url,
+            "api_key": DEMO_KEY,
+            # Quick to notice the tour's outages and to recover from them.
+            "reconnect_min": 0.2,
+            "reconnect_max": 1.0,
+            "auth_retry": 1.0,
+            "error_ttl": ttl,
+        }
+        config = parse_config(
+            {"sources": [source], "devices": [{"type": "terminal"}, *extra]}, file="<demo>"
+        )
+        if base is not None:
+            # The user's devices and theme, fed by the simulator.
+            config = dataclasses.replace(
+                config,
+                devices=base.devices + config.devices[1:],
+                theme=base.theme,
+                on_exit=base.on_exit,
+            )
+        print(header(server.url, round_seconds), flush=True)
+        stop = asyncio.Event()
+        if args.duration:
+            asyncio.get_running_loop().call_later(args.duration, stop.set)
+        tour = asyncio.create_task(Tour(agent, server, speed=args.speed).run())
+        try:
+            return await run_bridge(config, stop)
+        finally:
+            tour.cancel()
+            await asyncio.gather(tour, return_exceptions=True)
+    finally:
+        await server.stop()
+
+
+def main(args: argparse.Namespace) -> int:
+    if getattr(args, "agp", False):
+        from bridge.app import run_bridge
+        from bridge.simulator.agp_demo import run_agp_demo
+
+        return asyncio.run(run_agp_demo(args, run_bridge))
+    round_seconds = tour_seconds(args.speed)
+    try:
+        return asyncio.run(run_demo(args, round_seconds))
+    except OSError as err:
+        print(f"agentlight: demo: cannot start the simulator: {err}", file=sys.stderr)
+        return 1

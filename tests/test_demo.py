@@ -1,0 +1,71 @@
+"""The demo walks through every state, each long enough to read, at any speed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from bridge import demo
+from bridge.simulator import SimAgent
+from bridge.simulator import tour as tour_mod
+from bridge.simulator.tour import MIN_STEP, Tour, step_seconds
+
+
+@pytest.mark.parametrize("speed", [0.5, 1.0, 4.0, 100.0])
+def test_every_step_is_long_enough_to_read_at_any_speed(speed: float) -> None:
+    steps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        steps.append(seconds)
+
+    class Server:
+        async def stop(self) -> None: ...
+        async def start(self) -> None: ...
+        def set_api_key(self, key: str | None) -> None: ...
+        async def drop_streams(self) -> None: ...
+
+    import asyncio
+
+    asyncio.run(Tour(SimAgent(), Server(), speed=speed, sleep=sleep).once())  # type: ignore[arg-type]
+    assert min(steps) >= MIN_STEP
+    assert demo.tour_seconds(speed) == pytest.approx(sum(steps))
+
+
+def test_step_seconds_scales_down_to_a_floor() -> None:
+    assert step_seconds(3.0, 1.0) == 3.0
+    assert step_seconds(3.0, 2.0) == MIN_STEP
+    assert step_seconds(3.0, 0.5) == 6.0
+
+
+def test_header_says_what_where_and_how_to_stop() -> None:
+    line = demo.header("http://127.0.0.1:4242", 48.0)
+    assert "\n" not in line
+    assert "http://127.0.0.1:4242" in line
+    assert "Ctrl-C" in line
+
+
+async def test_a_round_shows_every_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The real demo (server, tour, bridge, record device), with short steps.
+    monkeypatch.setattr(tour_mod, "MIN_STEP", 0.4)
+    monkeypatch.setattr(tour_mod, "MIN_OUTAGE_STEP", 1.5)
+    record = tmp_path / "demo.jsonl"
+    seconds = demo.tour_seconds(50.0)
+    args = argparse.Namespace(
+        speed=50.0, config=None, record=str(record), duration=seconds + 1.0
+    )
+    assert await demo.run_demo(args, seconds) == 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    globals_seen = {line["global"] for line in lines}
+    assert globals_seen >= {"idle", "active", "degraded", "disconnected", "auth_failed"}
+    sessions = [s for line in lines for s in line["sessions"]]
+    states = {s["state"] for s in sessions}
+    assert states >= {"thinking", "tool_running", "streaming", "waiting_for_user", "error",
+                      "unknown"}  # fmt: skip
+    assert {s["tool"] for s in sessions} >= {"bash", "web_search", "read_file", "python"}
+    out = capsys.readouterr().out
+    assert out.startswith("agentlight demo: a simulated PocketPaw on http://127.0.0.1:")
