@@ -24,6 +24,7 @@ from bridge.model import (
     SessionState,
     TokenUsage,
 )
+from bridge.secret import Secret
 from bridge.simulator.agp import SimAgp, status_path
 from bridge.simulator.faults import Fault
 from bridge.sources.agp import _PUBLISH_GAP
@@ -561,9 +562,10 @@ def test_many_subagents_one_after_another_keep_being_followed() -> None:
     async def main() -> None:
         agp = SimAgp()
         agp.create("p", "running")
-        async with agp_server(agp) as server, watching(
-            server, sessions=("p",), max_sessions=3
-        ) as w:
+        async with (
+            agp_server(agp) as server,
+            watching(server, sessions=("p",), max_sessions=3) as w,
+        ):
             for n in range(8):  # more than max_sessions, but never more than 2 at once
                 child = f"c{n}"
                 agp.create(child, "running", parent="p")
@@ -578,3 +580,18 @@ def test_many_subagents_one_after_another_keep_being_followed() -> None:
             assert all(len(w.times(f"c{n}")) >= 1 for n in range(8))
 
     run_virtual(main)
+
+
+def test_deeply_nested_subagents_keep_their_order_without_recursion() -> None:
+    from bridge.sources.agp import AgpSource, _Watch
+
+    source = AgpSource("agp", Options(api_key=Secret("k"), sessions=("s0",)), lambda s: None)
+    # A chain far deeper than Python's recursion limit, added leaf first.
+    chain = {f"s{n}": _Watch(f"s{n}", f"s{n - 1}", listed=False) for n in range(5000, 0, -1)}
+    source._watches = {
+        **chain,
+        "s0": _Watch("s0", None, listed=True),
+        "x": _Watch("x", "gone", False),
+    }
+    source._prune()
+    assert list(source._watches) == [f"s{n}" for n in range(5001)]  # "x" has no listed root

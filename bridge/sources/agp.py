@@ -300,27 +300,20 @@ class AgpSource(Source):
         self._dirty = True
 
     def _prune(self) -> None:
-        """Keep listed sessions and the subagents below them; forget the rest."""
-        keep = {w.id for w in self._watches.values() if w.listed}
-        grew = True
-        while grew:
-            below = {w.id for w in self._watches.values() if w.parent in keep} - keep
-            grew = bool(below)
-            keep |= below
-        # Order: each listed session, then its subagents below it.
+        """Keep listed sessions and the subagents below them, each listed session followed
+        by its subagents (depth first); forget the rest."""
+        children: dict[str | None, list[_Watch]] = {}
+        for watch in self._watches.values():
+            children.setdefault(watch.parent, []).append(watch)
         ordered: dict[str, _Watch] = {}
-
-        def visit(watch: _Watch) -> None:
+        # A stack, not recursion: a server can nest subagents deeper than Python recurses.
+        stack = [w for w in reversed(self._watches.values()) if w.listed]
+        while stack:
+            watch = stack.pop()
             if watch.id in ordered:
-                return
+                continue
             ordered[watch.id] = watch
-            for child in self._watches.values():
-                if child.parent == watch.id and child.id in keep:
-                    visit(child)
-
-        for watch in list(self._watches.values()):
-            if watch.listed:
-                visit(watch)
+            stack.extend(reversed(children.get(watch.id, [])))
         self._watches = ordered
 
     def _follow(self, parent: _Watch, ids: tuple[str, ...], now: float) -> None:
