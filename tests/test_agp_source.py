@@ -595,3 +595,24 @@ def test_deeply_nested_subagents_keep_their_order_without_recursion() -> None:
     }
     source._prune()
     assert list(source._watches) == [f"s{n}" for n in range(5001)]  # "x" has no listed root
+
+
+def test_stopping_with_polls_in_flight_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def main() -> None:
+        agp = SimAgp()
+        ids = tuple(f"s{n}" for n in range(12))
+        for sid in ids:
+            agp.create(sid, "running")
+        async with agp_server(agp, delay=1.0) as server, watching(
+            server, sessions=ids, max_in_flight=2
+        ) as w:
+            await asyncio.sleep(1.5)  # two answered, two in flight, eight queued
+            assert server.in_flight == 2
+            w.task.cancel()
+            await asyncio.gather(w.task, return_exceptions=True)
+            assert w.task.cancelled()
+
+    run_virtual(main)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]

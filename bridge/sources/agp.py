@@ -178,24 +178,25 @@ class AgpSource(Source):
             await asyncio.Event().wait()  # nothing to do until the config changes
         self._warn_plain_http()
         assert self._key is not None
-        try:
-            # No redirects: the key goes to the configured host only. The semaphore
-            # keeps the pool at max_in_flight connections.
-            async with make_client(
-                self.o.url,
-                connect_timeout=self.o.connect_timeout,
-                request_timeout=self.o.request_timeout,
-                headers={
-                    "Accept": "application/json",
-                    "Authorization": f"Bearer {self._key.reveal()}",
-                },
-                transport=self._transport,
-            ) as client:
+        # No redirects: the key goes to the configured host only. The semaphore
+        # keeps the pool at max_in_flight connections.
+        async with make_client(
+            self.o.url,
+            connect_timeout=self.o.connect_timeout,
+            request_timeout=self.o.request_timeout,
+            headers={
+                "Accept": "application/json",
+                "Authorization": f"Bearer {self._key.reveal()}",
+            },
+            transport=self._transport,
+        ) as client:
+            try:
                 await self._loop(client)
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            finally:
+                # Before the client closes: a poll still queued would find it closed.
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _loop(self, client: httpx.AsyncClient) -> None:
         loop = asyncio.get_running_loop()
