@@ -29,6 +29,9 @@ FAST = {
     "auth_retry": 0.05,
     "connect_timeout": 2.0,
     "request_timeout": 2.0,
+    # These tests are about the status stream; the event-bus fast path has its own
+    # (test_pocketpaw_events.py) and is switched on there.
+    "events": "off",
 }
 
 

@@ -138,6 +138,7 @@ async def start_rig(
         source_kw["clock"] = wall
     if rand is not None:
         source_kw["rand"] = rand
+    options.setdefault("events", "off")  # the status stream alone unless a test asks
     source = PocketPawSource("pp", Options(url=url, **options), publish, **source_kw)
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run([source], stop))

@@ -17,10 +17,11 @@ from collections.abc import Callable
 
 from bridge.simulator.agent import SimAgent
 from bridge.simulator.scenario import DEMO_TOOLS, run_scenario
-from bridge.simulator.server import STATUS_PATH, STREAM_PATH, Fault, SimServer
+from bridge.simulator.server import EVENTS_PATH, STATUS_PATH, STREAM_PATH, Fault, SimServer
 
 __all__ = [
     "DEMO_TOOLS",
+    "EVENTS_PATH",
     "STATUS_PATH",
     "STREAM_PATH",
     "Fault",

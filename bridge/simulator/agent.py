@@ -40,7 +40,9 @@ class SimAgent:
 
     Drive it with the bus-event methods (:meth:`agent_start`, :meth:`tool_start`, …) and
     read it with :meth:`snapshot`, whose result is the exact ``GET /api/v1/agent/status``
-    body. ``version`` bumps on every change that wakes the stream.
+    body. ``version`` bumps on every change that wakes the stream. Every method also
+    publishes the bus event the real agent loop publishes (same type and data), to
+    whoever :meth:`subscribe` d: that is the ``/api/v1/events/stream`` feed.
 
     :param clock: monotonic seconds; inject a fake one to control durations and the
         error drop.
@@ -67,9 +69,37 @@ class SimAgent:
         # key started within error_ttl is dropped too.
         self._drops: list[tuple[float, str]] = []
         self._waiters: set[asyncio.Future[None]] = set()
+        self._subscribers: set[Callable[[str, dict[str, Any]], None]] = set()
 
     def __repr__(self) -> str:
         return f"SimAgent(sessions={len(self._sessions)}, version={self.version})"
+
+    # -- the event bus ----------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call ``callback(event_type, data)`` for every bus event from now on."""
+        self._subscribers.add(callback)
+
+    def unsubscribe(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+        self._subscribers.discard(callback)
+
+    def publish(self, event_type: str, data: dict[str, Any]) -> None:
+        """Publish a bus event as is; the tracker (the status API) never sees it."""
+        for callback in list(self._subscribers):
+            callback(event_type, data)
+
+    def backend_failure(self, session_key: str, message: str) -> None:
+        """The stock loop's report of a failed backend: a ``tool_result`` named ``agent``
+        with status ``error``. The tracker turns it into ``streaming`` (from a running
+        tool) or nothing, exactly like the real one."""
+        self.tool_result(session_key, name="agent", status="error", result=message)
+
+    def alert(self, severity: str, message: str, alert_type: str = "backend") -> None:
+        """An ``alert`` bus event (AlertManager's shape); the status API never shows it."""
+        self.publish(
+            "alert",
+            {"alert_type": alert_type, "severity": severity, "message": message, "details": {}},
+        )
 
     # -- bus events -------------------------------------------------------------------
 
@@ -79,8 +109,10 @@ class SimAgent:
         # Plain assignment: a restarted key keeps its place in the list, as in a dict upstream.
         self._sessions[session_key] = _Session(session_key, title, changed_at=self.clock())
         self._notify()
+        self.publish("agent_start", {"session_key": session_key, "backend": "sim", "model": ""})
 
     def thinking(self, session_key: str) -> None:
+        self.publish("thinking", {"session_key": session_key})
         session = self._live(session_key)
         # The real tracker skips a thinking→thinking notification (it would spam the stream).
         if session is None or session.state == "thinking":
@@ -88,22 +120,40 @@ class SimAgent:
         self._set_state(session, "thinking")
 
     def tool_start(self, session_key: str, tool_name: str) -> None:
+        self.publish("tool_start", {"name": tool_name, "params": {}, "session_key": session_key})
         session = self._live(session_key)
         if session is not None:
             self._set_state(session, "tool_running", tool_name=tool_name)
 
-    def tool_result(self, session_key: str) -> None:
+    def tool_result(
+        self,
+        session_key: str,
+        *,
+        name: str | None = None,
+        status: str = "success",
+        result: str = "",
+    ) -> None:
         session = self._live(session_key)
+        if name is None:
+            name = (session.tool_name if session is not None else None) or "unknown"
+        self.publish(
+            "tool_result",
+            {"name": name, "result": result, "status": status, "session_key": session_key},
+        )
         # streaming only ever follows a running tool.
         if session is not None and session.state == "tool_running":
             self._set_state(session, "streaming")
 
     def ask_user_question(self, session_key: str) -> None:
+        self.publish(
+            "ask_user_question", {"question": "?", "options": [], "session_key": session_key}
+        )
         session = self._live(session_key)
         if session is not None:
             self._set_state(session, "waiting_for_user")
 
     def error(self, session_key: str, message: str) -> None:
+        self.publish("error", {"message": message, "session_key": session_key})
         session = self._live(session_key)
         if session is None:
             return
@@ -112,12 +162,14 @@ class SimAgent:
         self._drops.append((self.clock() + self.error_ttl, session_key))
 
     def agent_end(self, session_key: str) -> None:
+        self.publish("agent_end", {"session_key": session_key})
         self._prune(self.clock())
         if self._sessions.pop(session_key, None) is not None:
             self._notify()
 
     def token_usage(self, session_key: str, input: int, output: int) -> None:
         """Add to the session's counts. Never wakes the stream, like the real server."""
+        self.publish("token_usage", {"input": input, "output": output, "session_key": session_key})
         session = self._live(session_key)
         if session is None:
             return

@@ -21,12 +21,13 @@ from bridge.simulator.agent import SimAgent
 from bridge.simulator.faults import Fault
 from bridge.simulator.wire import Connection, Request, json_body
 
-__all__ = ["STATUS_PATH", "STREAM_PATH", "Fault", "SimServer"]
+__all__ = ["EVENTS_PATH", "STATUS_PATH", "STREAM_PATH", "Fault", "SimServer"]
 
 log = logging.getLogger(__name__)
 
 STATUS_PATH = "/api/v1/agent/status"
 STREAM_PATH = "/api/v1/agent/status/stream"
+EVENTS_PATH = "/api/v1/events/stream"
 
 _UNAUTHORIZED = {"detail": "Unauthorized"}
 _BAD_KEY = {"detail": "Invalid or missing status API key"}
@@ -72,6 +73,7 @@ class SimServer:
         self._server: asyncio.Server | None = None
         self._conns: dict[Connection, asyncio.Task[Any]] = {}
         self._streams: set[Connection] = set()
+        self._event_streams: set[Connection] = set()
 
     def __repr__(self) -> str:
         # Credentials stay out: only whether they are set.
@@ -128,10 +130,16 @@ class SimServer:
         """Ask for another status key from now on (the demo refuses the bridge's once)."""
         self._api_key = api_key
 
-    async def drop_streams(self) -> None:
-        """Cut every open stream connection; the listener keeps accepting."""
-        tasks = [self._conns[c] for c in self._streams if c in self._conns]
-        for conn in list(self._streams):
+    @property
+    def open_event_streams(self) -> int:
+        return len(self._event_streams)
+
+    async def drop_streams(self, *, events: bool = True) -> None:
+        """Cut every open stream connection (event streams too unless ``events=False``);
+        the listener keeps accepting."""
+        conns = set(self._streams) | (set(self._event_streams) if events else set())
+        tasks = [self._conns[c] for c in conns if c in self._conns]
+        for conn in conns:
             conn.abort()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
@@ -176,6 +184,7 @@ class SimServer:
         finally:
             self._conns.pop(conn, None)
             self._streams.discard(conn)
+            self._event_streams.discard(conn)
             conn.close()
 
     async def _handle(self, conn: Connection, request: Request) -> bool:
@@ -192,6 +201,10 @@ class SimServer:
         if not self._token_ok(request):
             await conn.respond(401, json_body(_UNAUTHORIZED))
             return True
+        if request.path == EVENTS_PATH and request.method == "GET":
+            # The event bus ignores the status key: localhost or the token only.
+            await self._events(conn)
+            return False
         if request.path not in (STATUS_PATH, STREAM_PATH) or (
             request.path == STREAM_PATH and not self.stream_enabled
         ):
@@ -261,6 +274,37 @@ class SimServer:
                 last = fingerprint
                 await conn.send(sse.status_frame(snapshot))
 
+    # -- the event bus ----------------------------------------------------------------
+
+    async def _events(self, conn: Connection) -> None:
+        """``/api/v1/events/stream`` as PocketPaw 0.4.18 serves it: ``event: connected``
+        first, then one frame per bus event, no snapshot, no ids, a keepalive comment
+        after ``keepalive`` seconds of nothing."""
+        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+
+        def on_event(event_type: str, data: dict[str, Any]) -> None:
+            queue.put_nowait((event_type, data))
+
+        self.agent.subscribe(on_event)
+        self._event_streams.add(conn)
+        try:
+            await conn.start(200, sse.STREAM_HEADERS)
+            await conn.until_peer_closes(self._events_loop(conn, queue))
+        finally:
+            self.agent.unsubscribe(on_event)
+
+    async def _events_loop(
+        self, conn: Connection, queue: asyncio.Queue[tuple[str, dict[str, Any]]]
+    ) -> None:
+        await conn.send(sse.event_frame("connected", {"status": "ok"}))
+        while True:
+            try:
+                event_type, data = await asyncio.wait_for(queue.get(), self.keepalive)
+            except TimeoutError:
+                await conn.send(sse.KEEPALIVE)
+                continue
+            await conn.send(sse.event_frame(event_type, {"event": event_type, "data": data}))
+
     # -- faults -----------------------------------------------------------------------
 
     async def _run_fault(self, conn: Connection, request: Request, fault: Fault) -> None:
@@ -270,7 +314,7 @@ class SimServer:
             conn.abort(rst=True)
         elif fault.kind == "hang":
             await conn.until_peer_closes()
-        elif request.path == STREAM_PATH:
+        elif request.path in (STREAM_PATH, EVENTS_PATH):
             await self._stream_fault(conn, fault)
         else:
             await self._rest_fault(conn, fault)

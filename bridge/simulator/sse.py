@@ -10,6 +10,7 @@ __all__ = [
     "HALF_FRAME",
     "KEEPALIVE",
     "STREAM_HEADERS",
+    "event_frame",
     "filler",
     "frame",
     "huge_frame",
@@ -32,6 +33,11 @@ _FILL_CHUNK = 64 * 1024
 def status_frame(snapshot: dict[str, Any]) -> bytes:
     # The real generator uses plain json.dumps: spaces after separators, ASCII escapes.
     return f"event: status\ndata: {json.dumps(snapshot)}\n\n".encode()
+
+
+def event_frame(event: str, payload: dict[str, Any]) -> bytes:
+    """One event-bus frame as PocketPaw writes it (``json.dumps`` of the envelope)."""
+    return f"event: {event}\ndata: {json.dumps(payload)}\n\n".encode()
 
 
 def frame(payload: str, event: str = "status") -> bytes:

@@ -47,7 +47,8 @@ from bridge.sources.http import (
     make_client,
     retry_delay,
 )
-from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
+from bridge.sources.pocketpaw_events import MAPPED, Overlay, is_quiet, parse_event
+from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential, is_local
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
 from bridge.sources.pocketpaw_parse import parse_capped
 from bridge.sources.pocketpaw_state import PocketPawState
@@ -59,16 +60,20 @@ log = logging.getLogger("agentlight.sources.pocketpaw")
 
 STATUS_PATH = "/api/v1/agent/status"
 STREAM_PATH = "/api/v1/agent/status/stream"
+EVENTS_PATH = "/api/v1/events/stream"
 # A stream that lived this long was healthy: reconnect at once, back-off reset.
 _HEALTHY_STREAM = 5.0
 # How long a rate-limit pause may keep showing the last known state.
 _SHOW_STALE_FOR = 10.0
 _STATUS_EVENTS = frozenset({"status", "message", ""})
+# Bus events read this long before a status frame are applied again on top of it.
+_EVENT_OVERLAP = 0.02
 
 
 class _Parsed(NamedTuple):
     snapshot: Snapshot
     dropped: int  # sessions over max_sessions, not shown
+    as_of: float  # loop time the server took it (bus events after it stay on top)
 
 
 class _NoFrame(SourceUnavailable):
@@ -109,14 +114,21 @@ class PocketPawSource(Source):
         self._transport = transport
         self._api_key = options.api_key or _env_secret(API_KEY_ENV)
         self._token = options.token or _env_secret(TOKEN_ENV) or _read_token(options.token_file)
+        self._rand = rand
         self._backoff = Backoff(options.reconnect_min, options.reconnect_max, rand=rand)
         self.state = PocketPawState(options.error_ttl, clock)
         self._wake_reconciler = asyncio.Event()
         self._once = OnceLog(log)
         self._dropped = 0  # sessions over max_sessions in what is shown
         self._poll_reason = ""
-        self.requests = 0  # every HTTP request made, for benchmarks and tests
+        self.requests = 0  # every status HTTP request made, for benchmarks and tests
         self.keepalives = 0
+        self.overlay = Overlay(name, options.error_ttl, options.max_sessions)
+        self.event_requests = 0  # event-bus stream requests
+        self.events_live = False  # the event bus is being followed right now
+        self._detail = ""
+        self._expiry: asyncio.TimerHandle | None = None
+        self._events_problem = ""
 
     # -- the loop -----------------------------------------------------------
 
@@ -129,7 +141,17 @@ class PocketPawSource(Source):
             headers=self._credential_headers(),
             transport=self._transport,
         ) as client:
-            await self._loop(client)
+            events = (
+                asyncio.create_task(self._events_loop(client)) if self._events_wanted() else None
+            )
+            try:
+                await self._loop(client)
+            finally:
+                if events is not None:
+                    events.cancel()
+                    await asyncio.gather(events, return_exceptions=True)
+                if self._expiry is not None:
+                    self._expiry.cancel()
 
     async def _loop(self, client: httpx.AsyncClient) -> None:
         failures = 0  # stream attempts in a row that failed
@@ -320,7 +342,7 @@ class PocketPawSource(Source):
     async def _auth_failed(self, err: AuthFailed) -> None:
         if self.status is None or self.status.connection is not ConnectionState.AUTH_FAILED:
             log.error("%s: %s", self.name, err)
-        self.state.forget()
+        self._forget()
         self.publish(ConnectionState.AUTH_FAILED, None, str(err))
         log.info("%s: trying again in %.0f s", self.name, self.o.auth_retry)
         await asyncio.sleep(self.o.auth_retry)
@@ -333,7 +355,7 @@ class PocketPawSource(Source):
         # A short pause keeps the last state on show; a long one would show a
         # state nobody is reading any more, so say "connecting" instead.
         if self.state.snapshot is None or delay > _SHOW_STALE_FOR:
-            self.state.forget()
+            self._forget()
             self.publish(ConnectionState.CONNECTING, None, "rate limited (429)")
         await asyncio.sleep(delay)
 
@@ -343,7 +365,7 @@ class PocketPawSource(Source):
                 log.warning("%s: %s from %s; retrying with back-off", self.name, detail, self.o.url)
             else:
                 log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
-        self.state.forget()
+        self._forget()
         self.publish(ConnectionState.DISCONNECTED, None, detail)
 
     # -- frames -------------------------------------------------------------
@@ -381,21 +403,29 @@ class PocketPawSource(Source):
         self._apply(parsed, "stream", from_stream=True)
         return True
 
-    def _parse(self, data: object) -> _Parsed:
-        return _Parsed(
-            *parse_capped(
-                data,
-                source=self.name,
-                received_at=self._clock(),
-                previous=self.state.snapshot,
-                max_sessions=self.o.max_sessions,
-            )
+    def _parse(self, data: object, as_of: float | None = None) -> _Parsed:
+        if as_of is None:
+            # A status frame is the server's state when it was written; a bus event
+            # read just before it may be newer, so a little overlap is re-applied.
+            as_of = _loop_time() - _EVENT_OVERLAP
+        snapshot, dropped = parse_capped(
+            data,
+            source=self.name,
+            received_at=self._clock(),
+            previous=self.overlay.view(self._clock()) or self.state.snapshot,
+            max_sessions=self.o.max_sessions,
         )
+        return _Parsed(snapshot, dropped, as_of)
+
+    def _forget(self) -> None:
+        self.state.forget()
+        self.overlay.forget()
 
     def _apply(self, parsed: _Parsed, via: str, *, from_stream: bool = False) -> None:
-        snapshot, dropped = parsed
+        snapshot, dropped, as_of = parsed
         if self.state.apply(snapshot, from_stream=from_stream):
             self._wake_reconciler.set()
+        self.overlay.rebase(snapshot, as_of)
         if dropped and not self._dropped:
             log.warning(
                 "%s: the server lists %d sessions; showing the first %d (max_sessions), "
@@ -409,7 +439,28 @@ class PocketPawSource(Source):
         self._dropped = dropped
         if dropped:
             via = f"{via}; {dropped} sessions over max_sessions ({self.o.max_sessions}) not shown"
-        self.publish(ConnectionState.CONNECTED, snapshot, via)
+        self._detail = via
+        self._publish_view()
+
+    def _publish_view(self) -> None:
+        now = self._clock()
+        view = self.overlay.view(now)
+        if view is None:
+            return
+        self.publish(ConnectionState.CONNECTED, view, self._detail)
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        ends = self.overlay.next_expiry(now)
+        if ends is not None:
+            loop = asyncio.get_running_loop()
+            # Wall-clock seconds from now, on the loop's clock.
+            self._expiry = loop.call_at(loop.time() + max(0.0, ends - now), self._on_expiry)
+
+    def _on_expiry(self) -> None:
+        self._expiry = None
+        self.overlay.prune(self._clock())
+        self._publish_view()
 
     def _on_keepalive(self, count: int = 1) -> None:
         self.keepalives += count
@@ -451,11 +502,162 @@ class PocketPawSource(Source):
             )
             self._apply(parsed, "stream")
 
+    # -- the event bus ------------------------------------------------------
+
+    def _events_wanted(self) -> bool:
+        mode = self.o.events
+        if mode != "auto":
+            return mode == "on"
+        if is_local(self.o.url) or self._token is not None:
+            return True
+        log.info(
+            "%s: not following PocketPaw's event bus (the server is on another machine and "
+            "no dashboard token is set), so changes show about a second late; set `token` "
+            "or `token_file` for the fast path",
+            self.name,
+        )
+        return False
+
+    async def _events_loop(self, client: httpx.AsyncClient) -> None:
+        """Follow the event bus until cancelled; its failures never touch the status side."""
+        backoff = Backoff(self.o.reconnect_min, self.o.reconnect_max, rand=self._rand)
+        while True:
+            honour_cancel()
+            delay = 0.0
+            try:
+                lived = await self._events_stream(client)
+                if lived >= _HEALTHY_STREAM:
+                    backoff.reset()
+                else:
+                    delay = backoff.next()
+                self._events_trouble("closed", "the server closed the event stream", delay)
+            except NotFound:
+                if self.o.events == "auto":
+                    log.info(
+                        "%s: the server has no event stream (404, PocketPaw before 0.4.18?); "
+                        "following the status stream alone",
+                        self.name,
+                    )
+                    return
+                delay = self.o.stream_retry
+                self._events_trouble("404", f"no event stream at {EVENTS_PATH} (404)", delay)
+            except AuthFailed as err:
+                delay = self.o.auth_retry
+                self._events_trouble("auth", str(err), delay, level=logging.ERROR)
+            except (SourceError, httpx.HTTPError, OSError) as err:
+                delay = retry_delay(err, backoff)
+                self._events_trouble(type(err).__name__, describe(err), delay)
+            except Exception as err:
+                log.exception("%s: event stream: unexpected error: %s", self.name, describe(err))
+                delay = backoff.next()
+            finally:
+                self.events_live = False
+            if delay:
+                await asyncio.sleep(delay)
+
+    def _events_trouble(
+        self, kind: str, text: str, delay: float, *, level: int = logging.WARNING
+    ) -> None:
+        # Said once per kind of trouble, not on every retry.
+        if kind == self._events_problem:
+            level = logging.DEBUG
+        self._events_problem = kind
+        log.log(
+            level,
+            "%s: event stream: %s; the status stream goes on, retrying in %.1f s",
+            self.name,
+            text,
+            delay,
+        )
+
+    async def _events_stream(self, client: httpx.AsyncClient) -> float:
+        """Read the event stream until it ends; returns how long it lived."""
+        loop = asyncio.get_running_loop()
+        self.event_requests += 1
+        opened = loop.time()
+        try:
+            async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout) as deadline:
+                async with client.stream(
+                    "GET",
+                    EVENTS_PATH,
+                    headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
+                    timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
+                ) as response:
+                    check(response, auth=self._events_auth_hint, content_type="text/event-stream")
+                    opened = loop.time()
+                    deadline.reschedule(opened + self.o.stale_after)
+                    nudge = min(1.0, self.o.stale_after / 10)
+                    moved_at = opened
+                    reader = FrameReader(self.o.max_frame_bytes)
+                    async for chunk in response.stream:  # type: ignore[union-attr]
+                        batch = reader.feed(chunk)
+                        if not batch:
+                            continue
+                        now = loop.time()
+                        if now - moved_at >= nudge:
+                            deadline.reschedule(now + self.o.stale_after)
+                            moved_at = now
+                        if batch.frames:
+                            self._on_bus_frames(batch.frames)
+        except TimeoutError:
+            honour_cancel()
+            raise SourceUnavailable(
+                f"no complete frame or keepalive for {self.o.stale_after:g} s"
+            ) from None
+        return loop.time() - opened
+
+    def _on_bus_frames(self, frames: list[bytes]) -> None:
+        """Apply every event of a batch in order (each is a change), then publish once."""
+        loop = asyncio.get_running_loop()
+        changed = False
+        for raw in frames:
+            event = decode(raw)
+            if event is None:
+                continue
+            name = event.event
+            if name == "connected":
+                self.events_live = True
+                self._events_problem = ""
+                log.info("%s: following PocketPaw's event bus at %s", self.name, self.o.url)
+                continue
+            if name not in MAPPED:
+                if not is_quiet(name):
+                    self._once.info(
+                        f"bus:{name[:40]}", "%s: ignoring %r bus events", self.name, name[:40]
+                    )
+                continue
+            try:
+                bus_event = parse_event(name, event.data, at=loop.time(), wall=self._clock())
+            except (ValueError, RecursionError) as err:
+                self._once.warning(
+                    "bus-malformed",
+                    "%s: skipping a malformed bus event (%s): %.80r",
+                    self.name,
+                    describe(err),
+                    event.data,
+                )
+                continue
+            changed |= self.overlay.add(bus_event)
+        if changed:
+            self._publish_view()
+
+    def _events_auth_hint(self, code: int) -> str:
+        if code == 401:
+            return (
+                "PocketPaw rejected the dashboard token on its event stream (401); "
+                "check `token`/`token_file`"
+                if self._token
+                else "PocketPaw's event stream wants its dashboard token from clients not on "
+                'its own machine (401): set `token` or `token_file`, or events = "off"'
+            )
+        return f"PocketPaw refused the event stream ({code})"
+
     # -- HTTP ---------------------------------------------------------------
 
     async def _get(self, client: httpx.AsyncClient) -> _Parsed:
         """One snapshot from the REST endpoint, size-capped."""
         self.requests += 1
+        asked_at = asyncio.get_running_loop().time()
         try:
             body = await get_body(
                 client,
@@ -474,7 +676,7 @@ class PocketPawSource(Source):
                 f"snapshot larger than max_frame_bytes ({self.o.max_frame_bytes})"
             ) from None
         try:
-            return self._parse(json.loads(body))
+            return self._parse(json.loads(body), asked_at)
         except (ValueError, RecursionError) as err:
             raise SourceUnavailable(f"bad snapshot: {describe(err)}") from err
 
@@ -500,6 +702,14 @@ class PocketPawSource(Source):
             # The token goes one way only: a wrong ?token= would beat a right header.
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         return headers
+
+
+def _loop_time() -> float:
+    """The running loop's clock (bus events are stamped with it), else the monotonic one."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
 
 
 def _env_secret(name: str) -> Secret | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,10 @@ class Options:
     :param connect_timeout: seconds to connect.
     :param request_timeout: seconds for a snapshot request.
     :param max_frame_bytes: largest accepted frame or snapshot body.
+    :param events: follow PocketPaw's event bus (``/api/v1/events/stream``) besides
+        the status stream, so changes show within milliseconds instead of ~1 s and
+        backend failures show at all: ``"auto"`` (on when the server is on this
+        machine or a dashboard token is set), ``"on"`` or ``"off"``.
     :param max_sessions: most sessions shown from one frame or snapshot; the
         rest are dropped (one log line, the count in the source's detail), so
         a server listing tens of thousands cannot stall the bridge.
@@ -63,6 +68,7 @@ class Options:
     request_timeout: float = 10.0
     max_frame_bytes: int = 2 * 1024 * 1024
     max_sessions: int = 1000
+    events: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("api_key", "token"):
@@ -97,6 +103,8 @@ class Options:
             raise ValueError("reconnect_max: expected a value >= reconnect_min")
         if self.fallback_after < 1:
             raise ValueError(f"fallback_after: got {self.fallback_after!r}, expected >= 1")
+        if self.events not in ("auto", "on", "off"):
+            raise ValueError(f"events: got {self.events!r}, expected \"auto\", \"on\" or \"off\"")
         if isinstance(self.max_sessions, bool) or self.max_sessions < 1:
             raise ValueError(f"max_sessions: got {self.max_sessions!r}, expected a count >= 1")
         if self.max_frame_bytes < 1024:
@@ -178,3 +186,14 @@ def check_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError when out of range
     except ValueError:
         raise ValueError(f"url: got {shown}, the port is not a number from 1 to 65535") from None
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` points at this machine (PocketPaw's "genuine localhost")."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
