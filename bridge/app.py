@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bridge.config import Config, default_config, load_config
+from bridge.config import DEFAULT_URL, Config, default_config, load_config, parse_config
 from bridge.engine import Device, Engine
 from bridge.errors import ConfigError
 from bridge.logsetup import setup_logging
@@ -26,11 +26,16 @@ def dispatch(args: argparse.Namespace) -> int:
         "check": cmd_check,
         "demo": cmd_demo,
         "simulate": cmd_simulate,
+        "status": cmd_status,
+        "show": cmd_show,
         "devices": cmd_devices,
         "test-pattern": cmd_test_pattern,
     }[args.command]
     try:
         return command(args)
+    except UsageError as err:
+        print(f"agentlight {args.command}: error: {err}", file=sys.stderr)
+        return 2
     except ConfigError as err:
         for one in getattr(err, "errors", [err]):
             print(f"agentlight: config error: {one}", file=sys.stderr)
@@ -39,22 +44,69 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
 
 
+class UsageError(Exception):
+    """A command-line mistake: ``agentlight CMD: error: …``, exit 2 (as argparse does)."""
+
+
 def _load(args: argparse.Namespace) -> Config:
     if getattr(args, "config", None):
         if getattr(args, "url", None):
-            raise ConfigError(
-                "--url applies only without -c; set the url in [[sources]] instead",
-                file=args.config,
-                key="sources",
-            )
-        return load_config(args.config)
-    return default_config(getattr(args, "url", None) or "http://127.0.0.1:8888")
+            raise UsageError("--url applies only without -c; set url in the config's [[sources]]")
+        config = load_config(args.config)
+    else:
+        config = default_config(getattr(args, "url", None) or DEFAULT_URL)
+    record = getattr(args, "record", None)
+    if record:
+        config = with_record(config, record)
+    return config
+
+
+def with_record(config: Config, path: str) -> Config:
+    """``config`` plus a record device writing to ``path`` (``--record``)."""
+    names = {d.name for d in config.devices}
+    name = "record" if "record" not in names else "record-cli"
+    extra = parse_config(
+        {
+            "sources": [{"type": "pocketpaw"}],
+            "devices": [{"type": "record", "name": name, "path": path}],
+        },
+        file="--record",
+    )
+    return dataclasses.replace(config, devices=config.devices + extra.devices)
+
+
+def log_default() -> int:
+    """Quiet on a terminal (the status line stays readable), detailed in a journal."""
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return logging.WARNING if tty else logging.INFO
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
-    setup_logging(args.verbose, args.quiet, config.log_level)
-    return asyncio.run(run_bridge(config))
+    setup_logging(args.verbose, args.quiet, config.log_level, default=log_default())
+    return asyncio.run(run_bridge(config, hints=True))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bridge import status_cmd
+
+    config = _load(args)
+    setup_logging(args.verbose, args.quiet, None, default=logging.ERROR)
+    if args.verbose == 0:
+        # The answer (or its absence) is the output; the sources need not add to it.
+        logging.getLogger("agentlight.sources").setLevel(logging.CRITICAL)
+    return status_cmd.main(args, config)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from bridge import show_cmd
+
+    config = load_config(args.config) if args.config else default_config()
+    setup_logging(args.verbose, args.quiet or args.verbose == 0)
+    return show_cmd.main(args, config)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -90,8 +142,11 @@ def _options(options: Any) -> str:
     return ("  " + " ".join(parts)) if parts else ""
 
 
-def build_engine(config: Config) -> tuple[Engine, list[Any]]:
-    """Drivers, engine and sources for ``config`` (raises ConfigError before anything starts)."""
+def build_engine(config: Config, *, hints: bool = False) -> tuple[Engine, list[Any]]:
+    """Drivers, engine and sources for ``config`` (raises ConfigError before anything starts).
+
+    :param hints: say once what to try when a source cannot reach its server.
+    """
     from bridge.sources import source_class
     from devices import driver_class
 
@@ -106,7 +161,12 @@ def build_engine(config: Config) -> tuple[Engine, list[Any]]:
         on_exit=config.on_exit,
         shutdown_timeout=config.shutdown_timeout,
     )
-    sources = [source_class(s.type)(s.name, s.options, engine.publish) for s in config.sources]
+    publish = engine.publish
+    if hints:
+        from bridge.hints import Hints
+
+        publish = Hints(config, engine.publish)
+    sources = [source_class(s.type)(s.name, s.options, publish) for s in config.sources]
     return engine, sources
 
 
@@ -115,12 +175,13 @@ async def run_bridge(
     stop: asyncio.Event | None = None,
     *,
     on_engine: Callable[[Engine], None] | None = None,
+    hints: bool = False,
 ) -> int:
     """Run ``config`` until SIGINT/SIGTERM (or ``stop``); devices are left dark."""
     stop = stop or asyncio.Event()
     if SIGNALS.stop_requested:
         return 0  # asked to stop while starting: nothing was opened yet
-    engine, sources = build_engine(config)
+    engine, sources = build_engine(config, hints=hints)
     if on_engine is not None:
         on_engine(engine)
     with SIGNALS.attached(stop):

@@ -16,6 +16,8 @@ EPILOG = """\
 examples:
   agentlight demo                       simulated agent → terminal indicator
   agentlight run                        local PocketPaw (127.0.0.1:8888) → terminal
+  agentlight status --format '{label}'  one short line for a shell or tmux status bar
+  agentlight show waiting_for_user      one look on the devices until Ctrl-C
   agentlight run -c config.toml         sources, devices and theme from a file
   agentlight check -c config.toml       validate a config and show what would run
   agentlight simulate --port 8888       serve the simulated PocketPaw API alone
@@ -33,30 +35,125 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"agentlight {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    # -v/-q work before the command (`agentlight -v demo`) and after it.
+    parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
-    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        dest="sub_verbose",
+        default=argparse.SUPPRESS,
+        help="more log output (-vv for debug)",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        dest="sub_quiet",
+        default=argparse.SUPPRESS,
+        help="only warnings and errors",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser(
-        "run", parents=[common], help="run the bridge (config file or built-in default)"
+    run = _command(
+        sub,
+        common,
+        "run",
+        "run the bridge (config file or built-in default)",
+        "Read the agent's status and show it on the configured devices until Ctrl-C.\n"
+        "Without -c: PocketPaw on http://127.0.0.1:8888 → a line in this terminal.\n"
+        "On a terminal only warnings are logged (-v for more).",
+        env=_POCKETPAW_ENV,
     )
     run.add_argument("-c", "--config", metavar="FILE", help="config TOML (see config.example.toml)")
     run.add_argument(
         "--url",
         metavar="URL",
+        type=url_arg,
         help="PocketPaw URL when no config is given (default http://127.0.0.1:8888)",
     )
-
-    check = sub.add_parser("check", parents=[common], help="validate a config and print the plan")
-    check.add_argument("-c", "--config", metavar="FILE", help="config TOML to check")
-
-    demo = sub.add_parser(
-        "demo", parents=[common], help="simulated agent on 127.0.0.1 → terminal (no server needed)"
+    run.add_argument(
+        "--record", metavar="FILE", help="also record every change as JSON lines to FILE"
     )
-    demo.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (default 1)")
+
+    check = _command(
+        sub,
+        common,
+        "check",
+        "validate a config and print the plan",
+        "Check a config file (every error at once) and print what `run` would start.\n"
+        "Reads what run reads: token files and the environment variables below.",
+        env=_POCKETPAW_ENV,
+    )
+    check.add_argument("-c", "--config", metavar="FILE", help="config TOML to check")
+    check.add_argument("--url", metavar="URL", type=url_arg, help="check this URL without -c")
+
+    status = _command(
+        sub,
+        common,
+        "status",
+        "print the agent's status once (or on every change) and exit",
+        "Read the agent's status through the same sources as `run` and print it: one\n"
+        "line per session, the versioned JSON form (--json), or one short line for a\n"
+        "shell or tmux status bar (--format). Exit 0 when every source answered, 1 if not.\n"
+        "\n"
+        "--format fields: {state} {label} {sessions} {focus} {tool} {title} {error}\n"
+        "  e.g. agentlight status --format '{label} ({sessions})'",
+        env=_POCKETPAW_ENV,
+    )
+    status.add_argument("-c", "--config", metavar="FILE", help="read the sources of this config")
+    status.add_argument(
+        "--url", metavar="URL", type=url_arg, help="PocketPaw URL (default http://127.0.0.1:8888)"
+    )
+    shape = status.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="the versioned JSON form")
+    shape.add_argument("--format", metavar="TEMPLATE", type=format_arg, help="one line")
+    status.add_argument(
+        "--watch", action="store_true", help="print again on every change until Ctrl-C"
+    )
+    status.add_argument(
+        "--timeout",
+        type=seconds_arg,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for an answer (default 5)",
+    )
+
+    show = _command(
+        sub,
+        common,
+        "show",
+        "put one look on the configured devices until Ctrl-C",
+        "Show the look of one state on the devices of a config (no server needed), to try\n"
+        "a theme or a device. STATE is a global state (idle, active, degraded, connecting,\n"
+        "disconnected, auth_failed) or a session state (thinking, tool_running, streaming,\n"
+        "waiting_for_user, error, pending, done, interrupted, unknown), or off.",
+    )
+    show.add_argument("state", metavar="STATE", type=state_arg, help="the state to show")
+    show.add_argument("--tool", metavar="NAME", help="with tool_running: the tool (e.g. bash)")
+    show.add_argument("--title", metavar="TEXT", help="a session title, for labels")
+    show.add_argument(
+        "-c", "--config", metavar="FILE", help="devices and theme (default: this terminal)"
+    )
+    show.add_argument(
+        "--duration", type=seconds_arg, metavar="SECONDS", help="stop after this many seconds"
+    )
+
+    demo = _command(
+        sub,
+        common,
+        "demo",
+        "simulated agent on 127.0.0.1 → terminal (no server needed)",
+        "A built-in PocketPaw simulator walks through every state agentlight can show,\n"
+        "the bridge's own (disconnected, auth failed) included; Ctrl-C stops it.",
+    )
+    demo.add_argument(
+        "--speed", type=speed_arg, default=1.0, help="scenario speed factor (default 1)"
+    )
     demo.add_argument(
         "-c",
         "--config",
@@ -69,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--duration",
-        type=float,
+        type=seconds_arg,
         metavar="SECONDS",
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
@@ -77,8 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser(
         "simulate", parents=[common], help="serve the simulated PocketPaw status API alone"
     )
-    sim.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default 8888)")
-    sim.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (default 1)")
+    sim.add_argument(
+        "--port", type=port_arg, default=8888, help="port on 127.0.0.1 (default 8888; 0: any free)"
+    )
+    sim.add_argument(
+        "--speed", type=speed_arg, default=1.0, help="scenario speed factor (default 1)"
+    )
     sim.add_argument(
         "--api-key", metavar="KEY", help="require this status API key (X-Status-Key or ?key=)"
     )
@@ -120,6 +221,124 @@ def _hardware_commands(sub: argparse._SubParsersAction, common: argparse.Argumen
     )
 
 
+_POCKETPAW_ENV = (
+    ("POCKETPAW_STATUS_API_KEY", "the status API key (when the config sets no api_key)"),
+    ("POCKETPAW_TOKEN", "PocketPaw's dashboard token (when the config sets no token)"),
+    ("NO_COLOR", "set: no colours on the terminal line"),
+)
+
+
+def _command(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    name: str,
+    summary: str,
+    description: str,
+    env: tuple[tuple[str, str], ...] = (),
+) -> argparse.ArgumentParser:
+    """A subcommand whose help says what it does and which variables it reads."""
+    epilog = None
+    if env:
+        width = max(len(var) for var, _ in env)
+        epilog = "environment variables:\n" + "\n".join(
+            f"  {var:<{width}}  {what}" for var, what in env
+        )
+    return sub.add_parser(
+        name,
+        parents=[common],
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+# -- values: each checked here, so a bad one is an exit 2 naming its option --------------
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a finite number")
+    return value
+
+
+def speed_arg(text: str) -> float:
+    value = _finite(text)
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a factor above 0 (up to 1000)")
+    return value
+
+
+def seconds_arg(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected seconds above 0")
+    return value
+
+
+def port_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a port from 1 to 65535")
+    return value
+
+
+def url_arg(text: str) -> str:
+    """A PocketPaw base URL; a pasted endpoint URL or a bare host:port is understood."""
+    from bridge.urls import UrlError, base_url
+
+    try:
+        return base_url(text)
+    except UrlError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def format_arg(text: str) -> str:
+    from bridge.statusline import check_template
+
+    try:
+        check_template(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+_STATES = (
+    *("idle", "active", "degraded", "connecting", "disconnected", "auth_failed"),
+    *("thinking", "tool_running", "streaming", "waiting_for_user", "error"),
+    *("pending", "done", "interrupted", "unknown", "off"),
+)
+
+
+def state_arg(text: str) -> str:
+    value = text.strip().lower().replace("-", "_")
+    if value not in _STATES:
+        import difflib
+
+        hint = difflib.get_close_matches(value, _STATES, n=1)
+        known = ", ".join(_STATES)
+        extra = f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {known}"
+        raise argparse.ArgumentTypeError(f"got {text!r}{extra}")
+    return value
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """Parse ``argv``; -v/-q given before and after the command add up."""
+    args = parser.parse_args(argv)
+    args.verbose += getattr(args, "sub_verbose", 0)
+    args.quiet = args.quiet or getattr(args, "sub_quiet", False)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # First thing: a stop signal during start-up (the imports below take a
     # while on a Pi Zero) is remembered and ends the start cleanly, instead of
@@ -130,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGNALS.install()
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parse_args(parser, argv)
         if args.command is None:
             parser.print_help()
             return 2

@@ -52,12 +52,13 @@ class DeviceConfig:
 class BridgeSettings:
     """``[bridge]`` keys.
 
-    :param log_level: debug, info, warning or error (``-v`` overrides).
+    :param log_level: debug, info, warning or error (``-v``/``-q`` override);
+        unset: warning on a terminal, info otherwise (a service's journal).
     :param on_exit: the look devices are left in when the bridge stops; unset = dark.
     :param shutdown_timeout: seconds devices get to go dark on exit.
     """
 
-    log_level: LogLevel = "info"
+    log_level: LogLevel | None = None
     on_exit: LookSpec | None = None
     shutdown_timeout: float = 0.8
 
@@ -68,7 +69,7 @@ class Config:
     devices: tuple[DeviceConfig, ...]
     theme: Theme
     on_exit: Look | None = None
-    log_level: LogLevel = "info"
+    log_level: LogLevel | None = None
     shutdown_timeout: float = 0.8
     file: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)

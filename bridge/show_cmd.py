@@ -1,0 +1,87 @@
+"""``agentlight show STATE``: one look on the configured devices until Ctrl-C.
+
+To try a theme or a device without an agent (busylight's ``on``/``blink``):
+the devices of ``-c FILE`` (default: this terminal) show the look the theme
+gives STATE, from a status made up here. ``off`` leaves them dark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from bridge.config import Config
+from bridge.model import (
+    ConnectionState,
+    GlobalState,
+    Session,
+    SessionState,
+    Snapshot,
+    SourceStatus,
+)
+from bridge.signals import SIGNALS
+
+__all__ = ["made_up_status", "main"]
+
+_SOURCE = "show"
+
+
+def made_up_status(state: str, tool: str | None = None, title: str | None = None) -> SourceStatus:
+    """A source status whose look is ``state``'s (a global or a session state)."""
+    if state in ("connecting", "disconnected", "auth_failed"):
+        return SourceStatus(_SOURCE, ConnectionState(state))
+    if state in GlobalState.__members__.values():
+        return SourceStatus(_SOURCE, ConnectionState.CONNECTED, Snapshot(GlobalState(state)))
+    session_state = SessionState(state)
+    session = Session(
+        key="show:1",
+        id="1",
+        channel="show",
+        state=session_state,
+        title=title,
+        tool=tool if session_state is SessionState.TOOL_RUNNING else None,
+        since=time.time(),
+        error="shown by agentlight show" if session_state is SessionState.ERROR else None,
+        source=_SOURCE,
+        raw_state=state,
+    )
+    overall = GlobalState.DEGRADED if session_state is SessionState.ERROR else GlobalState.ACTIVE
+    return SourceStatus(_SOURCE, ConnectionState.CONNECTED, Snapshot(overall, (session,), 1))
+
+
+async def show(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> int:
+    from bridge.app import build_engine
+
+    engine, _ = build_engine(config)
+    if args.state != "off":
+        engine.publish(made_up_status(args.state, args.tool, args.title))
+    if args.duration:
+        asyncio.get_running_loop().call_later(args.duration, stop.set)
+    runner = asyncio.create_task(engine.run([], stop))
+    if args.state == "off":
+        # Dark is what every device is left in when the engine stops.
+        ready = asyncio.create_task(engine.ready.wait())
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({ready, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        waiter.cancel()
+        stop.set()
+    await runner
+    return 0
+
+
+def main(args: argparse.Namespace, config: Config) -> int:
+    if args.tool and args.state != "tool_running":
+        from bridge.app import UsageError
+
+        raise UsageError(f"--tool goes with tool_running, not {args.state}")
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        if SIGNALS.stop_requested:
+            return 0
+        with SIGNALS.attached(stop):
+            return await show(config, args, stop)
+
+    return asyncio.run(run())

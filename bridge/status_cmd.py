@@ -1,0 +1,158 @@
+"""``agentlight status``: read the agent once (or on every change) and print it.
+
+The same sources as ``run`` (so the same URL, credentials and checks), no
+devices. Three shapes: a few lines for people, the versioned JSON form
+(:mod:`bridge.status_json`) for scripts, or one ``--format`` line for a shell
+prompt or a tmux status bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+
+from bridge.config import Config
+from bridge.model import AgentStatus, ConnectionState, SourceStatus
+from bridge.signals import SIGNALS
+from bridge.statusline import (
+    duration,
+    fields,
+    format_line,
+    global_words,
+    session_name,
+    session_words,
+)
+from bridge.textsafe import clean, safe_json
+
+__all__ = ["main", "read_status", "render"]
+
+_SETTLED = (ConnectionState.DISCONNECTED, ConnectionState.AUTH_FAILED)
+
+
+def render(status: AgentStatus, args: argparse.Namespace, now: float | None = None) -> str:
+    """What ``status`` prints for ``status``, in the shape ``args`` asks for."""
+    now = time.time() if now is None else now
+    if args.json:
+        from bridge.status_json import status_to_json
+
+        return safe_json(status_to_json(status, now))
+    if args.format:
+        return format_line(args.format, status, now)
+    lines = [f"{fields(status, now)['label']}  ({_summary(status)})"]
+    for session in status.sessions:
+        parts = [session_name(session), session_words(session)]
+        if session.title:
+            parts.append(f"“{clean(session.title, 80)}”")
+        if session.since > 0:
+            parts.append(duration(session.duration(now)))
+        lines.append("  " + "  ".join(parts))
+    for source in status.sources:
+        if source.connection is not ConnectionState.CONNECTED:
+            detail = f": {clean(source.detail, 200)}" if source.detail else ""
+            lines.append(f"  source {clean(source.name, 40)}: {source.connection.value}{detail}")
+    return "\n".join(lines)
+
+
+def _summary(status: AgentStatus) -> str:
+    n = len(status.sessions)
+    state = global_words(status.state)
+    return f"{state}, {n} session{'s' if n != 1 else ''}"
+
+
+def _settled(sources: dict[str, SourceStatus], names: list[str]) -> bool:
+    """Every source has said something final: a snapshot, or why there is none."""
+    for name in names:
+        s = sources.get(name)
+        if s is None:
+            return False
+        if s.connection is ConnectionState.CONNECTED and s.snapshot is None:
+            return False
+        if s.connection is ConnectionState.CONNECTING:
+            return False
+    return True
+
+
+async def read_status(
+    config: Config,
+    *,
+    answer_within: float,
+    stop: asyncio.Event,
+    on_change: Callable[[AgentStatus], None] | None = None,
+) -> AgentStatus:
+    """Run the sources until each has answered (or ``answer_within`` seconds passed);
+    with ``on_change``, until ``stop``, calling it on every change."""
+    from bridge.sources import source_class
+
+    names = [s.name for s in config.sources]
+    latest: dict[str, SourceStatus] = {}
+    settled = asyncio.Event()
+    folded = AgentStatus.fold(())
+
+    def publish(status: SourceStatus) -> None:
+        nonlocal folded
+        latest[status.name] = status
+        folded = AgentStatus.fold(tuple(latest[n] for n in names if n in latest))
+        if _settled(latest, names):
+            settled.set()
+            if on_change is not None:
+                on_change(folded)
+
+    sources = [source_class(s.type)(s.name, s.options, publish) for s in config.sources]
+    tasks = [asyncio.create_task(src.run(), name=f"source:{src.name}") for src in sources]
+    waiter = asyncio.create_task(stop.wait() if on_change is not None else settled.wait())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait(
+            {waiter, stopper},
+            timeout=None if on_change is not None else answer_within,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        for task in (*tasks, waiter, stopper):
+            task.cancel()
+        await asyncio.gather(*tasks, waiter, stopper, return_exceptions=True)
+    return folded
+
+
+def main(args: argparse.Namespace, config: Config) -> int:
+    if SIGNALS.stop_requested:
+        return 0
+    last: list[str] = []
+
+    def show(status: AgentStatus) -> None:
+        text = render(status, args)
+        if not last or text != last[-1]:
+            last[:] = [text]
+            print(text, flush=True)
+            if not args.json and not args.format:
+                print(flush=True)  # a blank line between readings
+
+    async def run() -> AgentStatus:
+        stop = asyncio.Event()
+        with SIGNALS.attached(stop):
+            return await read_status(
+                config,
+                answer_within=args.timeout,
+                stop=stop,
+                on_change=show if args.watch else None,
+            )
+
+    status = asyncio.run(run())
+    if args.watch:
+        return 0
+    print(render(status, args), flush=True)
+    ok = bool(status.sources) and all(
+        s.connection is ConnectionState.CONNECTED and s.snapshot is not None
+        for s in status.sources
+    )
+    if not ok and not args.json and not args.format:
+        url = next((str(getattr(s.options, "url", "")) for s in config.sources), "")
+        print(
+            f"agentlight status: no answer from {url or 'the agent'} within {args.timeout:g} s"
+            " (is PocketPaw running? another host: --url http://HOST:8888)",
+            file=sys.stderr,
+        )
+    return 0 if ok else 1
