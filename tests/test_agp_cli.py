@@ -12,7 +12,16 @@ from typing import Any
 from tests.conftest import eventually
 from tests.test_cli import ROOT, agentlight, records
 
-EVERY_SHOWN = {"running", "paused", "idle", "completed", "failed", "timed_out", "interrupted"}
+EVERY_SHOWN = {
+    "pending",
+    "running",
+    "paused",
+    "idle",
+    "completed",
+    "failed",
+    "timed_out",
+    "interrupted",
+}
 
 
 def raw_states(lines: list[dict[str, Any]]) -> set[str]:

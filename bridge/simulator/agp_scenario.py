@@ -20,6 +20,8 @@ OnSession = Callable[[str, bool], None]
 _ROUND: tuple[tuple[float, str, str, str], ...] = (
     # (at, session, what, detail)
     (0.0, "research", "create", ""),
+    # Queued behind AgP's concurrency limit for a while: "pending" long enough to see.
+    (1.0, "queued", "create", ""),
     (2.0, "research", "status", "running"),
     (4.0, "booking", "create", ""),
     (5.0, "booking", "status", "running"),
@@ -28,9 +30,11 @@ _ROUND: tuple[tuple[float, str, str, str], ...] = (
     (13.0, "research-pdf", "status", "completed"),
     (15.0, "booking", "status", "paused"),
     (19.0, "research-web", "failed", "Page did not load: the site timed out"),
+    (21.0, "queued", "status", "running"),
     (23.0, "booking", "status", "running"),
     (26.0, "research", "status", "idle"),
     (29.0, "booking", "status", "completed"),
+    (30.0, "queued", "status", "completed"),
     (31.0, "cleanup", "create", ""),
     (32.0, "cleanup", "status", "running"),
     (36.0, "cleanup", "status", "interrupted"),
