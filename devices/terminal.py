@@ -2,13 +2,17 @@
 
 On a terminal, :class:`TerminalDriver` keeps one line up to date in place::
 
-    ● active  websocket:abc thinking 12s · discord:x tool_running(bash)
+    ● Running bash — “Fix the flaky deploy script” 12s · discord guild-7 thinking
 
-The dot takes the color the device would show now (24-bit ANSI), so pulses
-and blinks animate; the focused session shows how long it has been in its
-state. When the output is not a terminal (a pipe, systemd's journal) it
-prints one plain line per change instead: no escape codes, no redraws and
-nothing for animation ticks, so logs stay readable.
+The dot and the label take the colour the device would show (the dot animates
+with pulses and blinks; both keep a floor of brightness so a dim look stays
+readable on a dark background). The label is the theme's word for the look,
+with what the session is doing in words a person uses, its title and how long
+it has been at it, then the other sessions. 24-bit colour where the terminal
+says it has it, else 256 or 16 colours; ``TERM=dumb`` gets no colour and no
+cursor movement. When the output is not a terminal (a pipe, systemd's
+journal) it prints one plain line per change instead: no escape codes, no
+redraws and nothing for animation ticks, so logs stay readable.
 """
 
 from __future__ import annotations
@@ -25,18 +29,24 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Literal, TextIO
 
 from bridge.frame import Frame
-from bridge.looks import BLACK, Color, Effect
-from bridge.model import Session, SessionRef
+from bridge.looks import BLACK, Effect
+from bridge.model import Session, SessionRef, SessionState
+from bridge.statusline import duration, global_words, session_name, session_words
 from bridge.textsafe import clean, cut
+from devices.ansi import RESET, Depth, color_depth, fg, visible
 from devices.base import Driver
 
 log = logging.getLogger("agentlight.devices.terminal")
 
-_RESET = "\x1b[0m"
 _CLEAR_TO_END = "\x1b[K"
 _CLEAR_LINE = "\r\x1b[K"
-# No line is wider; a megabyte of server text is not worth measuring.
-_SEGMENT_LIMIT = 400
+# Server text is cut to this before it is measured; no line is wider.
+_TEXT_LIMIT = 200
+# Sessions listed after the focused one; the rest are counted.
+_MAX_LISTED = 8
+# Minimum brightness (0-255, brightest channel) of the dot and of the label.
+_DOT_FLOOR = 90
+_LABEL_FLOOR = 170
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +76,12 @@ class _Glyphs:
     off: str
     sep: str
     more: str
+    dash: str = " — "
+    quotes: tuple[str, str] = ("“", "”")
 
 
 _UNICODE = _Glyphs("●", "○", " · ", "…")
-_ASCII = _Glyphs("*", "o", " | ", "~")
+_ASCII = _Glyphs("*", "o", " | ", "~", " - ", ('"', '"'))
 
 
 class TerminalDriver(Driver):
@@ -108,10 +120,12 @@ class TerminalDriver(Driver):
         self._frame: Frame | None = None
         self._written: str | None = None
         self._lock = asyncio.Lock()
-        # Session text only changes with the sessions; pulses redraw at 10 fps.
-        self._seg_key: tuple[tuple[Session, ...], SessionRef | None] | None = None
-        self._segs: list[str] = []
-        self._seg_focus: int | None = None
+        self._encoding: str | None = None
+        self._animate = False  # redrawn in place: sampled colours and a ticking duration
+        self._depth: Depth = 24
+        # The words only change with the sessions; pulses redraw at 10 fps.
+        self._words_key: object = None
+        self._words_cache: tuple[str, str, Session | None] = ("", "", None)
 
     # -- what the line says -------------------------------------------------
 
@@ -127,42 +141,45 @@ class TerminalDriver(Driver):
         the time, so animation ticks render the same line.
         """
         g = self._glyphs
-        if self._tty:
+        look = frame.look
+        if self._animate:
             dot = frame.color
         else:
-            look = frame.look
             dot = BLACK if look.effect is Effect.OFF else look.color.scaled(look.brightness)
         lit = dot != BLACK
-        segs = self._segments(frame)
-        focus = self._seg_focus
-        # since == 0 means the source did not say when the state began.
-        if self._tty and focus is not None and frame.status.sessions[focus].since > 0:
-            session = frame.status.sessions[focus]
-            segs = list(segs)
-            segs[focus] += " " + _duration(session.duration(self._clock()))
-        # A label may be filled in from server text ({title}, {tool}).
-        text = f"{g.on if lit else g.off} {clean(frame.look.label or frame.state.value)}"
-        if segs:
-            text += "  " + g.sep.join(segs)
+        head, rest, focus = self._words(frame)
+        if focus is not None and self._animate and focus.since > 0:
+            # The clock moves on between frames: only on a redrawn terminal line.
+            head += " " + duration(focus.duration(self._clock()))
+        glyph = g.on if lit else g.off
+        tail = (g.sep + rest) if rest else ""
         if self._width:
-            text = cut(text, self._width, g.more)
-        if self._color and lit:
-            text = f"{_rgb(dot)}{text[0]}{_RESET}{text[1:]}"
-        return text
+            # Cut the plain text; colour codes go around whole pieces only.
+            plain = cut(f"{glyph} {head}{tail}", self._width, g.more)
+            head_len = min(len(plain), len(glyph) + 1 + len(head))
+            head, tail = plain[len(glyph) + 1 : head_len], plain[head_len:]
+        if not self._color or not lit:
+            return f"{glyph} {head}{tail}"
+        # The dot animates; the label keeps the look's own colour. Both keep a
+        # floor of brightness so a dim look (idle, a pulse's low point) stays readable.
+        dot_code = fg(visible(dot, _DOT_FLOOR), self._depth)
+        label_code = fg(visible(look.color, _LABEL_FLOOR), self._depth)
+        return f"{dot_code}{glyph}{RESET} {label_code}{head}{RESET}{tail}"
 
-    def _segments(self, frame: Frame) -> list[str]:
-        key = (frame.status.sessions, self._focus_key(frame))
-        if key != self._seg_key:
-            sessions, focus = key
-            self._segs = [_session_text(s) for s in sessions]
-            self._seg_focus = next((i for i, s in enumerate(sessions) if s.ref == focus), None)
-            self._seg_key = key
-        return self._segs
+    def _words(self, frame: Frame) -> tuple[str, str, Session | None]:
+        """(label with details, the other sessions, the focused session), cached."""
+        key = (frame.status.sessions, self._focus_key(frame), frame.look.label, frame.state)
+        if key != self._words_key:
+            self._words_key = key
+            self._words_cache = _line_words(frame, key[1], self._glyphs)
+        return self._words_cache
 
     @staticmethod
     def _focus_key(frame: Frame) -> SessionRef | None:
         if frame.focus is not None:
             return frame.focus
+        if frame.state.from_bridge:
+            return None  # the bridge's own state is the news, not a session
         urgent = frame.status.most_urgent()
         return urgent.ref if urgent is not None else None
 
@@ -184,18 +201,25 @@ class TerminalDriver(Driver):
             native_effects=frozenset() if self._tty else frozenset(Effect),
             refresh=self.REFRESH_INTERVAL if self._tty else None,
         )
+        # TERM=dumb: no cursor movement either, so one plain line per change.
+        dumb = os.environ.get("TERM") == "dumb"
+        self._animate = self._tty and not dumb
+        if dumb:
+            self.caps = replace(self.caps, native_effects=frozenset(Effect), refresh=None)
         if opts.color == "auto":
-            self._color = (
-                self._tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-            )
+            self._color = self._tty and not os.environ.get("NO_COLOR") and not dumb
         else:
             self._color = opts.color == "always"
-        self._glyphs = _UNICODE if _can_encode(out, "●○·…") else _ASCII
+        self._depth = color_depth()
+        self._glyphs = _UNICODE if _can_encode(out, "●○·…—“”") else _ASCII
+        # A stream that cannot take every character gets "?" for what it cannot
+        # (a server's title in another script), never an encoding error.
+        self._encoding = None if self._glyphs is _UNICODE else getattr(out, "encoding", None)
         self._fit = opts.width == 0 and self._tty
         self._width = self._terminal_width() if self._fit else opts.width
         self._frame = None
         self._written = None
-        self._seg_key = None
+        self._words_key = None
 
     async def _show(self, frame: Frame) -> None:
         self._frame = frame
@@ -205,7 +229,7 @@ class TerminalDriver(Driver):
 
     async def _close(self, *, blank: bool) -> None:
         async with self._lock:
-            if self._tty and self._written is not None:
+            if self._animate and self._written is not None:
                 # Blank leaves an empty line for the prompt; otherwise keep the last state.
                 await self.blocking(self._write, _CLEAR_LINE if blank else "\n")
             self._out = None
@@ -219,7 +243,7 @@ class TerminalDriver(Driver):
             text = self.render(frame)
             if text == self._written:
                 return
-            if self._tty:
+            if self._animate:
                 await self.blocking(self._write, "\r" + text + _CLEAR_TO_END)
             else:
                 await self.blocking(self._write, text + "\n")
@@ -229,6 +253,8 @@ class TerminalDriver(Driver):
         out = self._out
         if out is None:
             return
+        if self._encoding:
+            data = data.encode(self._encoding, "replace").decode(self._encoding)
         out.write(data)
         out.flush()
 
@@ -243,28 +269,60 @@ class TerminalDriver(Driver):
         return max(columns - 1, 1)
 
 
-def _session_text(session: Session) -> str:
-    name = session.key
-    if session.channel and not name.startswith(session.channel + ":"):
-        name = f"{session.channel}:{name}"
-    state = session.state.value
-    if session.raw_state:
-        state = session.raw_state  # the server's own name (AgP: paused, timed_out)
-    if session.tool:
-        state += f"({session.tool})"
-    if session.steps:
-        state += f"·{session.steps}"
-    # Everything here came from a server: shown, never obeyed.
-    return clean(f"{name} {state}", _SEGMENT_LIMIT)
+def _line_words(
+    frame: Frame, focus_ref: SessionRef | None, g: _Glyphs
+) -> tuple[str, str, Session | None]:
+    """The label with its details, the other sessions, and the focused session.
+
+    Everything from a server goes through :func:`clean` (via the statusline
+    helpers), so the result can be written to a terminal as is.
+    """
+    sessions = frame.status.sessions
+    focus = next((s for s in sessions if s.ref == focus_ref), None) if focus_ref else None
+    label = clean(frame.look.label, _TEXT_LIMIT) if frame.look.label else ""
+    if focus is None:
+        head = label or global_words(frame.state).capitalize()
+        if frame.state.from_bridge:
+            detail = next(
+                (
+                    s.detail
+                    for s in frame.status.sources
+                    if s.detail and s.global_state is frame.state
+                ),
+                None,
+            )
+            if detail:
+                head += f"{g.dash}{clean(detail, _TEXT_LIMIT)}"
+    else:
+        head = _focus_words(focus, label)
+        lq, rq = g.quotes
+        if focus.title:
+            head += f"{g.dash}{lq}{clean(focus.title, _TEXT_LIMIT)}{rq}"
+        elif len(sessions) > 1:
+            head += f"{g.dash}{session_name(focus)}"  # which of them
+    others = [s for s in sessions if s is not focus]
+    rest = g.sep.join(f"{session_name(s)} {session_words(s)}" for s in others[:_MAX_LISTED])
+    if len(others) > _MAX_LISTED:
+        rest += f"{g.sep}+{len(others) - _MAX_LISTED} more"
+    return head, rest, focus
 
 
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+def _focus_words(session: Session, label: str) -> str:
+    """The theme's label, said the way a person would, with the detail that matters."""
+    words = session_words(session)
+    if not label:
+        return words[:1].upper() + words[1:]
+    tool = clean(session.tool, _TEXT_LIMIT) if session.tool else ""
+    if session.state is SessionState.TOOL_RUNNING and tool and label == tool:
+        return f"Running {tool}"  # the default label is just "{tool}"
+    if session.state is SessionState.ERROR and session.error:
+        return f"{label}: {clean(session.error, _TEXT_LIMIT)}"
+    raw = clean(session.raw_state, 40) if session.raw_state else ""
+    if raw and raw != session.state.value and raw.lower() not in label.lower():
+        return f"{label} ({raw.replace('_', ' ')})"
+    if session.steps and str(session.steps) not in label:
+        return f"{label}, step {session.steps}"
+    return label
 
 
 def _can_encode(stream: TextIO, sample: str) -> bool:
@@ -276,11 +334,6 @@ def _can_encode(stream: TextIO, sample: str) -> bool:
     except (UnicodeEncodeError, LookupError):
         return False
     return True
-
-
-def _rgb(color: Color) -> str:
-    r, g, b = color.to_bytes()
-    return f"\x1b[38;2;{r};{g};{b}m"
 
 
 __all__ = ["TerminalDriver", "TerminalOptions"]

@@ -107,7 +107,7 @@ path = "run.jsonl"
         out, err = await asyncio.wait_for(bridge.communicate(), 10)
         assert bridge.returncode == 0, err.decode()
         text = out.decode()
-        assert "agp:research-1" in text and "paused" in text
+        assert "agp research-1" in text and "paused" in text.lower()
         assert "sim-key-123" not in err.decode() + text
         # Every line is valid JSON with the session's own source.
         assert all(s["source"] == "agp" for line in records(record) for s in line["sessions"])

@@ -151,8 +151,9 @@ async def test_terminal_shows_agp_states_and_steps() -> None:
         await mock.wait_for(lambda f: f.state is GlobalState.DEGRADED, timeout=10)
     # The bridge has stopped: everything the terminal was given is written.
     text = out.getvalue()
-    assert "running·12" in text
-    assert "timed_out·12" in text and "Timed out" in text
+    # In words: the theme's label for AgP's own state, with its step count.
+    assert "Step 12 (running)" in text
+    assert "Timed out" in text
 
 
 def test_two_named_sources_in_one_config() -> None:

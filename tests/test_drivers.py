@@ -7,6 +7,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import select
 import struct
 import sys
@@ -391,9 +392,12 @@ class FakeTTY(io.StringIO):
 def color_term(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLORTERM", "truecolor")
 
 
-LINE = "● active  websocket:abc thinking · discord:x tool_running(bash)"
+# The most urgent session in words, which one it is, then the others.
+LINE = "● Running bash — discord x · websocket abc thinking"
+HEAD = "Running bash — discord x"
 ORANGE = "\x1b[38;2;255;128;0m"
 
 
@@ -407,17 +411,18 @@ async def test_terminal_pipe_prints_plain_lines_per_change(color_term: None) -> 
         await term.show(make_frame("active", TWO_SESSIONS, look=pulse, sampled=sampled))
     await term.show(make_frame("idle"))
     await term.close()
-    assert out.getvalue() == f"{LINE}\n● idle\n"
+    assert out.getvalue() == f"{LINE}\n● Idle\n"
 
 
-async def test_terminal_pipe_color_always_uses_the_look_color() -> None:
+async def test_terminal_pipe_color_always_uses_the_look_color(color_term: None) -> None:
     out = io.StringIO()
     term = TerminalDriver("t", TerminalOptions(color="always"), stream=out)
     await term.open()
     await term.show(make_frame("active", TWO_SESSIONS, effect="pulse", sampled="#100800"))
     await term.show(make_frame("active", TWO_SESSIONS, effect="pulse", sampled="#402000"))
     await term.close()
-    assert out.getvalue() == f"{ORANGE}●\x1b[0m{LINE[1:]}\n"
+    tail = LINE[len("● " + HEAD) :]
+    assert out.getvalue() == f"{ORANGE}●\x1b[0m {ORANGE}{HEAD}\x1b[0m{tail}\n"
 
 
 async def test_terminal_tty_redraws_in_place_with_sampled_color(color_term: None) -> None:
@@ -430,7 +435,8 @@ async def test_terminal_tty_redraws_in_place_with_sampled_color(color_term: None
     await term.show(make_frame("active", TWO_SESSIONS, look=pulse, sampled="#804000"))
     written = out.getvalue()
     await term.close(blank=False)
-    rest = LINE[1:]  # no duration: the sessions do not say since when
+    # No duration: the sessions do not say since when. The label keeps the look's colour.
+    rest = f" {ORANGE}{HEAD}\x1b[0m{LINE[len('● ' + HEAD) :]}"
     assert written == (f"\r{ORANGE}●\x1b[0m{rest}\x1b[K\r\x1b[38;2;128;64;0m●\x1b[0m{rest}\x1b[K")
     # Not blank: the last state stays and the prompt starts on the next line.
     assert out.getvalue() == written + "\n"
@@ -441,7 +447,7 @@ async def test_terminal_tty_dark_sample_shows_a_hollow_dot(color_term: None) -> 
     term = TerminalDriver("t", stream=out)
     await term.open()
     await term.show(make_frame("degraded", color="#ff0000", effect="blink", sampled="#000000"))
-    assert out.getvalue() == "\r○ degraded\x1b[K"
+    assert out.getvalue() == "\r○ A session failed\x1b[K"
     await term.close()
 
 
@@ -471,7 +477,7 @@ async def test_terminal_tty_color_modes(
     text = out.getvalue()
     assert text.startswith("\r")  # redrawn in place either way
     assert (ORANGE in text) is colored
-    assert "● idle" in text.replace(f"{ORANGE}●\x1b[0m", "●")
+    assert "● Idle" in text.replace(f"{ORANGE}●\x1b[0m", "●").replace(f"{ORANGE}Idle", "Idle")
 
 
 async def test_terminal_same_render_is_not_rewritten() -> None:
@@ -481,7 +487,7 @@ async def test_terminal_same_render_is_not_rewritten() -> None:
     pulse = make_look("#ff8000", "pulse")
     await term.show(make_frame("active", look=pulse, sampled="#ff8000"))
     await term.show(make_frame("active", look=pulse, sampled="#804000"))  # same text uncolored
-    assert out.getvalue() == "\r● active\x1b[K"
+    assert out.getvalue() == "\r● Working\x1b[K"
     await term.close()
 
 
@@ -495,7 +501,7 @@ async def test_terminal_truncates_to_width() -> None:
     first, second = out.getvalue().splitlines()
     assert first == LINE[:19] + "…"
     assert len(first) == 20
-    assert second == "● idle"
+    assert second == "● Idle"
 
 
 async def test_terminal_pipe_is_not_cut_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -550,8 +556,8 @@ async def test_terminal_close_blank_clears_the_line_and_pipe_close_adds_nothing(
         await term.open()
         await term.show(make_frame("idle"))
         await term.close(blank=True)
-    assert tty.getvalue() == "\r● idle\x1b[K\r\x1b[K"
-    assert pipe.getvalue() == "● idle\n"
+    assert tty.getvalue() == "\r● Idle\x1b[K\r\x1b[K"
+    assert pipe.getvalue() == "● Idle\n"
 
 
 async def test_terminal_close_before_any_frame_writes_nothing() -> None:
@@ -574,22 +580,97 @@ async def test_terminal_label_unknown_state_and_focus_duration() -> None:
     ]
     await term.show(make_frame("active", sessions, label="busy", focus="websocket:abc"))
     assert out.getvalue() == (
-        "\r● busy  websocket:abc thinking 10s · discord:x napping"
-        " · telegram:9 waiting_for_user\x1b[K"
+        "\r● busy — websocket abc 10s · discord x napping (a state agentlight does not know)"
+        " · telegram 9 waiting for you\x1b[K"
     )
-    # Without a focus, the most urgent session gets the duration.
+    # Without a focus, the most urgent session is the label and gets the duration.
     now[0] = 1053.0
     out.seek(0)
     out.truncate()
     await term.show(make_frame("active", sessions, label="busy"))
-    assert out.getvalue().endswith("telegram:9 waiting_for_user 1m05s\x1b[K")
+    assert out.getvalue().startswith("\r● busy — telegram 9 1m05s · websocket abc thinking")
     # The duration moves on without a new frame.
     now[0] = 988.0 + 3 * 3600 + 7 * 60
     out.seek(0)
     out.truncate()
     await term.show(make_frame("active", sessions, label="busy"), force=True)  # a refresh
-    assert out.getvalue().endswith("waiting_for_user 3h07m\x1b[K")
+    assert "telegram 9 3h07m" in out.getvalue()
     await term.close()
+
+
+async def test_terminal_says_states_in_words_with_title_and_error() -> None:
+    out = io.StringIO()
+    term = TerminalDriver("t", TerminalOptions(color="never"), stream=out)
+    await term.open()
+    web = make_session("websocket:w", "tool_running", "bash", title="Fix the deploy script")
+    await term.show(make_frame("active", [web], label="bash", focus="websocket:w"))
+    err = make_session("telegram:9", "error", error="Rate limit exceeded")
+    await term.show(make_frame("degraded", [err], label="Error", focus="telegram:9"))
+    waiting = make_session("websocket:w", "waiting_for_user")
+    await term.show(make_frame("active", [waiting], label="Waiting for you", focus="websocket:w"))
+    await term.show(make_frame("disconnected", label="No agent"))
+    await term.close()
+    assert out.getvalue().splitlines() == [
+        "● Running bash — “Fix the deploy script”",
+        "● Error: Rate limit exceeded",
+        "● Waiting for you",
+        "● No agent",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "code"),
+    [
+        ({"COLORTERM": "truecolor", "TERM": "xterm"}, "\x1b[38;2;0;255;64m"),
+        ({"TERM": "xterm-256color"}, "\x1b[38;5;47m"),
+        ({"TERM": "xterm"}, "\x1b[92m"),
+        ({"TERM": "linux"}, "\x1b[92m"),
+    ],
+)
+async def test_terminal_colours_fall_back_to_256_and_16(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], code: str
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("COLORTERM", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    out = FakeTTY()
+    term = TerminalDriver("t", stream=out)
+    await term.open()
+    await term.show(make_frame("idle", color="#00ff40", label="Idle"))
+    await term.close(blank=False)
+    assert f" {code}Idle\x1b[0m" in out.getvalue()  # the label is coloured too
+
+
+async def test_terminal_keeps_a_floor_of_brightness(color_term: None) -> None:
+    """Idle's 12 % green and a pulse's low point stay readable on a dark background."""
+    out = FakeTTY()
+    term = TerminalDriver("t", stream=out)
+    await term.open()
+    dim = make_look("#00ff40", "pulse", brightness=0.12, label="Idle")
+    await term.show(make_frame("idle", look=dim, sampled="#000301"))
+    await term.close(blank=False)
+    text = out.getvalue()
+    codes = [tuple(map(int, m)) for m in re.findall(r"38;2;(\d+);(\d+);(\d+)m", text)]
+    dot, label = codes
+    assert max(dot) >= 90
+    assert max(label) >= 170
+    assert dot[1] > dot[0] and label[1] > label[0]  # still green
+
+
+async def test_terminal_dumb_gets_no_colour_and_no_cursor_movement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = FakeTTY()
+    term = TerminalDriver("t", stream=out)
+    await term.open()
+    await term.show(make_frame("idle", color="#00ff40", label="Idle"))
+    await term.show(make_frame("active", TWO_SESSIONS))
+    await term.close()
+    assert out.getvalue() == f"● Idle\n{LINE}\n"
+    assert term.caps.refresh is None
 
 
 async def test_terminal_asks_the_engine_for_a_refresh_only_on_a_tty() -> None:
@@ -614,7 +695,7 @@ async def test_terminal_stream_option_picks_stderr(monkeypatch: pytest.MonkeyPat
     await term.open()
     await term.show(make_frame("idle"))
     await term.close()
-    assert (out.getvalue(), err.getvalue()) == ("", "● idle\n")
+    assert (out.getvalue(), err.getvalue()) == ("", "● Idle\n")
 
 
 async def test_terminal_falls_back_to_ascii_when_the_stream_cannot_encode() -> None:
@@ -625,7 +706,7 @@ async def test_terminal_falls_back_to_ascii_when_the_stream_cannot_encode() -> N
     await term.show(make_frame("active", TWO_SESSIONS))
     await term.close()
     assert raw.getvalue().decode() == (
-        "* active  websocket:abc thinking | discord:x tool_running(bash)\n"
+        "* Running bash - discord x | websocket abc thinking\n"
     )
 
 
