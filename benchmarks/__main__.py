@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import agp, cost, latency, scale, signals, startup
+from benchmarks import agp, cost, fastpath, latency, scale, signals, startup
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
-PARTS = ("latency", "burst", "cost", "cli", "scale", "agp", "signals")
+PARTS = ("latency", "burst", "fastpath", "pocketpaw", "cost", "cli", "scale", "agp", "signals")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(PARTS),
         metavar="PARTS",
         help=f"comma-separated subset of {', '.join(PARTS)}",
+    )
+    parser.add_argument(
+        "--pocketpaw-python",
+        metavar="PATH",
+        help="a Python with pocketpaw installed, for the real-server part "
+        f"(default ${fastpath.PYTHON_ENV}; skipped without one)",
     )
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -70,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     if "burst" in parts and "latency" not in parts:  # the latency part measures it too
         step("burst (1,000 frames back to back)")
         found, details["burst"] = asyncio.run(latency.run_burst(args.quick))
+        figures += found
+    if "fastpath" in parts:
+        step("fastpath (event bus vs status stream vs 2 s poller, simulator)")
+        found, details["fastpath"] = asyncio.run(fastpath.run_sim(args.quick))
+        figures += found
+    if "pocketpaw" in parts:
+        step("pocketpaw (the same against a real PocketPaw, when one is installed)")
+        found, details["pocketpaw"] = asyncio.run(
+            fastpath.run_real(args.quick, args.pocketpaw_python)
+        )
         figures += found
     if "cost" in parts or "cli" in parts:
         server = IdleServer()

@@ -127,10 +127,13 @@ class ServerProcess:
 class Bridge:
     """A real PocketPawSource feeding a real Engine with one StampDriver, in this loop."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, events: str = "off") -> None:
         self.driver = StampDriver()
         self.engine = Engine([Device(self.driver, "session")], default_theme())
-        self.source = PocketPawSource("pocketpaw", Options(url=url), self.engine.publish)
+        # The status stream alone unless asked: the fast path has its own figures
+        # (benchmarks/fastpath.py).
+        options = Options(url=url, events=events)
+        self.source = PocketPawSource("pocketpaw", options, self.engine.publish)
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self.engine.run([self.source], self._stop))
 

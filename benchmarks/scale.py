@@ -18,11 +18,14 @@ from benchmarks import payloads
 from benchmarks.report import Figure
 from bridge.mapping import Mapper, frame_for
 from bridge.model import AgentStatus, ConnectionState, SourceStatus
-from bridge.sources.pocketpaw_parse import parse_status
+from bridge.sources.pocketpaw_options import Options
+from bridge.sources.pocketpaw_parse import parse_capped
 from bridge.theme import default_theme
 
 
-def _per_frame_us(texts: list[str], seconds: float) -> tuple[float, float]:
+def _per_frame_us(
+    texts: list[str], seconds: float, max_sessions: int | None = None
+) -> tuple[float, float]:
     """Median µs per frame for (json.loads, parse+map+frame), over ~``seconds`` of work."""
     datas: list[Any] = [json.loads(t) for t in texts]
     mapper = Mapper(default_theme())
@@ -31,8 +34,12 @@ def _per_frame_us(texts: list[str], seconds: float) -> tuple[float, float]:
     def one(i: int) -> None:
         nonlocal previous
         now = time.time()
-        snapshot = parse_status(
-            datas[i % len(datas)], source="pocketpaw", received_at=now, previous=previous
+        snapshot, _ = parse_capped(
+            datas[i % len(datas)],
+            source="pocketpaw",
+            received_at=now,
+            previous=previous,
+            max_sessions=max_sessions,
         )
         previous = snapshot
         status = AgentStatus.fold((SourceStatus("pocketpaw", ConnectionState.CONNECTED, snapshot),))
@@ -84,4 +91,34 @@ def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
                 note=f"{len(texts[0]):,} B; json.loads adds {loads_us:,.0f} µs",
             )
         )
+    # Issue 21: a hostile frame listing 40,000 sessions under the 2 MiB cap. The session
+    # cap (max_sessions, default 1,000) bounds the work whatever a server lists.
+    cap = Options().max_sessions
+    flood = [_flood_text(40_000, "a"), _flood_text(40_000, "b")]
+    loads_us, work_us = _per_frame_us(flood, seconds, max_sessions=cap)
+    details["flood"] = {
+        "sessions": 40_000,
+        "bytes": len(flood[0]),
+        "json_loads_us": loads_us,
+        "parse_map_us": work_us,
+    }
+    figures.append(
+        Figure(
+            "scale.flood",
+            f"json + parse + map + frame, 40,000-session flood (max_sessions {cap:,})",
+            (loads_us + work_us) / 1000,
+            "ms",
+            FLOOD_BUDGET_MS,
+            note=f"{len(flood[0]):,} B, json.loads {loads_us / 1000:,.1f} ms of it",
+        )
+    )
     return figures, details
+
+
+# One frame may cost this much at most, so a stop or the next frame never waits long.
+FLOOD_BUDGET_MS = 100.0
+
+
+def _flood_text(sessions: int, tag: str) -> str:
+    rows = [{"session_key": f"w:{tag}{i}", "state": "thinking"} for i in range(sessions)]
+    return json.dumps({"global": {"state": "active"}, "sessions": rows})

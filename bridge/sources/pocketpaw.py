@@ -12,7 +12,15 @@ what this source does about it:
   the snapshot once a session has been in error for ``error_ttl`` (and on a
   keepalive while one is), so "degraded" never sticks;
 - 401 means the dashboard token is missing or wrong, 403 the status key; 429
-  asks us to slow down.
+  asks us to slow down;
+- the stream runs ~1 s behind (a throttle): with ``events`` on, the event bus
+  (``pocketpaw_bus.py``) brings each change within milliseconds, applied onto
+  the last snapshot (``pocketpaw_events.py``); snapshots stay the truth.
+
+This module is the status transport (stream, polling, re-reads); what the
+source believes lives in ``pocketpaw_state.py`` (snapshot, re-read timers) and
+``pocketpaw_events.py`` (events and failures on top); HTTP and SSE plumbing in
+``http.py`` and ``sse.py``.
 """
 
 from __future__ import annotations
@@ -47,8 +55,9 @@ from bridge.sources.http import (
     make_client,
     retry_delay,
 )
-from bridge.sources.pocketpaw_events import MAPPED, Overlay, is_quiet, parse_event
-from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential, is_local
+from bridge.sources.pocketpaw_bus import BusFollower, events_wanted
+from bridge.sources.pocketpaw_events import Overlay
+from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
 from bridge.sources.pocketpaw_parse import parse_capped
 from bridge.sources.pocketpaw_state import PocketPawState
@@ -60,7 +69,6 @@ log = logging.getLogger("agentlight.sources.pocketpaw")
 
 STATUS_PATH = "/api/v1/agent/status"
 STREAM_PATH = "/api/v1/agent/status/stream"
-EVENTS_PATH = "/api/v1/events/stream"
 # A stream that lived this long was healthy: reconnect at once, back-off reset.
 _HEALTHY_STREAM = 5.0
 # How long a rate-limit pause may keep showing the last known state.
@@ -124,11 +132,9 @@ class PocketPawSource(Source):
         self.requests = 0  # every status HTTP request made, for benchmarks and tests
         self.keepalives = 0
         self.overlay = Overlay(name, options.error_ttl, options.max_sessions)
-        self.event_requests = 0  # event-bus stream requests
-        self.events_live = False  # the event bus is being followed right now
+        self._bus: BusFollower | None = None
         self._detail = ""
         self._expiry: asyncio.TimerHandle | None = None
-        self._events_problem = ""
 
     # -- the loop -----------------------------------------------------------
 
@@ -141,9 +147,18 @@ class PocketPawSource(Source):
             headers=self._credential_headers(),
             transport=self._transport,
         ) as client:
-            events = (
-                asyncio.create_task(self._events_loop(client)) if self._events_wanted() else None
-            )
+            events = None
+            if self._events_wanted():
+                self._bus = BusFollower(
+                    self.name,
+                    self.o,
+                    self.overlay,
+                    token_set=self._token is not None,
+                    clock=self._clock,
+                    rand=self._rand,
+                    on_change=self._on_bus_change,
+                )
+                events = asyncio.create_task(self._bus.run(client))
             try:
                 await self._loop(client)
             finally:
@@ -504,153 +519,21 @@ class PocketPawSource(Source):
 
     # -- the event bus ------------------------------------------------------
 
+    @property
+    def events_live(self) -> bool:
+        """Whether the event bus is being followed right now."""
+        return self._bus is not None and self._bus.live
+
+    @property
+    def event_requests(self) -> int:
+        """Event-bus stream requests made, for benchmarks and tests."""
+        return self._bus.requests if self._bus is not None else 0
+
     def _events_wanted(self) -> bool:
-        mode = self.o.events
-        if mode != "auto":
-            return mode == "on"
-        if is_local(self.o.url) or self._token is not None:
-            return True
-        log.info(
-            "%s: not following PocketPaw's event bus (the server is on another machine and "
-            "no dashboard token is set), so changes show about a second late; set `token` "
-            "or `token_file` for the fast path",
-            self.name,
-        )
-        return False
+        return events_wanted(self.name, self.o, token_set=self._token is not None)
 
-    async def _events_loop(self, client: httpx.AsyncClient) -> None:
-        """Follow the event bus until cancelled; its failures never touch the status side."""
-        backoff = Backoff(self.o.reconnect_min, self.o.reconnect_max, rand=self._rand)
-        while True:
-            honour_cancel()
-            delay = 0.0
-            try:
-                lived = await self._events_stream(client)
-                if lived >= _HEALTHY_STREAM:
-                    backoff.reset()
-                else:
-                    delay = backoff.next()
-                self._events_trouble("closed", "the server closed the event stream", delay)
-            except NotFound:
-                if self.o.events == "auto":
-                    log.info(
-                        "%s: the server has no event stream (404, PocketPaw before 0.4.18?); "
-                        "following the status stream alone",
-                        self.name,
-                    )
-                    return
-                delay = self.o.stream_retry
-                self._events_trouble("404", f"no event stream at {EVENTS_PATH} (404)", delay)
-            except AuthFailed as err:
-                delay = self.o.auth_retry
-                self._events_trouble("auth", str(err), delay, level=logging.ERROR)
-            except (SourceError, httpx.HTTPError, OSError) as err:
-                delay = retry_delay(err, backoff)
-                self._events_trouble(type(err).__name__, describe(err), delay)
-            except Exception as err:
-                log.exception("%s: event stream: unexpected error: %s", self.name, describe(err))
-                delay = backoff.next()
-            finally:
-                self.events_live = False
-            if delay:
-                await asyncio.sleep(delay)
-
-    def _events_trouble(
-        self, kind: str, text: str, delay: float, *, level: int = logging.WARNING
-    ) -> None:
-        # Said once per kind of trouble, not on every retry.
-        if kind == self._events_problem:
-            level = logging.DEBUG
-        self._events_problem = kind
-        log.log(
-            level,
-            "%s: event stream: %s; the status stream goes on, retrying in %.1f s",
-            self.name,
-            text,
-            delay,
-        )
-
-    async def _events_stream(self, client: httpx.AsyncClient) -> float:
-        """Read the event stream until it ends; returns how long it lived."""
-        loop = asyncio.get_running_loop()
-        self.event_requests += 1
-        opened = loop.time()
-        try:
-            async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout) as deadline:
-                async with client.stream(
-                    "GET",
-                    EVENTS_PATH,
-                    headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
-                    timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
-                ) as response:
-                    check(response, auth=self._events_auth_hint, content_type="text/event-stream")
-                    opened = loop.time()
-                    deadline.reschedule(opened + self.o.stale_after)
-                    nudge = min(1.0, self.o.stale_after / 10)
-                    moved_at = opened
-                    reader = FrameReader(self.o.max_frame_bytes)
-                    async for chunk in response.stream:  # type: ignore[union-attr]
-                        batch = reader.feed(chunk)
-                        if not batch:
-                            continue
-                        now = loop.time()
-                        if now - moved_at >= nudge:
-                            deadline.reschedule(now + self.o.stale_after)
-                            moved_at = now
-                        if batch.frames:
-                            self._on_bus_frames(batch.frames)
-        except TimeoutError:
-            honour_cancel()
-            raise SourceUnavailable(
-                f"no complete frame or keepalive for {self.o.stale_after:g} s"
-            ) from None
-        return loop.time() - opened
-
-    def _on_bus_frames(self, frames: list[bytes]) -> None:
-        """Apply every event of a batch in order (each is a change), then publish once."""
-        loop = asyncio.get_running_loop()
-        changed = False
-        for raw in frames:
-            event = decode(raw)
-            if event is None:
-                continue
-            name = event.event
-            if name == "connected":
-                self.events_live = True
-                self._events_problem = ""
-                log.info("%s: following PocketPaw's event bus at %s", self.name, self.o.url)
-                continue
-            if name not in MAPPED:
-                if not is_quiet(name):
-                    self._once.info(
-                        f"bus:{name[:40]}", "%s: ignoring %r bus events", self.name, name[:40]
-                    )
-                continue
-            try:
-                bus_event = parse_event(name, event.data, at=loop.time(), wall=self._clock())
-            except (ValueError, RecursionError) as err:
-                self._once.warning(
-                    "bus-malformed",
-                    "%s: skipping a malformed bus event (%s): %.80r",
-                    self.name,
-                    describe(err),
-                    event.data,
-                )
-                continue
-            changed |= self.overlay.add(bus_event)
-        if changed:
-            self._publish_view()
-
-    def _events_auth_hint(self, code: int) -> str:
-        if code == 401:
-            return (
-                "PocketPaw rejected the dashboard token on its event stream (401); "
-                "check `token`/`token_file`"
-                if self._token
-                else "PocketPaw's event stream wants its dashboard token from clients not on "
-                'its own machine (401): set `token` or `token_file`, or events = "off"'
-            )
-        return f"PocketPaw refused the event stream ({code})"
+    def _on_bus_change(self) -> None:
+        self._publish_view()
 
     # -- HTTP ---------------------------------------------------------------
 
