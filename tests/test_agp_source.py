@@ -616,3 +616,19 @@ def test_stopping_with_polls_in_flight_is_quiet(caplog: pytest.LogCaptureFixture
 
     run_virtual(main)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+def test_the_first_status_waits_for_every_session_once() -> None:
+    async def main() -> list[int]:
+        agp = SimAgp()
+        ids = tuple(f"s{n:02d}" for n in range(20))
+        for sid in ids:
+            agp.create(sid, "running")
+        async with agp_server(agp, delay=0.1) as server, watching(
+            server, sessions=ids, max_in_flight=4
+        ) as w:
+            await w.rec.wait_for(lambda s: len(keys(s)) == 20, within=10)
+            return [len(keys(s)) for s in w.rec.statuses if s.snapshot is not None]
+
+    counts = run_virtual(main)
+    assert counts[0] == 20  # `agentlight status` never prints half the sessions

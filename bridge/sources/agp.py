@@ -74,6 +74,9 @@ _SHOW_STALE_FOR = 30.0
 # Polls finish one by one; changes within this many seconds go out as one status, so
 # 100 sessions cost a few remaps a second, not one per reply. Small beside the interval.
 _PUBLISH_GAP = 0.25
+# The first status waits (this long at most) until every session has answered once, so
+# `agentlight status` and a fresh device never show half the sessions.
+_FIRST_ROUND = 2.0
 _BUSY = frozenset(
     {
         SessionState.PENDING,
@@ -203,6 +206,7 @@ class AgpSource(Source):
         wake = self._wake
         assert wake is not None
         self._set_listed(self._listed_ids(), loop.time())
+        first_round_ends = loop.time() + _FIRST_ROUND
         while True:
             honour_cancel()
             wake.clear()
@@ -215,6 +219,10 @@ class AgpSource(Source):
             if self._hid_since(now):
                 self._dirty = True
             publish_at = self._published_at + _PUBLISH_GAP
+            if now < first_round_ends and any(
+                w.session is None and w.ended_at is None for w in self._watches.values()
+            ):
+                publish_at = max(publish_at, first_round_ends)  # a reply wakes us sooner
             if self._dirty and now >= publish_at:
                 self._dirty = False
                 self._publish_status(now)
