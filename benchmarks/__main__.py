@@ -17,11 +17,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import agp, cost, fastpath, latency, scale, signals, startup
+from benchmarks import agp, cost, fastpath, latency, mqtt, scale, signals, startup
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
-PARTS = ("latency", "burst", "fastpath", "pocketpaw", "cost", "cli", "scale", "agp", "signals")
+PARTS = (
+    "latency",
+    "burst",
+    "fastpath",
+    "pocketpaw",
+    "cost",
+    "cli",
+    "scale",
+    "agp",
+    "signals",
+    "mqtt",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     if "signals" in parts:
         step("signals (SIGTERM → dark: idle, during start-up, under a flood of large frames)")
         found, details["signals"] = signals.run(args.quick)
+        figures += found
+    if "mqtt" in parts:
+        step("mqtt (a real Mosquitto; publishing bridge in its own process, subscriber here)")
+        found, details["mqtt"] = mqtt.run(args.quick)
         figures += found
 
     meta = {

@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import random
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -237,15 +238,18 @@ def describe_failure(
                 f"broker {options.broker} refused {who}; check username and password",
             )
         return LinkState.DISCONNECTED, f"broker {options.broker} refused the connection: {err}"
-    if isinstance(err, ssl.SSLError):
-        return (
-            LinkState.DISCONNECTED,
-            f"TLS to {options.broker} failed: {err.reason or err}; check tls_ca or tls_insecure",
-        )
     # aiomqtt wraps a lost connection ("Disconnected during message iteration");
     # the cause says what happened.
     cause = err.__cause__ if isinstance(err.__cause__, Exception) else err
     text = str(cause) or type(cause).__name__
+    # aiomqtt turns a failed handshake into MqttError(str(SSLError)), cause dropped.
+    if isinstance(cause, ssl.SSLError) or text.startswith("[SSL"):
+        reason = re.sub(r"^\[SSL[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$", "", text) or "handshake failed"
+        return (
+            LinkState.DISCONNECTED,
+            f"TLS to {options.broker} failed ({reason}); check tls_ca, or tls_insecure "
+            "for a certificate that does not name this host",
+        )
     if isinstance(err, TimeoutError) or "timed out" in text.lower():
         text = "timed out"
     if lost:

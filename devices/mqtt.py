@@ -123,10 +123,9 @@ class MqttDriver(Driver):
         self._announce = False  # Home Assistant came (back) online
         self._lost: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
+        self._link_reason = f"connecting to {self.o.broker}"
         #: Status messages published (one per change of state), for tests and benchmarks.
         self.publishes = 0
-        #: monotonic_ns when each status was handed to the broker, newest last.
-        self.sent_at: list[int] = []
 
     # -- driver hooks ---------------------------------------------------------
 
@@ -138,6 +137,13 @@ class MqttDriver(Driver):
         self._stop = False
         self._sent = None
         self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.name}")
+
+    async def show(self, frame: Frame, *, force: bool = False) -> bool:
+        shown = await super().show(frame, force=force)
+        # Handing a status over always works; the health is the broker's.
+        if self.link.state is not LinkState.CONNECTED:
+            self.mark_unhealthy(self._link_reason)
+        return shown
 
     async def _show(self, frame: Frame) -> None:
         if frame.status != self._latest:
@@ -174,6 +180,7 @@ class MqttDriver(Driver):
             self.mark_unhealthy(f"publisher stopped: {err}")
 
     def _link_state(self, state: LinkState, reason: str) -> None:
+        self._link_reason = reason
         if state is LinkState.CONNECTED:
             self._set_health(True, reason)
         elif self.is_open:
@@ -216,12 +223,16 @@ class MqttDriver(Driver):
             status_to_json(status, time.time()), ensure_ascii=False, separators=(",", ":")
         )
         qos = self.o.qos
-        # The plain state first: whoever has read the status may rely on it too.
+        sends = []
+        # The plain state first (one connection keeps order): whoever has read
+        # the status may rely on the state too. Both acknowledgements are
+        # awaited together, so the state costs no extra round trip.
         if self._sent is None or status.state != self._sent.state:
-            await client.publish(self.topics["state"], status.state.value, qos=qos, retain=True)
-        self.sent_at.append(time.monotonic_ns())
-        del self.sent_at[:-1000]
-        await client.publish(self.topics["status"], body, qos=qos, retain=True)
+            sends.append(
+                client.publish(self.topics["state"], status.state.value, qos=qos, retain=True)
+            )
+        sends.append(client.publish(self.topics["status"], body, qos=qos, retain=True))
+        await asyncio.gather(*sends)
         self._sent = status
         self.publishes += 1
 

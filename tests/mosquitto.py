@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,18 +44,54 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path  # the CA that signed the broker's certificate
+    cert: Path  # the broker's certificate, for 127.0.0.1 and localhost
+    key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """A throwaway CA and a broker certificate signed by it (openssl; skip without it)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (needed to make test certificates)")
+    ca_key, ca = directory / "ca.key", directory / "ca.pem"
+    key, csr, cert = directory / "broker.key", directory / "broker.csr", directory / "broker.pem"
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=agentlight test CA", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", str(key), "-out", str(csr))  # fmt: skip
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+    return TlsFiles(ca, cert, key)
+
+
 class Broker:
     """One Mosquitto process; :meth:`stop` and :meth:`start` again keep its port.
 
     :param users: ``{user: password}``; when given, anonymous clients are refused.
     """
 
-    def __init__(self, directory: Path, *, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        users: dict[str, str] | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.binary = require_mosquitto()
         self.dir = directory
         self.port = free_port()
         self.host = "127.0.0.1"
         self.users = users
+        self.tls = tls
         self.log = directory / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._write_config()
@@ -73,6 +110,12 @@ class Broker:
             # Run as root in CI containers: stay root so the temp files stay readable.
             "user root" if os.geteuid() == 0 else "",
         ]
+        if self.tls is not None:
+            lines += [
+                f"cafile {self.tls.ca}",
+                f"certfile {self.tls.cert}",
+                f"keyfile {self.tls.key}",
+            ]
         if self.users is None:
             lines.append("allow_anonymous true")
         else:
@@ -133,4 +176,12 @@ class Broker:
         return {"host": self.host, "port": self.port}
 
 
-__all__ = ["INSTALL", "Broker", "free_port", "mosquitto_binary", "require_mosquitto"]
+__all__ = [
+    "INSTALL",
+    "Broker",
+    "TlsFiles",
+    "free_port",
+    "make_tls_files",
+    "mosquitto_binary",
+    "require_mosquitto",
+]

@@ -21,7 +21,7 @@ from bridge.sources.mqtt import MqttSource
 from bridge.sources.mqtt_options import Options as SourceOptions
 from devices.mqtt import MqttDriver, MqttOptions
 from tests.conftest import Recorder, describe, eventually
-from tests.mosquitto import Broker
+from tests.mosquitto import Broker, make_tls_files
 from tests.test_mqtt_parts import status_frame
 
 aiomqtt = pytest.importorskip("aiomqtt", reason="the mqtt extra: pip install -e '.[mqtt]'")
@@ -320,6 +320,9 @@ async def test_broker_restart_in_the_middle(bridges: Bridges, broker: Broker) ->
     await publisher.show(status_frame("degraded", [("websocket:abc", "error")]))
     await publisher.show(status_frame("idle"))
     sent_before = publisher.publishes
+    # Showing a status while the broker is away is no sign of health.
+    assert not publisher.health.ok
+    assert f"127.0.0.1:{broker.port}" in publisher.health.detail
 
     mark = recorder.mark()
     broker.start()  # retained messages were lost with it (persistence off)
@@ -494,3 +497,86 @@ async def test_discovery_configs_birth_and_removal(bridges: Bridges, broker: Bro
     await off.show(status_frame("idle"))
     await eventually(lambda: off.publishes == 1)
     assert await retained(broker, "homeassistant/#") == {}
+
+
+# -- TLS -----------------------------------------------------------------------------------
+
+
+async def test_tls_with_a_private_ca(tmp_path: Path) -> None:
+    files = make_tls_files(tmp_path)
+    broker = Broker(tmp_path, tls=files)
+    broker.start()
+    bridges = Bridges(broker)
+    try:
+        publisher = await bridges.publisher("agentlight/desk", tls_ca=str(files.ca))
+        assert publisher.o.tls
+        await publisher.show(status_frame("active", SESSIONS))
+        _, trusted = bridges.subscriber(tls_ca=str(files.ca))
+        status = await trusted.wait_for(lambda s: s.global_state is GlobalState.ACTIVE)
+        assert len(sessions_of(status)) == 2
+        # Without the CA the broker's certificate is not trusted: said, not fatal.
+        _, untrusted = bridges.subscriber(tls=True)
+        refused = await untrusted.wait_for(lambda s: s.connection is ConnectionState.DISCONNECTED)
+        assert refused.detail is not None and "TLS to 127.0.0.1:" in refused.detail
+        assert "check tls_ca" in refused.detail
+    finally:
+        await bridges.close()
+        broker.stop()
+
+
+# -- inside a whole bridge ----------------------------------------------------------------
+
+
+async def test_second_bridge_engine_shows_the_first_bridges_sessions(
+    bridges: Bridges,
+) -> None:
+    from bridge.engine import Device, Engine
+    from bridge.theme import default_theme
+    from devices.mock import MockDriver, MockOptions
+
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active", SESSIONS))
+    led = MockDriver("hall", MockOptions(slots=4))
+    engine = Engine([Device(led, "session")], default_theme())
+    opts = SourceOptions(**{**bridges.broker.options, **FAST})
+    source = MqttSource("remote", opts, engine.publish)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run([source], stop))
+    try:
+        await eventually(lambda: led.last_frame is not None and len(led.last_frame.sessions) == 2)
+        frame = led.last_frame
+        assert frame is not None
+        # The waiting session is the one a single light shows.
+        assert frame.focus is not None and frame.focus.key == "discord:x"
+        assert frame.focus.source == "agentlight/desk/pp"
+        assert sorted(v.slot for v in frame.sessions if v.slot is not None) == [0, 1]
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_silent_broker_holds_up_nothing() -> None:
+    """A broker that takes the connection and never answers: show and close never wait."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # never a CONNACK
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    driver = MqttDriver("mqtt", MqttOptions(host="127.0.0.1", port=port, prefix="agentlight/x"))
+    try:
+        await driver.open()
+        async with asyncio.timeout(5):  # a hang detector, not a timing check
+            for state in ("active", "idle", "degraded"):
+                assert await driver.show(status_frame(state))
+            await eventually(lambda: bool(held))
+        assert driver.link.state.value == "connecting"
+        assert driver.publishes == 0
+        async with asyncio.timeout(5):
+            await driver.close()
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
