@@ -87,7 +87,17 @@ def log_default() -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     setup_logging(args.verbose, args.quiet, config.log_level, default=log_default())
-    return asyncio.run(run_bridge(config, hints=True))
+    from bridge.service.credentials import warn_if_exposed
+
+    warn_if_exposed(config)
+
+    def on_log_level(level: str) -> None:
+        setup_logging(0, False, level, default=log_default())
+
+    fixed = args.verbose or args.quiet  # -v/-q win over the file, also after a reload
+    return asyncio.run(
+        run_bridge(config, hints=True, on_log_level=None if fixed else on_log_level)
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -176,16 +186,42 @@ async def run_bridge(
     *,
     on_engine: Callable[[Engine], None] | None = None,
     hints: bool = False,
+    on_log_level: Callable[[str], None] | None = None,
 ) -> int:
-    """Run ``config`` until SIGINT/SIGTERM (or ``stop``); devices are left dark."""
+    """Run ``config`` until SIGINT/SIGTERM (or ``stop``); devices are left dark.
+
+    Under systemd the bridge reports READY, STATUS and watchdog pings, and
+    SIGHUP re-reads the config file (``on_log_level`` gets a changed log level).
+    """
+    from bridge.service.notify import under_service_manager
+    from bridge.service.runtime import ServiceRuntime
+
     stop = stop or asyncio.Event()
     if SIGNALS.stop_requested:
         return 0  # asked to stop while starting: nothing was opened yet
     engine, sources = build_engine(config, hints=hints)
     if on_engine is not None:
         on_engine(engine)
-    with SIGNALS.attached(stop):
-        await engine.run(sources, stop)
+    file = config.file
+    service = ServiceRuntime(
+        engine,
+        config,
+        load=(lambda: load_config(file)) if file and not file.startswith("<") else None,
+        on_log_level=on_log_level,
+    )
+    if service.reloader is not None and under_service_manager():
+        # systemctl reload; in a terminal SIGHUP still stops (the terminal went away).
+        SIGNALS.set_reload(service.request_reload)
+    try:
+        with SIGNALS.attached(stop):
+            reporter = asyncio.create_task(service.run(stop), name="service")
+            try:
+                await engine.run(sources, stop)
+            finally:
+                stop.set()
+                await reporter
+    finally:
+        SIGNALS.set_reload(None)
     return 0
 
 

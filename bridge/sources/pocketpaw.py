@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
@@ -120,8 +119,12 @@ class PocketPawSource(Source):
         self.o = options
         self._clock = clock
         self._transport = transport
-        self._api_key = options.api_key or _env_secret(API_KEY_ENV)
-        self._token = options.token or _env_secret(TOKEN_ENV) or _read_token(options.token_file)
+        self._api_key = options.api_key or _env_secret(API_KEY_ENV, "pocketpaw-status-key")
+        self._token = (
+            options.token
+            or _env_secret(TOKEN_ENV, "pocketpaw-token")
+            or _read_token(options.token_file)
+        )
         self._rand = rand
         self._backoff = Backoff(options.reconnect_min, options.reconnect_max, rand=rand)
         self.state = PocketPawState(options.error_ttl, clock)
@@ -595,14 +598,18 @@ def _loop_time() -> float:
         return time.monotonic()
 
 
-def _env_secret(name: str) -> Secret | None:
-    value = os.environ.get(name, "").strip()
-    if not value:
+def _env_secret(name: str, credential_name: str) -> Secret | None:
+    """The systemd credential ``credential_name``, else the environment variable ``name``."""
+    from bridge.service.credentials import resolve_secret
+
+    value = resolve_secret(None, name, credential_name)
+    if value is None:
         return None
     try:
-        return credential(Secret(value), name)
+        return credential(value, name)
     except ValueError as err:
-        raise ConfigError(str(err), file="environment", key=name) from None
+        where = f"{name} (or the systemd credential {credential_name})"
+        raise ConfigError(str(err), file="environment", key=where) from None
 
 
 def _read_token(path: str | None) -> Secret | None:
