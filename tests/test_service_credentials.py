@@ -34,18 +34,18 @@ def creds(tmp_path: Path) -> Path:
 
 
 def test_config_then_credential_then_environment(creds: Path) -> None:
-    (creds / "mqtt-password").write_text("from-credential\n")
+    (creds / "mqtt_password").write_text("from-credential\n")
     env = {"CREDENTIALS_DIRECTORY": str(creds), "MQTT_PW": "from-env"}
-    value = resolve_secret(Secret("from-config"), "MQTT_PW", "mqtt-password", environ=env)
+    value = resolve_secret(Secret("from-config"), "MQTT_PW", "mqtt_password", environ=env)
     assert value == Secret("from-config")
     # A blank config value counts as unset; the credential's trailing newline goes.
-    value = resolve_secret("  ", "MQTT_PW", "mqtt-password", environ=env)
+    value = resolve_secret("  ", "MQTT_PW", "mqtt_password", environ=env)
     assert value == Secret("from-credential")
     value = resolve_secret(None, "MQTT_PW", "agp-api-key", environ=env)
     assert value == Secret("from-env")
     assert resolve_secret(None, "NOPE", "agp-api-key", environ=env) is None
     # Outside systemd there is no credentials directory at all.
-    assert resolve_secret(None, "MQTT_PW", "mqtt-password", environ={}) is None
+    assert resolve_secret(None, "MQTT_PW", "mqtt_password", environ={}) is None
 
 
 def test_the_value_is_a_secret_that_never_shows_itself(creds: Path) -> None:

@@ -41,8 +41,8 @@ log = logging.getLogger("agentlight.service")
 CREDENTIALS: dict[str, str] = {
     "pocketpaw-status-key": "PocketPaw status API key (api_key, POCKETPAW_STATUS_API_KEY)",
     "pocketpaw-token": "PocketPaw dashboard token (token, POCKETPAW_TOKEN)",
-    "agp-api-key": "H Company AgP API key",
-    "mqtt_password": "MQTT broker password (password, AGENTLIGHT_MQTT_PASSWORD; read by bridge/mqtt_link.py)",
+    "agp-api-key": "H Company AgP API key (api_key, H_API_KEY)",
+    "mqtt_password": "MQTT broker password (read by bridge/mqtt_link.py)",
 }
 
 #: Option fields that name a file holding a secret (checked like the config itself).
