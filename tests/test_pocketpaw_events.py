@@ -41,6 +41,8 @@ async def test_every_change_arrives_by_the_bus_alone(
             (lambda: agent.tool_result(key), [(key, "streaming", None)]),
             (lambda: agent.ask_user_question(key), [(key, "waiting_for_user", None)]),
             (lambda: agent.thinking(key), [(key, "thinking", None)]),
+            (lambda: agent.error(key, "boom"), [(key, "error", None)]),
+            # An error event is the server's own: it goes with the session, as there.
             (lambda: agent.agent_end(key), []),
         ]
         for act, expected in steps:

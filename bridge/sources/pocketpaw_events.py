@@ -20,9 +20,10 @@ after it was taken (they are applied again on top; applying a run of events
 again to a state that already has them gives the same state, so the overlap is
 harmless). Backend failures that only the bus carries (a ``tool_result`` with
 ``status: "error"``, named ``agent`` when the backend itself failed; an
-``alert`` of error level; an ``error``) show as the session's ``error`` with
-the message for ``error_ttl`` seconds, even after the session ends, unless a
-new run (``agent_start``) on the same key replaces it.
+``alert`` of error level) show as the session's ``error`` with the message
+for ``error_ttl`` seconds, even after the session ends, unless a new run
+(``agent_start``) on the same key replaces it. An ``error`` event is the
+server's own error: shown as the server shows it, gone with its session.
 """
 
 from __future__ import annotations
@@ -211,8 +212,6 @@ class Overlay:
             name = data.get("name")
             result = _text(data.get("result")) or "failed"
             message = result if name == "agent" else f"{_text(name) or 'tool'}: {result}"
-        elif event.type == "error" and key:
-            message = _text(data.get("message")) or "Unknown error"
         elif event.type == "alert" and str(data.get("severity", "")).lower() in _ERROR_LEVELS:
             message = _text(data.get("message")) or "alert"
             if not key:
