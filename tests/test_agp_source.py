@@ -632,3 +632,16 @@ def test_the_first_status_waits_for_every_session_once() -> None:
 
     counts = run_virtual(main)
     assert counts[0] == 20  # `agentlight status` never prints half the sessions
+
+
+def test_a_url_without_the_api_base_gets_a_hint(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        agp = SimAgp()
+        agp.create("s", "running")
+        async with agp_server(agp) as server:
+            root = server.url.removesuffix("/api/v2")
+            async with watching(server, url=root, sessions=("s",)) as w:
+                await w.rec.wait_for(lambda s: raw(s) == {"s": "not_found"}, within=10)
+
+    run_virtual(main)
+    assert "/api/v2" in caplog.text

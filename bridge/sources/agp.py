@@ -443,6 +443,13 @@ class AgpSource(Source):
             self._follow(watch, status.subagents, now)
 
     def _gone(self, watch: _Watch, now: float) -> None:
+        if not urlsplit(self.o.url).path.rstrip("/").endswith("/api/v2"):
+            self._once.warning(
+                "api-path",
+                "%s: AgP answers 404; url is usually the API base ending in /api/v2 (%s)",
+                self.name,
+                "https://agp.eu.hcompany.ai/api/v2",
+            )
         if watch.status is not None or watch.ended_at is None:
             self._once.warning(
                 f"gone:{watch.id}",
