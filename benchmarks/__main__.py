@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import agp, cost, fastpath, latency, mqtt, scale, signals, startup
+from benchmarks import agp, cost, fastpath, latency, leds, mqtt, scale, signals, startup
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
@@ -32,6 +32,7 @@ PARTS = (
     "agp",
     "signals",
     "mqtt",
+    "leds",
 )
 
 
@@ -114,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     if "scale" in parts:
         step("scale (parse + map per frame)")
         found, details["scale"] = scale.run(args.quick)
+        figures += found
+    if "leds" in parts:
+        step("leds (GPIO LED and 60-LED strip pulsing, static strip: agentlight run via /proc)")
+        server = IdleServer()
+        try:
+            found, details["leds"] = leds.run(args.quick, server.url)
+        finally:
+            server.close()
         figures += found
     if "agp" in parts:
         step("agp (poll schedule on a virtual clock; 100 sessions, agentlight run via /proc)")

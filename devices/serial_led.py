@@ -15,7 +15,9 @@ engine reopens it with back-off, finding it again by its USB ids.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -160,6 +162,7 @@ class SerialLedDriver(Driver):
         self._written: bytes | None = None
         self._written_at = 0.0
         self._lines: list[bytes] = []
+        self._fd: int | None = None
         self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
         self._line = opts.protocol == "line"
         self._board_leds = 0
@@ -200,6 +203,7 @@ class SerialLedDriver(Driver):
         self._port = await self.blocking(self._open_port)
         self._written = None
         self._lines = []
+        self._fd = None if self._line else _nonblocking_fd(self._port)
         if self._line:
             try:
                 self._board_leds = await self.blocking(self._await_hello)
@@ -260,6 +264,7 @@ class SerialLedDriver(Driver):
     async def _close(self, *, blank: bool) -> None:
         port, self._port = self._port, None
         self._written = None
+        self._fd = None
         if port is not None:
             await self.blocking(self._close_port, port, blank)
 
@@ -299,9 +304,30 @@ class SerialLedDriver(Driver):
             send = data if resend or data != self._written else b""
         if not send:
             return
-        await self.blocking(self._write, send, data)
+        rest = self._write_now(send) if self._fd is not None else send
+        if rest:
+            await self.blocking(self._write, rest, data)
         self._written = data
         self._written_at = now
+
+    def _write_now(self, data: bytes) -> bytes:
+        """Write what the tty takes right now, on the loop; return what it did not take.
+
+        pyserial keeps the descriptor non-blocking, so this never waits: a
+        strip frame almost always fits the kernel's buffer at once, and a
+        thread hop per frame would cost more CPU than the write (30 fps on a
+        Pi Zero). Whatever does not fit goes through the driver's thread.
+        """
+        assert self._fd is not None
+        try:
+            written = os.write(self._fd, data)
+        except BlockingIOError:
+            return data
+        except OSError as err:
+            raise DriverUnavailable(
+                f"{self.name}: {explain_serial_error(err, self.options.where)}"
+            ) from err
+        return data[written:]
 
     def _changed_lines(self, lines: list[bytes]) -> bytes:
         """Only the LEDs whose look changed: the board keeps the others (and their phase)."""
@@ -377,6 +403,18 @@ class SerialLedDriver(Driver):
 
 
 _OFF = Look(BLACK, Effect.OFF, brightness=0.0)
+
+
+def _nonblocking_fd(port: Any) -> int | None:
+    """The port's descriptor when writes to it cannot block (a posix tty), else None."""
+    fd = getattr(port, "fd", None)
+    if not isinstance(fd, int):
+        return None  # a URL port (socket://, loop://): always through the thread
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        return None
+    return fd if flags & os.O_NONBLOCK else None
 
 
 def find_port(opts: SerialOptions) -> str:

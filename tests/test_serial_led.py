@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -294,3 +296,28 @@ async def test_missing_port_is_one_clear_line(tmp_path: Path) -> None:
 def test_color_helpers() -> None:
     assert FIX.to_bytes(Color(0, 0, 0)) == (0, 0, 0)
     assert FIX.to_bytes(Color.from_bytes(1, 0, 0))[0] == 1  # a lit channel never vanishes
+
+
+async def test_frame_that_does_not_fit_goes_out_whole(boards: Callable[..., Board]) -> None:
+    """Writes go straight to the non-blocking tty; what it cannot take now goes via the thread."""
+    board = boards()
+    driver = SerialLedDriver("strip", SerialOptions(port=str(board.link), leds=60, gamma=1.0))
+    await driver.open()
+    assert driver._fd == driver.port.fd  # the fast path is on for a tty
+    # Stand in a descriptor that takes nothing now (a full pipe) for the fast path.
+    full_r, full_w = os.pipe()
+    os.set_blocking(full_w, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(full_w, b"x" * 4096)
+    driver._fd = full_w
+    try:
+        await driver.show(make_frame("active", color="#010203"))
+    finally:
+        driver._fd = driver.port.fd
+        os.close(full_r)
+        os.close(full_w)
+    frame = adalight_header(60) + b"\x01\x02\x03" * 60
+    await board.wait_for(lambda: len(board.received) >= len(frame))
+    assert bytes(board.received) == frame
+    await driver.close()
