@@ -48,9 +48,10 @@ def tour_seconds(speed: float) -> float:
 
 
 def header(url: str, seconds: float) -> str:
+    where = url.removeprefix("http://")
     return (
-        f"agentlight demo: a simulated PocketPaw on {url} walks through every state "
-        f"(one round ≈ {seconds:.0f} s). Ctrl-C stops it."
+        f"agentlight demo: simulated PocketPaw on {where}, every state in {seconds:.0f} s;"
+        " Ctrl-C stops"
     )
 
 

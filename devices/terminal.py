@@ -45,7 +45,7 @@ _TEXT_LIMIT = 200
 # Sessions listed after the focused one; the rest are counted.
 _MAX_LISTED = 8
 # Minimum brightness (0-255, brightest channel) of the dot and of the label.
-_DOT_FLOOR = 90
+_DOT_FLOOR = 120
 _LABEL_FLOOR = 170
 
 
@@ -318,6 +318,9 @@ def _focus_words(session: Session, label: str) -> str:
     if session.state is SessionState.ERROR and session.error:
         return f"{label}: {clean(session.error, _TEXT_LIMIT)}"
     raw = clean(session.raw_state, 40) if session.raw_state else ""
+    if session.state is SessionState.UNKNOWN:
+        name = raw if raw and raw.lower() not in label.lower() else ""
+        return f"{label} ({name + ', ' if name else ''}a state agentlight does not know)"
     if raw and raw != session.state.value and raw.lower() not in label.lower():
         return f"{label} ({raw.replace('_', ' ')})"
     if session.steps and str(session.steps) not in label:

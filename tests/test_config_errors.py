@@ -223,3 +223,15 @@ def test_a_variable_length_tuple_takes_any_length() -> None:
         "a", "b", "c", "d",
     )  # fmt: skip
     assert from_table(Pins, {"pins": [1, 2, 3]}, file=None, key="").pins == (1, 2, 3)
+
+
+def test_a_pasted_endpoint_url_in_a_config_is_explained(tmp_path: Path) -> None:
+    cfg = write(
+        tmp_path,
+        '[[sources]]\ntype = "pocketpaw"\nurl = "http://127.0.0.1:8888/api/v1/agent/status"\n'
+        '[[devices]]\ntype = "mock"\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert info.value.key == "sources[0].url"
+    assert "give the server's base URL 'http://127.0.0.1:8888'" in str(info.value)

@@ -186,6 +186,13 @@ def check_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError when out of range
     except ValueError:
         raise ValueError(f"url: got {shown}, the port is not a number from 1 to 65535") from None
+    path = parts.path.rstrip("/")
+    if path.endswith(("/api/v1/agent/status", "/api/v1/agent/status/stream")):
+        base = url[: url.index("/api/v1/agent/status")]
+        raise ValueError(
+            f"url: got {shown}, a status endpoint; give the server's base URL "
+            f"{redact_url(base)!r} (the bridge adds /api/v1/agent/status itself)"
+        )
 
 
 def is_local(url: str) -> bool:
