@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bridge.model import ConnectionState, GlobalState, SourceStatus
 from bridge.mqtt_link import OWN_PREFIXES
 from bridge.sources.mqtt import MqttSource
 from bridge.sources.mqtt_options import Options as SourceOptions
+from bridge.status_json import status_to_json
 from devices.mqtt import MqttDriver, MqttOptions
 from tests.conftest import Recorder, describe, eventually
 from tests.mosquitto import Broker, make_tls_files
-from tests.test_mqtt_parts import status_frame
+from tests.test_mqtt_parts import PAYLOADS, status_frame, status_of
 
 aiomqtt = pytest.importorskip("aiomqtt", reason="the mqtt extra: pip install -e '.[mqtt]'")
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST: dict[str, Any] = {"reconnect_min": 0.02, "reconnect_max": 0.1, "connect_timeout": 2.0}
+KINDS = ("status", "availability", "state", "status/extra")
 SESSIONS = [("websocket:abc", "tool_running", "bash"), ("discord:x", "waiting_for_user")]
 
 
@@ -580,3 +586,52 @@ async def test_a_silent_broker_holds_up_nothing() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+# -- hypothesis over the real broker -------------------------------------------------------
+
+_FUZZ: dict[int, tuple[MqttSource, Recorder, Any]] = {}
+_tags = itertools.count()
+
+
+@pytest.fixture
+async def _fuzz_cleanup() -> AsyncIterator[None]:
+    yield
+    for _, _, client in _FUZZ.values():
+        await client.__aexit__(None, None, None)
+    _FUZZ.clear()
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    # One broker, source and client for all examples: the source must survive them all.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(payloads=st.lists(PAYLOADS, min_size=1, max_size=4), kind=st.sampled_from(KINDS))
+async def test_fuzz_over_the_broker_never_costs_the_subscription(
+    payloads: list[bytes], kind: str, bridges: Bridges, broker: Broker, _fuzz_cleanup: None
+) -> None:
+    entry = _FUZZ.get(id(broker))
+    if entry is None:
+        source, recorder = bridges.subscriber("agentlight/+", max_payload_bytes=2048)
+        await recorder.wait_for(lambda s: s.connection is ConnectionState.CONNECTED)
+        client = aiomqtt.Client(broker.host, broker.port)
+        await client.__aenter__()
+        entry = _FUZZ[id(broker)] = (source, recorder, client)
+    source, recorder, client = entry
+    for payload in payloads:
+        await client.publish(f"agentlight/fuzz/{kind}", payload, qos=1)
+    # A good status after the garbage is still taken: the source never stopped.
+    tag = f"t{next(_tags)}"
+    good = status_of("active", [("websocket:a", "tool_running", tag)])
+    body = json.dumps(status_to_json(good, time.time())).encode()
+    mark = recorder.mark()
+    await client.publish("agentlight/fuzz/availability", b"online", qos=1)
+    await client.publish("agentlight/fuzz/status", body, qos=1)
+    status = await recorder.wait_for(
+        lambda s: s.snapshot is not None and any(x.tool == tag for x in s.snapshot.sessions),
+        start=mark,
+    )
+    assert status.connection is ConnectionState.CONNECTED
+    assert source.link.connects == 1  # never reconnected over it
