@@ -356,3 +356,24 @@ def test_example_config_documents_every_mqtt_option() -> None:
         for f in dc.fields(options):
             assert f"# {f.name} = " in text or f"\n{f.name} = " in text, f.name
     assert 'type = "mqtt"' in text and 'prefix = "agentlight/+"' in text
+
+
+async def test_without_the_extra_both_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import sys
+
+    from bridge.errors import DriverError
+    from devices.mqtt import MqttDriver
+
+    monkeypatch.setitem(sys.modules, "aiomqtt", None)  # import aiomqtt now fails
+    source, recorder = _source()
+    task = asyncio.create_task(source.run())
+    try:
+        status = await recorder.wait_for(lambda s: s.connection is ConnectionState.DISCONNECTED)
+        assert status.detail is not None and "pip install 'agentlight[mqtt]'" in status.detail
+        assert not task.done()  # waits, not crashes into a restart loop
+    finally:
+        task.cancel()
+    driver = MqttDriver("mqtt", MqttOptions(prefix="agentlight/x"))
+    with pytest.raises(DriverError, match=r"agentlight\[mqtt\]"):
+        await driver.open()

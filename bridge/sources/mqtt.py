@@ -14,6 +14,7 @@ origin (until it sends a good one again), and the last good status stays.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -90,9 +91,10 @@ class MqttSource(Source):
         except ImportError:
             from bridge.mqtt_link import INSTALL_HINT
 
+            # Said once and shown; restarting would only repeat it.
             log.error("%s: %s", self.name, INSTALL_HINT)
             self.publish(ConnectionState.DISCONNECTED, None, INSTALL_HINT)
-            raise
+            await asyncio.Event().wait()
         await self.link.run(self._session)
 
     def _link_state(self, state: LinkState, reason: str) -> None:
