@@ -171,8 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
 
-    sim = sub.add_parser(
-        "simulate", parents=[common], help="serve the simulated PocketPaw status API alone"
+    sim = _command(
+        sub,
+        common,
+        "simulate",
+        "serve the simulated PocketPaw status API alone",
+        "Serve PocketPaw's status API on 127.0.0.1 with the demo's scenario, for trying\n"
+        "hardware or another agentlight (`agentlight run --url http://127.0.0.1:PORT`).",
     )
     sim.add_argument(
         "--port", type=port_arg, default=8888, help="port on 127.0.0.1 (default 8888; 0: any free)"
