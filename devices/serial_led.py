@@ -43,6 +43,9 @@ log = logging.getLogger("agentlight.devices.serial")
 
 ColorOrder = Literal["RGB", "RBG", "GRB", "GBR", "BRG", "BGR"]
 
+#: Seconds after the hello in which another hello is the same start, not a restart.
+_HELLO_ECHO = 3.0
+
 #: Seconds between re-sends of an unchanged look, per protocol (``refresh`` overrides).
 DEFAULT_REFRESH = {"adalight": 1.0, "line": 5.0}
 
@@ -163,6 +166,7 @@ class SerialLedDriver(Driver):
         self._written_at = 0.0
         self._lines: list[bytes] = []
         self._fd: int | None = None
+        self._hello_at = 0.0
         self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
         self._line = opts.protocol == "line"
         self._board_leds = 0
@@ -207,6 +211,7 @@ class SerialLedDriver(Driver):
         if self._line:
             try:
                 self._board_leds = await self.blocking(self._await_hello)
+                self._hello_at = time.monotonic()
             except BaseException:
                 await self.blocking(self._port.close)
                 self._port = None
@@ -356,6 +361,8 @@ class SerialLedDriver(Driver):
             if not line:
                 continue
             if parse_hello(line) is not None:
+                if time.monotonic() - self._hello_at < _HELLO_ECHO:
+                    continue  # its boot hello and the answer to our "?": one start
                 # The board restarted (brown-out, someone pressed reset): it is
                 # dark now, so send everything again.
                 log.info("%s: board restarted; sending the looks again", self.name)

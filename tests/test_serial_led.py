@@ -321,3 +321,31 @@ async def test_frame_that_does_not_fit_goes_out_whole(boards: Callable[..., Boar
     await board.wait_for(lambda: len(board.received) >= len(frame))
     assert bytes(board.received) == frame
     await driver.close()
+
+
+async def test_line_board_that_restarts_gets_everything_again(
+    boards: Callable[..., Board], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import devices.serial_led as serial_led
+
+    monkeypatch.setattr(serial_led, "_HELLO_ECHO", 0.0)
+    board = boards(sketch=True, leds=2)
+    driver = SerialLedDriver(
+        "uno", SerialOptions(port=str(board.link), protocol="line", layout="segments")
+    )
+    await driver.open()
+    await driver.show(make_frame("active", [("a", "error")], color="#0000ff"))
+    await board.wait_for(lambda: len(board.lines) >= 3)
+    assert board.lines[1:] == [b"L 0 0000ff solid 0", b"L 1 ff0000 blink 500"]
+    board.say(b"agentlight 1 leds=2\r\n")  # reset button: the board is dark again
+    await asyncio.sleep(0.05)
+    await driver.show(make_frame("active", [("a", "thinking")], color="#0000ff"))
+    await board.wait_for(lambda: len(board.lines) >= 6)
+    # The change, then everything the board should show.
+    assert board.lines[3:] == [
+        b"L 1 00aaff pulse 2000",
+        b"L 0 0000ff solid 0",
+        b"L 1 00aaff pulse 2000",
+    ]
+    await driver.close()
+    await board.wait_for(lambda: board.lines[-1] == b"O")
