@@ -61,8 +61,9 @@ class LinkOptions:
     :param host: the broker's host name or address.
     :param port: the broker's port; default 1883, or 8883 with TLS.
     :param username: the user name, if the broker asks for one.
-    :param password: the password; falls back to the ``AGENTLIGHT_MQTT_PASSWORD``
-        variable, then the systemd credential ``mqtt_password``. Never logged.
+    :param password: the password; falls back to the systemd credential
+        ``mqtt_password``, then the ``AGENTLIGHT_MQTT_PASSWORD`` variable
+        (:mod:`bridge.service.credentials`). Never logged.
     :param tls: connect with TLS (implied by any ``tls_*`` file).
     :param tls_ca: a CA bundle to trust instead of the system's.
     :param tls_cert: a client certificate (PEM), for brokers that ask for one.
@@ -165,21 +166,14 @@ def check_topic_prefix(prefix: str, *, key: str = "prefix", wildcards: bool = Fa
 
 
 def resolve_password(options: LinkOptions) -> Secret | None:
-    """The configured password, else the environment, else the systemd credential."""
-    if options.password is not None:
-        return options.password
-    env = os.environ.get(PASSWORD_ENV, "")
-    if env:
-        return Secret(env)
-    directory = os.environ.get("CREDENTIALS_DIRECTORY")
-    if directory:
-        path = Path(directory) / PASSWORD_CREDENTIAL
-        try:
-            text = path.read_text("utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError):
-            return None
-        return Secret(text) if text else None
-    return None
+    """The configured password, else the systemd credential, else the environment.
+
+    Raises :class:`~bridge.errors.ConfigError` (naming the credential, never its
+    value) when the credential exists but cannot be read.
+    """
+    from bridge.service.credentials import resolve_secret
+
+    return resolve_secret(options.password, PASSWORD_ENV, PASSWORD_CREDENTIAL)
 
 
 def tls_context(options: LinkOptions) -> ssl.SSLContext | None:
@@ -289,6 +283,9 @@ class Link:
         self.name = name
         self.options = options
         self.client_id = options.client_id or default_client_id(role)
+        # Read once, when the bridge is built: an unreadable credential is a
+        # config error said before anything starts, not a failure per attempt.
+        self._password = resolve_password(options)
         self.will = will
         self._on_state = on_state
         self._backoff = Backoff(options.reconnect_min, options.reconnect_max, rand=rand)
@@ -302,7 +299,7 @@ class Link:
         import aiomqtt
 
         opts = self.options
-        password = resolve_password(opts)
+        password = self._password
         will = (
             aiomqtt.Will(self.will[0], self.will[1], qos=opts.qos, retain=True)
             if self.will is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -110,10 +111,15 @@ def test_password_never_shows_and_resolves_in_order(
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "mqtt_password").write_text("from-credential\n")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-    assert resolve_password(bare) == Secret("from-credential")
     monkeypatch.setenv("AGENTLIGHT_MQTT_PASSWORD", "from-env")
     assert resolve_password(bare) == Secret("from-env")
+    # The systemd credential comes before the environment (bridge.service.credentials).
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert resolve_password(bare) == Secret("from-credential")
+    (creds / "mqtt_password").chmod(0)
+    if os.geteuid() != 0:  # root reads it anyway
+        with pytest.raises(ConfigError, match="mqtt_password"):
+            resolve_password(bare)
 
 
 def test_check_hides_the_password(tmp_path: Path) -> None:
