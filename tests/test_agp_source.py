@@ -645,3 +645,25 @@ def test_a_url_without_the_api_base_gets_a_hint(caplog: pytest.LogCaptureFixture
 
     run_virtual(main)
     assert "/api/v2" in caplog.text
+
+
+def test_key_order_config_then_credential_then_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bridge.errors import ConfigError
+    from bridge.sources.agp import resolve_key
+
+    monkeypatch.setenv("H_API_KEY", "from-env")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    (tmp_path / "agp-api-key").write_text("from-credential\n")
+    key, origin = resolve_key(Options(api_key=Secret("from-config")))
+    assert (key, origin) == (Secret("from-config"), "api_key")
+    key, origin = resolve_key(Options())
+    assert key == Secret("from-credential") and "agp-api-key" in origin
+    (tmp_path / "agp-api-key").unlink()
+    key, origin = resolve_key(Options())
+    assert key == Secret("from-env") and "H_API_KEY" in origin
+    (tmp_path / "agp-api-key").write_text("two words")
+    with pytest.raises(ConfigError) as err:
+        resolve_key(Options())
+    assert "two words" not in str(err.value)

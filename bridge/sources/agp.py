@@ -25,12 +25,10 @@ import asyncio
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -601,36 +599,24 @@ def _snapshot(sessions: tuple[Session, ...]) -> Snapshot:
 def resolve_key(options: AgpOptions) -> tuple[Secret | None, str]:
     """The API key and where it came from (named in errors, never shown).
 
-    The order every agentlight source uses: config, systemd credential, environment.
+    The order every agentlight source uses (:mod:`bridge.service.credentials`):
+    config, systemd credential, environment.
     """
+    from bridge.service.credentials import read_credential
+
     if options.api_key is not None:
         return options.api_key, "api_key"
-    secret = _systemd_credential(options.credential)
+    secret = read_credential(options.credential)
     if secret is not None:
-        return secret, f"the systemd credential {options.credential!r}"
+        origin = f"the systemd credential {options.credential!r}"
+        try:
+            return credential(secret, origin), origin
+        except ValueError as err:
+            raise ConfigError(str(err), key="credential") from None
     value = env_secret(API_KEY_ENV)
     if value is not None:
         return value, f"the {API_KEY_ENV} variable"
     return None, "nowhere"
-
-
-def _systemd_credential(name: str) -> Secret | None:
-    directory = os.environ.get("CREDENTIALS_DIRECTORY")
-    if not directory:
-        return None
-    path = Path(directory) / name
-    try:
-        value = path.read_text("utf-8").strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read the systemd credential {name!r}: {err}") from None
-    if not value:
-        return None
-    try:
-        return credential(Secret(value), f"credential {name}")
-    except ValueError as err:
-        raise ConfigError(str(err), key="credential") from None
 
 
 def _describe(err: BaseException) -> str:
