@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import agp, cost, fastpath, latency, leds, mqtt, scale, signals, startup
+from benchmarks import agp, cost, fastpath, latency, leds, mqtt, scale, service, signals, startup
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
@@ -33,6 +33,7 @@ PARTS = (
     "signals",
     "mqtt",
     "leds",
+    "service",
 )
 
 
@@ -135,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     if "mqtt" in parts:
         step("mqtt (a real Mosquitto; publishing bridge in its own process, subscriber here)")
         found, details["mqtt"] = mqtt.run(args.quick)
+        figures += found
+
+    if "service" in parts:
+        step("service (NOTIFY_SOCKET: start → READY, SIGHUP reloads, watchdog cost)")
+        found, details["service"] = service.run(args.quick)
         figures += found
 
     meta = {

@@ -1,9 +1,9 @@
 """The sd_notify protocol: one datagram of ``KEY=value`` lines to ``$NOTIFY_SOCKET``.
 
 Written here rather than taken from a library: the protocol is a single
-``sendto`` on a unix datagram socket (see sd_notify(3)); the libraries on PyPI
-either wrap libsystemd (a compiled dependency the Pi Zero would have to build)
-or add nothing but this. The address is a filesystem path, or ``@name`` for the
+``sendto`` on a unix datagram socket (see sd_notify(3)); systemd-python wraps
+libsystemd (headers and a compiler on the Pi), and sdnotify is these same few
+lines as a dependency. The address is a filesystem path, or ``@name`` for the
 abstract namespace. Sending never raises: a service manager that went away must
 not take the bridge with it; the first failure is logged, the rest at debug.
 """
