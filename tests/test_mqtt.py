@@ -301,6 +301,86 @@ async def test_will_says_offline_when_the_publisher_is_killed(
     assert topics["agentlight/killed/state"] == b"idle"  # the last word stays, marked offline
 
 
+def _records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    # The last line may be half written while we read.
+    found = []
+    for line in lines:
+        try:
+            found.append(json.loads(line))
+        except ValueError:
+            continue
+    return found
+
+
+async def test_two_bridges_as_users_run_them(broker: Broker, tmp_path: Path) -> None:
+    """``agentlight run`` next to the agent, ``agentlight run`` in the hallway, one broker."""
+    from bridge.simulator import SimAgent, SimServer
+
+    record = tmp_path / "hallway.jsonl"
+    hallway = tmp_path / "hallway.toml"
+    hallway.write_text(
+        f"""
+[[sources]]
+type = "mqtt"
+host = "{broker.host}"
+port = {broker.port}
+reconnect_min = 0.05
+reconnect_max = 0.2
+
+[[devices]]
+type = "record"
+path = "{record}"
+"""
+    )
+    agent = SimAgent()
+    async with SimServer(agent, debounce=0.01, keepalive=0.1) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        desk = _bridge_config(tmp_path / "desk.toml", broker, "agentlight/desk", port)
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "bridge", "run", "-q", "-c", str(config)),
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for config in (hallway, desk)
+        ]
+        try:
+            agent.agent_start("websocket:abc", title="Fix the build")
+            agent.tool_start("websocket:abc", "bash")
+
+            def shows_bash(r: dict[str, Any]) -> bool:
+                return any(s.get("tool") == "bash" for s in r.get("sessions", []))
+
+            await eventually(lambda: any(shows_bash(r) for r in _records(record)), within=20)
+            line = next(r for r in _records(record) if shows_bash(r))
+            assert line["global"] == "active"
+            session = next(s for s in line["sessions"] if s.get("tool") == "bash")
+            assert session["source"] == "agentlight/desk/pocketpaw"
+            assert session["key"] == "websocket:abc"
+
+            # The desk bridge stops cleanly: it says offline, the hallway shows it.
+            procs[1].send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(procs[1].wait(), 10) == 0
+            await eventually(lambda: _records(record)[-1]["global"] == "disconnected", within=10)
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        await asyncio.wait_for(proc.wait(), 10)
+                    except TimeoutError:
+                        proc.kill()
+                        await proc.wait()
+    assert procs[0].returncode == 0
+    topics = await retained(broker, "agentlight/desk/#")
+    assert topics["agentlight/desk/availability"] == b"offline"
+
+
 # -- the broker goes away --------------------------------------------------------------
 
 
