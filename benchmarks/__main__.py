@@ -17,7 +17,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import agp, cost, fastpath, latency, leds, mqtt, scale, service, signals, startup
+from benchmarks import (
+    agp,
+    cost,
+    fastpath,
+    latency,
+    leds,
+    mqtt,
+    scale,
+    service,
+    signals,
+    startup,
+    streamdeck,
+)
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
 
@@ -34,6 +46,7 @@ PARTS = (
     "mqtt",
     "leds",
     "service",
+    "streamdeck",
 )
 
 
@@ -136,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     if "mqtt" in parts:
         step("mqtt (a real Mosquitto; publishing bridge in its own process, subscriber here)")
         found, details["mqtt"] = mqtt.run(args.quick)
+        figures += found
+    if "streamdeck" in parts:
+        step("streamdeck (render + encode a key, key writes per change, RSS with a dummy deck)")
+        found, details["streamdeck"] = streamdeck.run(args.quick)
         figures += found
 
     if "service" in parts:

@@ -30,6 +30,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "show": cmd_show,
         "devices": cmd_devices,
         "test-pattern": cmd_test_pattern,
+        "preview": cmd_preview,
     }[args.command]
     try:
         return command(args)
@@ -299,3 +300,9 @@ def cmd_test_pattern(args: argparse.Namespace) -> int:
     if not 0.1 <= args.step <= 60:
         raise ConfigError(f"--step must be from 0.1 to 60 seconds, got {args.step:g}")
     return asyncio.run(run_test_pattern(config, device=args.device, step=args.step))
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from devices.streamdeck_preview import run_preview
+
+    return run_preview(args)

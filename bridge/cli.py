@@ -199,6 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --agp: list the scenario's session IDs as files here (for sessions_from)",
     )
     _hardware_commands(sub, common)
+
+    preview = sub.add_parser(
+        "preview",
+        parents=[common],
+        help="draw each Stream Deck in a config as PNGs, one per state (no hardware needed)",
+    )
+    preview.add_argument("-c", "--config", metavar="FILE", help="config TOML (its streamdecks)")
+    preview.add_argument("--out", metavar="DIR", required=True, help="directory for the PNGs")
+    preview.add_argument(
+        "--model",
+        choices=["mini", "original", "mk2", "xl", "neo", "plus", "plus_xl", "studio"],
+        help="draw this model (default: each deck's dummy_model, else mk2)",
+    )
+    preview.add_argument("--zoom", type=int, default=2, help="scale factor (default 2)")
     return parser
 
 

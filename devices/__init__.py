@@ -59,6 +59,7 @@ DRIVERS: dict[str, str] = {
     "record": "devices.record:RecordDriver",
     "mock": "devices.mock:MockDriver",
     "mqtt": "devices.mqtt:MqttDriver",
+    "streamdeck": "devices.streamdeck:StreamDeckDriver",
 }
 
 
