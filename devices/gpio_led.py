@@ -64,9 +64,9 @@ class GpioOptions:
 
     def __post_init__(self) -> None:
         pins = (self.red, self.green, self.blue)
-        for pin in pins:
+        for name, pin in zip(("red", "green", "blue"), pins, strict=True):
             if pin not in _GPIO_PINS:
-                raise ValueError(f"GPIO pins are BCM numbers 0-27, got {pin!r}")
+                raise ValueError(f"{name}: {pin!r} is not a BCM GPIO number (0-27)")
         if len(set(pins)) != 3:
             raise ValueError(f"red, green and blue need three different pins, got {pins!r}")
         check_correction(self.brightness, self.gamma, self.balance)
@@ -194,14 +194,34 @@ def _load_factory(name: str, pwm: bool) -> Any:
     from importlib.metadata import entry_points
 
     if name == "mock" and pwm and not os.environ.get("GPIOZERO_MOCK_PIN_CLASS"):
-        from gpiozero.pins.mock import MockFactory, MockPWMPin
+        from gpiozero.pins.mock import MockFactory
 
-        return MockFactory(pin_class=MockPWMPin)
+        return MockFactory(pin_class=_trimmed_pwm_pin_class())
     for ep in entry_points(group="gpiozero_pin_factories"):
         if ep.name == name:
             return ep.load()()
     known = sorted(ep.name for ep in entry_points(group="gpiozero_pin_factories"))
     raise ValueError(f"gpiozero has no pin factory {name!r}; known: {', '.join(known)}")
+
+
+def _trimmed_pwm_pin_class() -> Any:
+    """gpiozero's MockPWMPin keeping only its recent history.
+
+    A mock pin records every change; a pulsing LED makes 90 a second, so a
+    config tried with ``pin_factory = "mock"`` for a day would grow without end.
+    """
+    from gpiozero.pins.mock import MockPWMPin
+
+    class TrimmedMockPWMPin(MockPWMPin):
+        KEEP = 1000
+
+        def _change_state(self, value: float) -> bool:
+            changed: bool = super()._change_state(value)
+            if len(self.states) > 2 * self.KEEP:
+                del self.states[: -self.KEEP]
+            return changed
+
+    return TrimmedMockPWMPin
 
 
 def explain_gpio_error(err: BaseException, factory: str = "") -> str:

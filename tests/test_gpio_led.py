@@ -240,7 +240,7 @@ def test_slot_leds_keep_their_session(
 
 async def test_named_and_default_pin_factory(monkeypatch: pytest.MonkeyPatch) -> None:
     mock = named_factory("mock")
-    assert isinstance(mock, MockFactory) and mock.pin_class is MockPWMPin
+    assert isinstance(mock, MockFactory) and issubclass(mock.pin_class, MockPWMPin)
     assert named_factory("MOCK") is mock  # one shared factory per name
     with pytest.raises(ValueError, match="no pin factory 'nonsense'"):
         named_factory("nonsense")
@@ -274,3 +274,14 @@ def _frame(color: Color, label: str = "") -> Any:
 
 
 _ = Look  # imported for type clarity in helpers above
+
+
+async def test_named_mock_pins_keep_a_bounded_history() -> None:
+    led = GpioLedDriver("led", GpioOptions(red=23, green=24, blue=25, pin_factory="mock"))
+    await led.open()
+    for i in range(3000):
+        await led.show(_frame(Color.from_bytes(i % 200 + 1, 0, 0)))
+    red = named_factory("mock").pin(23)
+    assert len(red.states) <= 2000
+    assert red.state == pytest.approx((200 / 255) ** 2.2)  # the last of 3000 shows
+    await led.close()
