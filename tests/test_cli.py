@@ -135,7 +135,9 @@ async def test_run_shows_states_survives_restart_and_exits_cleanly(tmp_path: Pat
     assert code == 0, err
     assert "Traceback" not in err
     lines = records(record)
-    assert [r["global"] for r in lines][:2] == ["connecting", "idle"]
+    shown = [r["global"] for r in lines]
+    # "connecting" shows only if the record file opens before the simulator answers.
+    assert shown[: shown.index("idle") + 1] in (["connecting", "idle"], ["idle"])
     assert all(set(r) >= {"t", "device", "global", "look", "sessions"} for r in lines)
     assert all(set(r["look"]) >= {"color", "effect"} for r in lines)
 

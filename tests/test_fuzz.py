@@ -242,6 +242,7 @@ def _scan(chunks: list[bytes], limit: int) -> tuple[list[bytes], int, bool]:
 @example(data=b": keepalive\r\r: keepalive\r\n\r\n", points=[12, 13, 26])
 @example(data=b"\n\n\ndata: 1\n\n\n\ndata: 2\n\n", points=[1, 2, 3, 11, 12, 13])
 @example(data=b":\r\n\n", points=[2, 3])  # the LF pairing a CR, alone in its chunk
+@example(data=b":\n\n\n:\n\n", points=[])  # three line ends between frames
 def test_frame_reader_cuts_frames_like_the_sse_spec(data: bytes, points: list[int]) -> None:
     limit = 64
     chunks = _cuts(data, points)

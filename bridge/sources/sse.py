@@ -107,6 +107,9 @@ class FrameReader:
             frame = pending[start:end]
             start = pos = end + 2
             lines = 0
+            if frame[:1] == b"\n":
+                # More blank lines than one between frames: not part of the next.
+                frame = frame.lstrip(b"\n")
             if not frame:
                 continue  # blank lines in a row: empty frames, not data
             if len(frame) > limit:
