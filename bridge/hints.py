@@ -49,6 +49,9 @@ class Hints:
         if kind != "pocketpaw":
             return ""
         if status.connection is ConnectionState.DISCONNECTED:
+            detail = (status.detail or "").lower()
+            if detail and "connect" not in detail and "refused" not in detail:
+                return ""  # it answers, but wrongly: the source's own line says how
             where = (
                 "agentlight run --url http://HOST:8888"
                 if self._built_in
