@@ -129,7 +129,8 @@ def discovery_messages(
     """(topic, payload) for every entity, ready to publish retained as JSON."""
     node = node_id(prefix)
     device = {
-        "identifiers": [f"agentlight_{node}"],
+        # Scoped by agentlight, so a custom prefix never meets another MQTT device's id.
+        "identifiers": [node if node.startswith("agentlight") else f"agentlight_{node}"],
         "name": device_name,
         "manufacturer": "agentlight",
         "model": "agentlight bridge",
