@@ -240,6 +240,12 @@ class StreamDeckDriver(Driver):
     # -- hooks --------------------------------------------------------------
 
     async def _open(self) -> None:
+        stale, self._open_deck = self._open_deck, None
+        if stale is not None:
+            # Forgotten by the engine after a hang, never closed: let go of it first.
+            await self.blocking(self._shutdown, stale, False)
+            with _claimed_lock:
+                _claimed.discard(stale.path)
         opened = await self.blocking(self._find_and_open)
         self._open_deck = opened
         n = opened.geometry.keys if opened.visual else 0

@@ -265,6 +265,16 @@ def run_preview(args: Any) -> int:
             decks.append((device.name, model, LayoutOptions(opts.global_key, tuple(opts.fields))))
     if not decks:
         decks.append(("streamdeck", args.model or "mk2", LayoutOptions()))
+    try:
+        import PIL  # noqa: F401
+        import StreamDeck  # noqa: F401
+    except ImportError:
+        print(
+            "agentlight: preview draws with the streamdeck extra: "
+            "pip install 'agentlight[streamdeck]'",
+            file=sys.stderr,
+        )
+        return 2
     written = write_previews(Path(args.out), theme, decks, zoom=args.zoom)
     for path in written:
         print(path)

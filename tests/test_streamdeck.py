@@ -492,6 +492,45 @@ async def test_engine_brings_an_unplugged_deck_back(frames: Frames) -> None:
     assert not driver.is_open
 
 
+async def test_a_press_pages_through_the_engine() -> None:
+    from bridge.engine import Device, Engine
+
+    driver = StreamDeckDriver("deck", StreamDeckOptions(dummy=True, dummy_model="mini"))
+    engine = Engine([Device(driver, "session")], default_theme())
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run([], stop))
+    try:
+        await asyncio.wait_for(engine.ready.wait(), 5)
+        many = tuple(session(f"websocket:s{i}") for i in range(6))
+        engine.publish(
+            SourceStatus("pp", ConnectionState.CONNECTED, Snapshot(GlobalState.ACTIVE, many, 6))
+        )
+        await eventually(lambda: driver.roles[5].kind == "page")
+        device = driver.dummy_device
+        device.queue_report(key_report(driver.deck, {5}))  # the page key, down...
+        device.queue_report(key_report(driver.deck, set()))  # ...and up
+        await eventually(lambda: driver.page == 1)
+        # The engine redrew at once (invalidate): page 2 shows slots 4 and 5.
+        await eventually(lambda: driver.roles[1].session is not None
+                         and driver.roles[1].session.key == "websocket:s4")  # fmt: skip
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_reopen_after_a_forget_takes_the_same_deck_again(
+    clock: Clock, frames: Frames
+) -> None:
+    driver = await open_driver(make_driver("mk2", clock))
+    driver.forget()  # what the engine does when a call hangs: no close
+    await driver.open()
+    try:
+        await driver.show(frames(status(session("websocket:a"))))
+        assert driver.key_writes == 15
+    finally:
+        await driver.close()
+
+
 # -- several decks, serials, exit ----------------------------------------------------------
 
 
