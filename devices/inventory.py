@@ -213,10 +213,8 @@ def stream_decks() -> Section:
         decks = DeviceManager().enumerate()
     except Exception as err:
         text = str(err)
-        if "hidapi" in text.lower() or "libusb" in text.lower() or "library" in text.lower():
-            section.problem = (
-                f"{text}: sudo apt install libhidapi-libusb0 (macOS: brew install hidapi)"
-            )
+        if "hid" in text.lower() or "library" in text.lower():
+            section.problem = _deck_messages().no_hidapi(err)
         else:
             section.problem = f"cannot enumerate Stream Decks: {text}"
         return section
@@ -230,11 +228,30 @@ def stream_decks() -> Section:
             finally:
                 deck.close()
         except Exception as err:
-            item.problem = _udev_fix(item.path) if "ermission" in str(err) else str(err)
+            item.problem = _deck_messages().open_failure(item.path, err)
         section.found.append(item)
     if not section.found:
         section.note = "none attached"
     return section
+
+
+@dataclass(frozen=True)
+class _DeckMessages:
+    no_hidapi: Any
+    open_failure: Any
+
+
+def _deck_messages() -> _DeckMessages:
+    """The Stream Deck driver's own one-line fixes, so both places say the same."""
+    try:
+        from devices import streamdeck
+
+        return _DeckMessages(streamdeck._no_hidapi_message, streamdeck._open_failure)
+    except Exception:  # its imaging libraries missing: plain words will do
+        return _DeckMessages(
+            lambda err: f"{err}: sudo apt install libhidapi-libusb0 (macOS: brew install hidapi)",
+            lambda path, err: f"cannot open the Stream Deck at {path}: {err}",
+        )
 
 
 # -- GPIO -----------------------------------------------------------------------

@@ -227,3 +227,24 @@ def test_example_config_documents_every_led_option() -> None:
         file="config.example.toml",
     )
     assert {d.type for d in config.devices} >= {"gpio", "serial", "usblight"}
+
+
+def test_stream_decks_listed_through_the_librarys_dummy_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    device_manager = pytest.importorskip("StreamDeck.DeviceManager")
+    real = device_manager.DeviceManager
+    monkeypatch.setattr(device_manager, "DeviceManager", lambda: real(transport="dummy"))
+    section = inventory.stream_decks()
+    assert section.found and not section.problem
+    first = section.found[0]
+    assert first.kind == "streamdeck" and first.name == "Stream Deck Original"
+    assert first.detail == "15 keys"
+
+    class NoBackend:
+        def enumerate(self) -> list[Any]:
+            raise RuntimeError("Probe failed to find any functional HID backend.")
+
+    monkeypatch.setattr(device_manager, "DeviceManager", NoBackend)
+    section = inventory.stream_decks()
+    assert "hidapi" in section.problem and "\n" not in section.problem
