@@ -171,13 +171,16 @@ class MqttDriver(Driver):
     # -- the connection task ----------------------------------------------------
 
     async def _run(self) -> None:
-        try:
-            await self.link.run(self._session)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # a bug: say so, the engine sees the device unhealthy
-            log.exception("%s: publisher stopped: %s", self.name, err)
-            self.mark_unhealthy(f"publisher stopped: {err}")
+        while True:
+            try:
+                await self.link.run(self._session)
+                return  # stopped on purpose
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # a bug, not the network: say so, then start over
+                log.exception("%s: publisher failed: %s; starting over", self.name, err)
+                self.mark_unhealthy(f"publisher failed: {err}")
+                await asyncio.sleep(self.o.reconnect_max)
 
     def _link_state(self, state: LinkState, reason: str) -> None:
         self._link_reason = reason

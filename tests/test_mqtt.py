@@ -715,3 +715,28 @@ async def test_fuzz_over_the_broker_never_costs_the_subscription(
     )
     assert status.connection is ConnectionState.CONNECTED
     assert source.link.connects == 1  # never reconnected over it
+
+
+async def test_a_bug_while_publishing_is_said_and_survived(
+    bridges: Bridges,
+    broker: Broker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import bridge.status_json
+
+    real = bridge.status_json.status_to_json
+    calls = itertools.count()
+
+    def flaky(status: Any, now: float) -> dict[str, Any]:
+        if next(calls) == 0:
+            raise RuntimeError("boom")
+        return real(status, now)
+
+    monkeypatch.setattr(bridge.status_json, "status_to_json", flaky)
+    publisher = await bridges.publisher("agentlight/desk")
+    await publisher.show(status_frame("active", SESSIONS))
+    await eventually(lambda: publisher.publishes == 1)
+    assert "publisher failed: boom; starting over" in caplog.text
+    topics = await retained(broker, "agentlight/desk/#")
+    assert topics["agentlight/desk/state"] == b"active"
