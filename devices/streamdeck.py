@@ -98,7 +98,8 @@ class StreamDeckOptions:
     :param dummy_model: which model the dummy deck is.
     :param preview_dir: write every image sent to a key or screen as a PNG
         named by deck, key and sequence number (with or without hardware).
-    :param poll_hz: how often the library polls the deck for presses.
+    :param poll_hz: how often the library polls the deck for presses (its
+        reader thread wakes this often; 10 Hz answers a press within 0.1 s).
     """
 
     serial: str = ""
@@ -115,7 +116,7 @@ class StreamDeckOptions:
     dummy: bool = False
     dummy_model: DummyModel = "mk2"
     preview_dir: str = ""
-    poll_hz: int = 20
+    poll_hz: int = 10
 
     def __post_init__(self) -> None:
         for name in ("brightness", "dim_brightness"):
@@ -176,6 +177,8 @@ class StreamDeckDriver(Driver):
     # Finding a deck opens each candidate to read its serial number.
     OPEN_TIMEOUT = 5.0
     WRITE_TIMEOUT = 5.0
+    #: Seconds between refreshes while nothing on the deck ticks or blinks.
+    IDLE_REFRESH: ClassVar[float] = 5.0
     #: Seconds a brightness change is shown on the global key.
     NOTE_SECONDS: ClassVar[float] = 2.0
 
@@ -210,6 +213,7 @@ class StreamDeckDriver(Driver):
         self._seen_status: object = None
         self._focus: SessionRef | None = None
         self._seq = 0
+        self._ticking = True
         self._dummy_transport: Any = None
         #: Keys written since open, and the last images sent (key, bytes), for tests.
         self.key_writes = 0
@@ -258,6 +262,9 @@ class StreamDeckDriver(Driver):
         if not opened.visual:
             # The Pedal shows nothing: no slots, no ticking.
             self.caps = dataclasses.replace(self.caps, sessions=0, refresh=None)
+        else:
+            self._ticking = True
+            self.caps = dataclasses.replace(self.caps, refresh=self.REFRESH)
         log.info(
             "device %s: %s serial %s, %d keys %dx%d",
             self.name,
@@ -291,6 +298,7 @@ class StreamDeckDriver(Driver):
         strip = view.strip if view.strip != self._strip_written else None
         level = self._target_level(frame, mono)
         set_level = level if level != self._applied_level else None
+        self._tick(self._wants_tick(frame, mono, level))
         if not changed and strip is None and set_level is None:
             return
         try:
@@ -368,6 +376,25 @@ class StreamDeckDriver(Driver):
         )
         self._page, self._pages = view.page, view.pages
         return view
+
+    def _wants_tick(self, frame: Frame, mono: float, level: int) -> bool:
+        """Whether anything on the deck moves with time: a session's clock or
+        blink, details or a note that will close, a dim that is still to come."""
+        if frame.sessions or self._details is not None or self._note is not None:
+            return True
+        return self.options.dim_after > 0 and level != min(self.options.dim_brightness, self._level)
+
+    def _tick(self, on: bool) -> None:
+        """The 1 s refresh only while something ticks; else a slow one, which is
+        how an unplugged deck is noticed (and comes back) while nothing changes."""
+        if on == self._ticking:
+            return
+        self._ticking = on
+        refresh = self.REFRESH if on else self.IDLE_REFRESH
+        self.caps = dataclasses.replace(self.caps, refresh=refresh)
+        if on:
+            # The engine computed its next wake without a refresh: wake it now.
+            self.invalidate()
 
     def _target_level(self, frame: Frame, mono: float) -> int:
         opts = self.options

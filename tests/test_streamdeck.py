@@ -708,3 +708,21 @@ def test_the_example_config_documents_a_valid_streamdeck() -> None:
     options = config.devices[0].options
     assert isinstance(options, StreamDeckOptions)
     assert options.actions == {"pedal:1": "details"}
+
+
+async def test_an_idle_deck_refreshes_slowly_and_ticks_again_with_a_session(
+    clock: Clock, frames: Frames
+) -> None:
+    driver = await open_driver(make_driver("mk2", clock))
+    redraws: list[int] = []
+    driver.attach(lambda e: None, lambda: redraws.append(1))
+    try:
+        assert driver.caps.refresh == 1.0
+        await driver.show(frames(status()))
+        assert driver.caps.refresh == StreamDeckDriver.IDLE_REFRESH  # nothing ticks
+        assert not redraws
+        await driver.show(frames(status(session("websocket:a"))))
+        assert driver.caps.refresh == 1.0  # its clock ticks
+        assert redraws  # the engine is woken to take the new period
+    finally:
+        await driver.close()
