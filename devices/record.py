@@ -21,6 +21,10 @@ says its source and every source its connection state. ``t`` is wall-clock time
 effects are recorded as data (``"effect": "pulse"``), so the engine never
 animates this driver, and animation ticks, token counts and time in state never
 produce lines. A line is written only when something else differs.
+
+When the bridge stops, the last line carries ``"end": true`` and the look the
+device was left in (dark, or the configured ``on_exit`` look), so a reader of
+the file knows the light is no longer being driven.
 """
 
 from __future__ import annotations
