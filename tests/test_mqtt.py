@@ -272,19 +272,22 @@ async def test_will_says_offline_when_the_publisher_is_killed(
 ) -> None:
     from bridge.simulator import SimAgent, SimServer
 
+    log = tmp_path / "publisher.log"
     async with SimServer(SimAgent(), debounce=0.01, keepalive=0.1) as server:
         port = int(server.url.rsplit(":", 1)[1])
         config = _bridge_config(tmp_path / "pub.toml", broker, "agentlight/killed", port)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "bridge", "run", "-q", "-c", str(config)),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with log.open("wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "bridge", "run", "-v", "-c", str(config)),
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         try:
             _, recorder = bridges.subscriber("agentlight/killed")
-            await recorder.wait_for(lambda s: s.global_state is GlobalState.IDLE, within=20)
+            await recorder.wait_for(lambda s: s.global_state is GlobalState.IDLE, within=30)
+            assert proc.returncode is None, log.read_text()
             mark = recorder.mark()
             proc.send_signal(signal.SIGKILL)  # no chance to say goodbye
             status = await recorder.wait_for(
@@ -294,11 +297,13 @@ async def test_will_says_offline_when_the_publisher_is_killed(
             if proc.returncode is None:
                 proc.kill()
             await proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    assert status.detail is not None and "agentlight/killed offline" in status.detail
+    said = log.read_text()
+    assert proc.returncode == -signal.SIGKILL, said
+    assert status.detail is not None and "agentlight/killed offline" in status.detail, said
     topics = await retained(broker, "agentlight/killed/#")
-    assert topics["agentlight/killed/availability"] == b"offline"
-    assert topics["agentlight/killed/state"] == b"idle"  # the last word stays, marked offline
+    assert topics["agentlight/killed/availability"] == b"offline", (topics, said)
+    # The last word stays, marked offline.
+    assert topics["agentlight/killed/state"] == b"idle", (topics, said)
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
