@@ -444,6 +444,8 @@ class _DeviceRunner:
                     with_sessions=caps.shows_sessions,
                     max_fps=max(0.1, float(caps.fps)),
                     native=caps.native_effects,
+                    slots=self._slots,
+                    slots_shown=caps.slots_shown,
                 )
             except Exception:
                 log.exception("device %s: cannot step effects; showing them still", driver.name)

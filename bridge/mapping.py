@@ -193,12 +193,23 @@ def next_wake(
     with_sessions: bool,
     max_fps: float,
     native: Iterable[Effect] = (),
+    slots: SlotMap | None = None,
+    slots_shown: frozenset[int] | None = None,
 ) -> float | None:
-    """Monotonic time of the next color change this device must show, or None."""
+    """Monotonic time of the next color change this device must show, or None.
+
+    With ``slots_shown`` (and the device's ``slots``), only the sessions in
+    those slots and the global look count: an LED that shows one slot does not
+    wake for a pulse on another LED's session.
+    """
     native_set = frozenset(native)
     look, since, focus = select(mapped, show)
     pairs = [(look, since)]
-    if with_sessions:
+    if with_sessions and slots is not None and slots_shown is not None:
+        pairs = [(mapped.global_look, mapped.global_since)]
+        shown = (m for m in mapped.sessions if slots.slot_of(m.session.ref) in slots_shown)
+        pairs.extend((m.look, m.since) for m in shown)
+    elif with_sessions:
         # A device with room for sessions draws the global look beside them.
         if focus is not None:
             pairs.append((mapped.global_look, mapped.global_since))

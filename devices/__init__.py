@@ -20,7 +20,9 @@ Adding a driver (one module per family, like busylight-core's vendors):
      (read ``frame.color``); N for N places (LEDs, segments): each
      ``frame.sessions`` view has a stable ``slot`` (0..N-1, kept while the
      session lives, None when there is no room); None gives every session a
-     slot (a paging Stream Deck: page = slot // keys).
+     slot (a paging Stream Deck: page = slot // keys). A device that draws
+     only some slots (an LED showing slot 2) sets ``caps.slots_shown`` so
+     other sessions' animations never wake it.
    - ``OPEN_TIMEOUT`` / ``caps.open_timeout`` for a slow open (an Uno resets
      for ~2 s when its port opens), ``WRITE_TIMEOUT`` for each show/close.
 

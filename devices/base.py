@@ -67,6 +67,9 @@ class Capabilities:
         light that needs keepalives); None never re-sends.
     :param sessions: room for sessions: 0 shows none (``frame.sessions`` is
         empty), N gives N stable slots, None gives every session a slot.
+    :param slots_shown: the slots this device actually draws (an LED showing
+        one session slot), with the global look; animations of other sessions
+        then never wake it. None: everything in the frame counts.
     :param open_timeout: seconds ``open`` may take (an Arduino resets ~2 s).
     :param write_timeout: seconds one show/close may take.
     """
@@ -75,6 +78,7 @@ class Capabilities:
     native_effects: frozenset[Effect] = field(default_factory=frozenset)
     refresh: float | None = None
     sessions: int | None = 0
+    slots_shown: frozenset[int] | None = None
     open_timeout: float = 2.0
     write_timeout: float = 2.0
 

@@ -104,7 +104,9 @@ class GpioLedDriver(Driver):
         self._slot = opts.slot - 1 if opts.slot is not None else None
         if self._slot is not None:
             # A slot LED needs the session list; None = every session keeps a slot.
-            self.caps = dataclasses.replace(self.caps, sessions=opts.slots)
+            self.caps = dataclasses.replace(
+                self.caps, sessions=opts.slots, slots_shown=frozenset({self._slot})
+            )
         self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
         self._led: Any = None
         self._value: tuple[float, float, float] | None = None

@@ -109,7 +109,9 @@ class UsbLightDriver(Driver):
         self._exclusive = exclusive
         self._slot = opts.slot - 1 if opts.slot is not None else None
         if self._slot is not None:
-            self.caps = dataclasses.replace(self.caps, sessions=opts.slots)
+            self.caps = dataclasses.replace(
+                self.caps, sessions=opts.slots, slots_shown=frozenset({self._slot})
+            )
         self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
         self._lights: list[_Open] = []
         self._lost: set[bytes] = set()

@@ -415,3 +415,26 @@ async def test_fps_and_refresh_are_set_per_device_in_the_config() -> None:
             {"sources": [{"type": "pocketpaw"}], "devices": [{"type": "mock", "fps": 0}]},
             file="t.toml",
         )
+
+
+def test_a_device_showing_one_slot_does_not_wake_for_other_slots() -> None:
+    async def main() -> None:
+        # Two LEDs, each showing one slot; only slot 1's session pulses.
+        calm = MockDriver("calm", MockOptions(slots=2))
+        calm.caps = dataclasses.replace(calm.caps, slots_shown=frozenset({0}))
+        busy = MockDriver("busy", MockOptions(slots=2))
+        busy.caps = dataclasses.replace(busy.caps, slots_shown=frozenset({1}))
+        engine, stop, task = await started(calm, busy)
+        engine.publish(
+            connected("pp", "active", ("a", "waiting_for_user"), ("b", "thinking"))
+        )
+        await calm.wait_for(lambda f: len(f.sessions) == 2)
+        await asyncio.sleep(3.0)
+        # Slot 0 blinks (period 1 s: two changes a second); slot 1's 30 fps pulse is
+        # not calm's to follow. Without slots_shown it would have woken ~90 times.
+        assert len(calm.frames) < 15
+        assert len(busy.frames) > 3 * 20
+        stop.set()
+        await task
+
+    virtual(main)
