@@ -46,3 +46,16 @@ def test_unusable_retry_after_backs_off_exponentially() -> None:
     # A 429 never retries under a second; other errors follow the back-off alone.
     assert retry_delay(RateLimited(0.01), Backoff(0.1, 1.0, rand=lambda: 1.0)) == 1.0
     assert retry_delay(SourceUnavailable("x"), Backoff(0.1, 1.0, rand=lambda: 1.0)) == 0.1
+
+
+def test_plain_http_clients_load_no_ca_bundle_and_https_ones_verify() -> None:
+    import ssl
+
+    from bridge.sources.http import _tls_for
+
+    plain = _tls_for("http://127.0.0.1:8888")
+    assert isinstance(plain, ssl.SSLContext)
+    # Trusts nothing: a TLS handshake through it fails rather than going unchecked.
+    assert plain.verify_mode is ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.get_ca_certs() == []
+    assert _tls_for("HTTPS://agp.example/api/v2") is True

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import math
+import ssl
 import time
 from collections.abc import Callable, Mapping
 
@@ -129,7 +130,21 @@ def make_client(
         timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
         transport=transport,
         follow_redirects=False,
+        verify=_tls_for(base_url),
     )
+
+
+def _tls_for(base_url: str) -> ssl.SSLContext | bool:
+    """Certificate checks for https; for plain http a context that trusts nothing.
+
+    httpx builds its default context (loading the whole CA bundle, ~70 ms here
+    and far more on a Pi Zero) even for a client that never speaks TLS. With
+    redirects off, an ``http://`` client never reaches an https URL; if it
+    somehow did, an empty trust store fails the handshake instead of skipping it.
+    """
+    if base_url.lower().startswith("https:"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def check(
