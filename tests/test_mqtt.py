@@ -298,7 +298,10 @@ async def test_will_says_offline_when_the_publisher_is_killed(
                 proc.kill()
             await proc.wait()
     said = log.read_text()
-    assert proc.returncode == -signal.SIGKILL, said
+    # asyncio reports 255 when the child's status was reaped before its watcher
+    # saw it (seen once in CI); either way it died without saying goodbye, which
+    # is what the will below is about.
+    assert proc.returncode in (-signal.SIGKILL, 255), said
     assert status.detail is not None and "agentlight/killed offline" in status.detail, said
     topics = await retained(broker, "agentlight/killed/#")
     assert topics["agentlight/killed/availability"] == b"offline", (topics, said)
