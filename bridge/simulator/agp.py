@@ -22,10 +22,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import h11
-
 from bridge.simulator.faults import Fault
-from bridge.simulator.server import _require_loopback
+from bridge.simulator.listener import Listener
 from bridge.simulator.wire import Connection, Request, json_body
 
 __all__ = ["BASE_PATH", "AgpServer", "SimAgp", "SimAgpSession", "status_path"]
@@ -120,13 +118,15 @@ class SimAgp:
         self.sessions.pop(session_id, None)
 
 
-class AgpServer:
+class AgpServer(Listener):
     """AgP's session status endpoints on 127.0.0.1.
 
     :param api_key: the Bearer key every request must carry; None accepts any request.
     :param forbidden: session IDs this key may not read (403).
     :param delay: seconds each answer takes (on the loop's clock).
     """
+
+    label = "simulated AgP"
 
     def __init__(
         self,
@@ -137,10 +137,8 @@ class AgpServer:
         api_key: str | None = None,
         delay: float = 0.0,
     ) -> None:
-        _require_loopback(host)
+        super().__init__(host, port)
         self.agp = agp
-        self.host = host
-        self.port = port
         self.delay = delay
         self.forbidden: set[str] = set()
         self.faults: collections.deque[Fault] = collections.deque()
@@ -149,8 +147,6 @@ class AgpServer:
         self.max_in_flight = 0
         self.connections = 0
         self._api_key = api_key
-        self._server: asyncio.Server | None = None
-        self._conns: dict[Connection, asyncio.Task[Any]] = {}
 
     def __repr__(self) -> str:
         return f"AgpServer(url={self.url!r}, api_key={'set' if self._api_key else None})"
@@ -164,63 +160,8 @@ class AgpServer:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
-    async def start(self) -> None:
-        """Listen; after :meth:`stop` this rebinds the same port (a server restart)."""
-        if self._server is not None:
-            raise RuntimeError("AgpServer is already running")
-        self._server = await asyncio.start_server(
-            self._on_client, self.host, self.port, reuse_address=True
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Stop listening and cut every open connection now."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        tasks = list(self._conns.values())
-        for conn in list(self._conns):
-            conn.abort()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
-
-    async def __aenter__(self) -> AgpServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(reader, writer)
-        if self._server is None:
-            conn.abort()
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns[conn] = task
+    def _accepted(self, conn: Connection) -> None:
         self.connections += 1
-        try:
-            while True:
-                request = await conn.read_request()
-                if request is None or not await self._handle(conn, request):
-                    break
-                if not conn.reusable:
-                    break
-        except h11.RemoteProtocolError as err:
-            await conn.send_error(err.error_status_hint)
-        except OSError:
-            pass
-        except asyncio.CancelledError:
-            pass  # see SimServer._on_client: ending normally keeps 3.11 quiet
-        except Exception:
-            log.exception("simulated AgP: request handler failed")
-        finally:
-            self._conns.pop(conn, None)
-            conn.close()
 
     async def _handle(self, conn: Connection, request: Request) -> bool:
         self.requests[request.path] += 1

@@ -10,7 +10,6 @@ import asyncio
 import collections
 import contextlib
 import hmac
-import ipaddress
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ import h11
 from bridge.simulator import sse
 from bridge.simulator.agent import SimAgent
 from bridge.simulator.faults import Fault
+from bridge.simulator.listener import Listener
 from bridge.simulator.wire import Connection, Request, json_body
 
 __all__ = ["EVENTS_PATH", "STATUS_PATH", "STREAM_PATH", "Fault", "SimServer"]
@@ -35,7 +35,7 @@ _NOT_FOUND = {"detail": "Not Found"}
 _NOT_ALLOWED = {"detail": "Method Not Allowed"}
 
 
-class SimServer:
+class SimServer(Listener):
     """PocketPaw's status endpoints on 127.0.0.1, driven by a :class:`SimAgent`.
 
     :param api_key: the status key (``X-Status-Key`` / ``?key=``); None leaves it open.
@@ -59,10 +59,8 @@ class SimServer:
         keepalive: float = 30.0,
         stream_enabled: bool = True,
     ) -> None:
-        _require_loopback(host)
+        super().__init__(host, port)
         self.agent = agent
-        self.host = host
-        self.port = port
         self.debounce = debounce
         self.keepalive = keepalive
         self.stream_enabled = stream_enabled
@@ -70,8 +68,6 @@ class SimServer:
         self.requests: collections.Counter[str] = collections.Counter()
         self._api_key = api_key
         self._token = token
-        self._server: asyncio.Server | None = None
-        self._conns: dict[Connection, asyncio.Task[Any]] = {}
         self._streams: set[Connection] = set()
         self._event_streams: set[Connection] = set()
 
@@ -90,39 +86,6 @@ class SimServer:
     @property
     def open_streams(self) -> int:
         return len(self._streams)
-
-    # -- lifecycle --------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Listen; after :meth:`stop` this rebinds the same port (a server restart)."""
-        if self._server is not None:
-            raise RuntimeError("SimServer is already running")
-        self._server = await asyncio.start_server(
-            self._on_client, self.host, self.port, reuse_address=True
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.debug("simulator listening on %s", self.url)
-
-    async def stop(self) -> None:
-        """Stop listening and cut every open connection now."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        tasks = list(self._conns.values())
-        for conn in list(self._conns):
-            conn.abort()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
-
-    async def __aenter__(self) -> SimServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     # -- test hooks -------------------------------------------------------------------
 
@@ -156,36 +119,9 @@ class SimServer:
 
     # -- request handling -------------------------------------------------------------
 
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(reader, writer)
-        if self._server is None:
-            conn.abort()  # accepted just before stop(): a stopped server answers nobody
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns[conn] = task
-        try:
-            while True:
-                request = await conn.read_request()
-                if request is None or not await self._handle(conn, request):
-                    break
-                if not conn.reusable:
-                    break
-        except h11.RemoteProtocolError as err:
-            await conn.send_error(err.error_status_hint)
-        except OSError:
-            pass  # the client went away; nothing to tell anyone
-        except asyncio.CancelledError:
-            # stop() cancels us. Ending normally matters: Python 3.11's start_server
-            # callback calls task.exception() and logs a cancelled task as an error.
-            pass
-        except Exception:
-            log.exception("simulator: request handler failed")
-        finally:
-            self._conns.pop(conn, None)
-            self._streams.discard(conn)
-            self._event_streams.discard(conn)
-            conn.close()
+    def _forget(self, conn: Connection) -> None:
+        self._streams.discard(conn)
+        self._event_streams.discard(conn)
 
     async def _handle(self, conn: Connection, request: Request) -> bool:
         """Answer one request; False means the connection must not be reused."""
@@ -379,13 +315,3 @@ def _same(offered: str, expected: str) -> bool:
     return bool(offered) and hmac.compare_digest(offered.encode(), expected.encode())
 
 
-def _require_loopback(host: str) -> None:
-    """The simulator must never be reachable from the network."""
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(f"simulator binds loopback only, not {host!r}")
