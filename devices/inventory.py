@@ -176,27 +176,28 @@ def _usb_import_problem(err: ImportError) -> str:
     )
 
 
+UDEV_FILES = ("70-agentlight-usblights.rules", "70-agentlight-streamdeck.rules")
+UDEV_INSTALL = (
+    "agentlight devices --udev-rules | sudo tee /etc/udev/rules.d/70-agentlight.rules "
+    "&& sudo udevadm control -R"
+)
+
+
 def _udev_fix(path: str) -> str:
-    return (
-        f"no permission to open {path}: agentlight devices --udev-rules | "
-        "sudo tee /etc/udev/rules.d/99-agentlight.rules && sudo udevadm control -R, then replug"
-    )
+    return f"no permission to open {path}: {UDEV_INSTALL}, then replug"
 
 
 def udev_rules() -> str:
-    """udev rules giving users access to every light busylight-core supports, and decks."""
-    lines = ["# agentlight: USB status lights (from busylight-core) and Elgato Stream Decks"]
-    try:
-        from busylight_core import Light
+    """The shipped udev rules (``systemd/70-agentlight-*.rules``), USB lights then decks.
 
-        for rules in Light.udev_rules(mode=0o666).values():
-            lines.extend(rules)
-    except ImportError:
-        lines.append("# busylight-core not installed: pip install 'agentlight[usb]'")
-    lines.append("# Elgato Stream Deck")
-    lines.append('SUBSYSTEMS=="usb", ATTRS{idVendor}=="0fd9", MODE="0666"')
-    lines.append('KERNEL=="hidraw*", ATTRS{idVendor}=="0fd9", MODE="0666"')
-    return "\n".join(lines) + "\n"
+    The files live in the package so a pip install prints the very rules a
+    checkout installs: one policy (0660, group plugdev, uaccess for the seat).
+    Priority 70 matters: uaccess is applied by 73-seat-late.rules.
+    """
+    from importlib.resources import files
+
+    folder = files("devices").joinpath("udev")
+    return "\n".join(folder.joinpath(name).read_text(encoding="utf-8") for name in UDEV_FILES)
 
 
 # -- Stream Decks ---------------------------------------------------------------

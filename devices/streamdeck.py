@@ -716,7 +716,8 @@ def _open_failure(path: str, err: BaseException) -> str:
         if node is not None and not os.access(node, os.R_OK | os.W_OK):
             return (
                 f"no permission to use the Stream Deck ({node}): install the udev rule "
-                f"{UDEV_RULE} into /etc/udev/rules.d/, run 'sudo udevadm control --reload', "
+                f"{UDEV_RULE} (agentlight devices --udev-rules prints it) into "
+                "/etc/udev/rules.d/, run 'sudo udevadm control --reload', "
                 "then plug the deck in again"
             )
         return (

@@ -299,7 +299,7 @@ def explain_usb_error(err: BaseException) -> str:
     if isinstance(err, PermissionError) or "permission" in text.lower() or "open failed" in text:
         return (
             f"{text}: no permission for the light; install udev rules "
-            "(agentlight devices --udev-rules | sudo tee /etc/udev/rules.d/99-agentlight.rules; "
+            "(agentlight devices --udev-rules | sudo tee /etc/udev/rules.d/70-agentlight.rules; "
             "sudo udevadm control -R) and replug it"
         )
     if name == "LightUnavailableError":

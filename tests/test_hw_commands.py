@@ -117,6 +117,30 @@ def test_udev_rules_cover_lights_and_decks(capsys: pytest.CaptureFixture[str]) -
     assert 'ATTRS{idVendor}=="0fd9"' in rules  # Elgato
 
 
+def test_udev_rules_printed_are_the_shipped_files(capsys: pytest.CaptureFixture[str]) -> None:
+    # One policy: what the command prints is what systemd/ ships, byte for byte.
+    systemd = Path(__file__).resolve().parent.parent / "systemd"
+    shipped = [
+        (systemd / name).read_text()
+        for name in ("70-agentlight-usblights.rules", "70-agentlight-streamdeck.rules")
+    ]
+    assert main(["devices", "--udev-rules"]) == 0
+    assert capsys.readouterr().out == "\n".join(shipped)
+    for text in shipped:
+        modes = [line for line in text.splitlines() if "MODE=" in line and line[0] != "#"]
+        assert modes and all(
+            line.endswith('MODE="0660", GROUP="plugdev", TAG+="uaccess"') for line in modes
+        )
+
+
+def test_udev_hints_name_a_file_udev_reads_before_uaccess() -> None:
+    from devices.usblight import explain_usb_error
+
+    # 73-seat-late.rules applies uaccess: a 99- file would come too late for it.
+    for hint in (inventory._udev_fix("/dev/hidraw0"), explain_usb_error(PermissionError("x"))):
+        assert "/etc/udev/rules.d/70-agentlight.rules" in hint, hint
+
+
 # -- test-pattern ----------------------------------------------------------------------
 
 
