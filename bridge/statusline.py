@@ -50,21 +50,36 @@ _SESSION = {
     SessionState.UNKNOWN: "in an unknown state",
 }
 
+# A server's own state name that the model folds into a coarser state, said the
+# way that server means it. AgP's "running" is every decide-and-act step (tools
+# included), not only thinking; "paused" waits to be resumed; "timed_out" is not
+# just any error. Keyed by the folded state too, so the name alone (from another
+# source, or forwarded over MQTT in another state) never picks the words.
+_RAW = {
+    (SessionState.THINKING, "running"): "running",
+    (SessionState.WAITING_FOR_USER, "paused"): "paused",
+    (SessionState.ERROR, "failed"): "failed",
+    (SessionState.ERROR, "timed_out"): "timed out",
+}
+
 
 def global_words(state: GlobalState) -> str:
     return _GLOBAL.get(state, state.value)
 
 
 def session_words(session: Session) -> str:
-    """"running bash", "waiting for you", "error: Rate limit exceeded", …"""
+    """"running bash", "waiting for you", "error: Rate limit exceeded", "running, step 7", …"""
     state = session.state
+    words = _RAW.get((state, session.raw_state)) or _SESSION.get(state, state.value)
     if state is SessionState.TOOL_RUNNING and session.tool:
         return f"running {clean(session.tool, _TEXT_LIMIT)}"
     if state is SessionState.ERROR and session.error:
-        return f"error: {clean(session.error, _TEXT_LIMIT)}"
+        return f"{words}: {clean(session.error, _TEXT_LIMIT)}"
     if state is SessionState.UNKNOWN and session.raw_state and session.raw_state != "unknown":
         return f"{clean(session.raw_state, 40)} (a state agentlight does not know)"
-    return _SESSION.get(state, state.value)
+    if state is SessionState.THINKING and session.steps:
+        return f"{words}, step {session.steps}"
+    return words
 
 
 def session_name(session: Session) -> str:

@@ -9,6 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bridge.simulator.agp import SimAgp
+from bridge.sources.agp_parse import parse_status, to_session
+from bridge.statusline import session_words
+from tests.agp_helpers import KEY, agp_server
 from tests.conftest import eventually
 from tests.test_cli import ROOT, agentlight, records
 
@@ -124,3 +130,54 @@ def test_check_names_a_bad_agp_option(tmp_path: Path) -> None:
     result = agentlight("check", "-c", str(config))
     assert result.returncode == 2
     assert "interval" in result.stderr and "2 to 5" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"status": "pending"}, "queued"),
+        ({"status": "running", "steps": 0}, "running"),
+        ({"status": "running", "steps": 12}, "running, step 12"),
+        ({"status": "paused", "steps": 3}, "paused"),
+        ({"status": "idle"}, "waiting for you"),
+        ({"status": "completed"}, "done"),
+        ({"status": "failed"}, "failed"),
+        ({"status": "failed", "error": "Browser crashed"}, "failed: Browser crashed"),
+        ({"status": "timed_out"}, "timed out"),
+        ({"status": "interrupted"}, "interrupted"),
+    ],
+)
+def test_status_words_say_what_an_agp_session_is_doing(body: dict[str, Any], words: str) -> None:
+    session = to_session("s-1", parse_status(body), source="agp", since=0.0)
+    assert session_words(session) == words
+
+
+async def test_status_command_says_running_for_a_running_agp_session(tmp_path: Path) -> None:
+    agp = SimAgp()
+    agp.create("research-1", "running")
+    agp.step("research-1", 7)
+    agp.create("review-2", "timed_out")
+    async with agp_server(agp) as server:
+        config = tmp_path / "agp.toml"
+        config.write_text(
+            f"""
+[[sources]]
+type = "agp"
+url = "{server.url}"
+sessions = ["research-1", "review-2"]
+
+[[devices]]
+type = "terminal"
+"""
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bridge", "status", "-c", str(config),
+            cwd=ROOT, env={"H_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "agp research-1  running, step 7" in text
+    assert "agp review-2  timed out" in text
+    assert "thinking" not in text
