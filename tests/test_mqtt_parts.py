@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -352,16 +353,29 @@ def test_own_prefix_is_skipped() -> None:
 
 def test_example_config_documents_every_mqtt_option() -> None:
     import dataclasses as dc
+    import tomllib
 
     from bridge.config import load_config
 
+    # Active, it would fail (and log) for anyone who copies the file without a
+    # broker: documented commented out, like the record device.
     config = load_config(ROOT / "config.example.toml")
-    assert "mqtt" in {d.type for d in config.devices}
+    assert "mqtt" not in {d.type for d in config.devices}
     text = (ROOT / "config.example.toml").read_text()
     for options in (MqttOptions, SourceOptions):
         for f in dc.fields(options):
             assert f"# {f.name} = " in text or f"\n{f.name} = " in text, f.name
-    assert 'type = "mqtt"' in text and 'prefix = "agentlight/+"' in text
+    assert 'prefix = "agentlight/+"' in text
+    # The commented device block, uncommented, is a valid mqtt device as written
+    # (but for the TLS files, which name the user's own certificates).
+    block = text[text.index('# [[devices]]\n# type = "mqtt"') :].split("\n\n")[0]
+    setting = re.compile(r"# (?!tls_(ca|cert|key) )[a-z_]+ = ")
+    settings = [line[2:] for line in block.splitlines() if setting.match(line)]
+    table = tomllib.loads("\n".join(settings))
+    parsed = parse_config({"sources": [{"type": "pocketpaw"}], "devices": [table]}, file="example")
+    (device,) = parsed.devices
+    assert device.type == "mqtt" and isinstance(device.options, MqttOptions)
+    assert device.options.host == "localhost" and device.options.homeassistant is True
 
 
 async def test_without_the_extra_both_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
