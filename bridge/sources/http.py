@@ -31,7 +31,10 @@ Errors (all :class:`~bridge.errors.SourceError`):
   ``identity`` so size caps count what is held) or the wrong content type.
 
 The client never follows redirects (credentials go only to the configured
-host) and sends ``Accept-Encoding: identity``.
+host) and sends ``Accept-Encoding: identity``. A request made with
+``extensions={BULK: True}`` (an SSE stream) is read a socket read at a time by
+:mod:`bridge.sources.stream_transport` instead of a chunk at a time; the
+response and its errors are httpx's all the same.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import email.utils
 import math
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 
 import httpx
@@ -48,8 +52,10 @@ import httpx
 from bridge import __version__
 from bridge.backoff import Backoff
 from bridge.errors import AuthFailed, SourceError, SourceUnavailable
+from bridge.sources.stream_transport import BULK, BulkStreamTransport
 
 __all__ = [
+    "BULK",
     "MAX_RETRY_AFTER",
     "AuthHint",
     "BodyTooLarge",
@@ -118,6 +124,11 @@ def make_client(
         they reach only ``base_url``'s host).
     :param transport: an httpx transport for tests; the default talks real HTTP.
     """
+    tls = _tls_for(base_url)
+    if transport is None and not _proxied(base_url):
+        # One context for both, so the stream verifies exactly as the rest.
+        context = tls if isinstance(tls, ssl.SSLContext) else httpx.create_ssl_context()
+        transport = BulkStreamTransport(httpx.AsyncHTTPTransport(verify=context), context)
     return httpx.AsyncClient(
         base_url=base_url,
         headers={
@@ -130,8 +141,21 @@ def make_client(
         timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
         transport=transport,
         follow_redirects=False,
-        verify=_tls_for(base_url),
+        verify=tls,
     )
+
+
+def _proxied(base_url: str) -> bool:
+    """True when the environment routes ``base_url`` through a proxy (``HTTP_PROXY``...).
+
+    Then the client keeps httpx's own transport, which honours it; the bulk
+    stream reader connects only directly.
+    """
+    proxies = urllib.request.getproxies_environment()
+    url = httpx.URL(base_url)
+    if not (proxies.get(url.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(url.host)
 
 
 def _tls_for(base_url: str) -> ssl.SSLContext | bool:
@@ -169,9 +193,7 @@ def check(
         if content_type is not None:
             ctype = response.headers.get("content-type", "")
             if content_type not in ctype:
-                raise SourceUnavailable(
-                    f"expected {content_type}, got {ctype[:60] or 'no type'!r}"
-                )
+                raise SourceUnavailable(f"expected {content_type}, got {ctype[:60] or 'no type'!r}")
         return
     if code in (401, 403):
         raise AuthFailed(auth(code))

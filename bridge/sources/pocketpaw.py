@@ -44,6 +44,7 @@ from bridge.model import ConnectionState, Snapshot
 from bridge.secret import Secret
 from bridge.sources.base import Publish, Source
 from bridge.sources.http import (
+    BULK,
     BodyTooLarge,
     NotFound,
     RateLimited,
@@ -266,6 +267,8 @@ class PocketPawSource(Source):
                     STREAM_PATH,
                     headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
                     timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
+                    # Read a socket read at a time, not a chunk (a frame) at a time.
+                    extensions={BULK: True},
                 ) as response:
                     check(response, auth=self._auth_hint, content_type="text/event-stream")
                     answered = True
@@ -278,8 +281,8 @@ class PocketPawSource(Source):
                     reader = FrameReader(self.o.max_frame_bytes)
                     reconciler = asyncio.create_task(self._reconcile_loop(client))
                     try:
-                        # The raw body (identity, checked above) without httpx's decoder layers:
-                        # a burst is thousands of chunks, each layer costs per chunk.
+                        # The raw body (identity, checked above) without httpx's decoder
+                        # layers; each item is what one socket read completed.
                         async for chunk in response.stream:  # type: ignore[union-attr]
                             batch = reader.feed(chunk)
                             if not batch:

@@ -25,7 +25,7 @@ import httpx
 from bridge.backoff import Backoff
 from bridge.errors import AuthFailed, SourceError, SourceUnavailable
 from bridge.logutil import OnceLog
-from bridge.sources.http import NotFound, check, describe, honour_cancel, retry_delay
+from bridge.sources.http import BULK, NotFound, check, describe, honour_cancel, retry_delay
 from bridge.sources.pocketpaw_events import MAPPED, Overlay, is_quiet, parse_event
 from bridge.sources.pocketpaw_options import Options, is_local
 from bridge.sources.sse import FrameReader, decode
@@ -147,6 +147,7 @@ class BusFollower:
                     EVENTS_PATH,
                     headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
                     timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
+                    extensions={BULK: True},  # a socket read at a time
                 ) as response:
                     check(response, auth=self._auth_hint, content_type="text/event-stream")
                     opened = loop.time()

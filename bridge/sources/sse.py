@@ -181,9 +181,10 @@ def decode(frame: bytes) -> ServerSentEvent | None:
 class Newest:
     """Holds frames read but not yet handled; hands them over once the reader pauses.
 
-    httpx yields a server's chunks one by one even when many were read at once
-    (one per chunked-encoding chunk, i.e. per frame the server wrote), so "what
-    has been read" is only known when the reading task waits for the network:
+    The body comes a socket read at a time (:mod:`bridge.sources.stream_transport`;
+    through plain httpx, a chunk, i.e. a frame, at a time), and during a burst
+    reads follow each other with no pause, so "what has been read" is only
+    known when the reading task waits for the network:
     :meth:`add` schedules one :meth:`flush`, which runs then, with every frame
     added meanwhile (the newest ``keep``, oldest first). During a burst the
     hand-overs are at least ``min_gap`` seconds apart, so the reader keeps up
