@@ -78,6 +78,11 @@ async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
             "reconnect_max": 1.0,
             "auth_retry": 1.0,
             "error_ttl": ttl,
+            # The status stream alone: its snapshots carry a new session's title,
+            # while the event bus's agent_start does not, so with events a new
+            # session would first show untitled until the next snapshot. At the
+            # simulator's 0.2 s throttle the bus would gain nothing visible.
+            "events": "off",
         }
         config = parse_config(
             {"sources": [source], "devices": [{"type": "terminal"}, *extra]}, file="<demo>"

@@ -70,3 +70,25 @@ async def test_a_round_shows_every_state(
     assert {s["tool"] for s in sessions} >= {"bash", "web_search", "read_file", "python"}
     out = capsys.readouterr().out
     assert out.startswith("agentlight demo: simulated PocketPaw on 127.0.0.1:")
+    # A session with a title has it from the first line it appears in.
+    titles = {s["key"]: s["title"] for s in sessions if s["title"]}
+    first: dict[str, dict[str, object]] = {}
+    for s in sessions:
+        first.setdefault(s["key"], s)
+    assert titles and all(first[key]["title"] == title for key, title in titles.items())
+
+
+async def test_a_new_session_shows_its_title_in_its_first_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo up to its first session (the idle step, then "thinking").
+    monkeypatch.setattr(tour_mod, "MIN_STEP", 0.4)
+    record = tmp_path / "demo.jsonl"
+    args = argparse.Namespace(speed=50.0, config=None, record=str(record), duration=1.5)
+    assert await demo.run_demo(args, 1.5) == 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    shown = [line["sessions"] for line in lines if line["sessions"]]
+    assert shown, "the first session never showed"
+    (session,) = shown[0]
+    assert session["key"] == "websocket:demo-web-1"
+    assert session["title"] == "Fix the flaky deploy script"
