@@ -9,13 +9,16 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.config import DEFAULT_URL, Config, default_config, load_config, parse_config
 from bridge.engine import Device, Engine
 from bridge.errors import ConfigError
 from bridge.logsetup import setup_logging
 from bridge.signals import SIGNALS
+
+if TYPE_CHECKING:
+    from bridge.model import SourceStatus
 
 log = logging.getLogger("agentlight")
 
@@ -158,7 +161,12 @@ def build_engine(config: Config, *, hints: bool = False) -> tuple[Engine, list[A
 
     :param hints: say once what to try when a source cannot reach its server.
     """
-    from bridge.sources import source_class
+    engine = build_devices(config)
+    return engine, build_sources(config, source_publish(config, engine, hints=hints))
+
+
+def build_devices(config: Config) -> Engine:
+    """The engine with the drivers of ``config`` and no sources yet."""
     from devices import driver_class
 
     devices = []
@@ -166,19 +174,35 @@ def build_engine(config: Config, *, hints: bool = False) -> tuple[Engine, list[A
         driver = driver_class(d.type)(d.name, d.options)
         driver.override_caps(fps=d.fps, refresh=d.refresh)
         devices.append(Device(driver, d.show))
-    engine = Engine(
+    return Engine(
         devices,
         config.theme,
         on_exit=config.on_exit,
         shutdown_timeout=config.shutdown_timeout,
     )
-    publish = engine.publish
-    if hints:
-        from bridge.hints import Hints
 
-        publish = Hints(config, engine.publish)
-    sources = [source_class(s.type)(s.name, s.options, publish) for s in config.sources]
-    return engine, sources
+
+def source_publish(
+    config: Config, engine: Engine, *, hints: bool = False
+) -> Callable[[SourceStatus], None]:
+    """Where the sources of ``config`` publish: the engine, through :class:`Hints` if asked."""
+    if not hints:
+        return engine.publish
+    from bridge.hints import Hints
+
+    return Hints(config, engine.publish)
+
+
+def build_sources(config: Config, publish: Callable[[SourceStatus], None]) -> list[Any]:
+    """The sources of ``config`` (this imports their modules: HTTP stacks, MQTT)."""
+    from bridge.sources import source_class
+
+    return [source_class(s.type)(s.name, s.options, publish) for s in config.sources]
+
+
+# A device that has not shown its first look by then is waiting for hardware (an
+# Arduino resetting on open, a slow USB open): the sources start without it.
+FIRST_LOOK_WAIT = 0.25
 
 
 async def run_bridge(
@@ -191,16 +215,24 @@ async def run_bridge(
 ) -> int:
     """Run ``config`` until SIGINT/SIGTERM (or ``stop``); devices are left dark.
 
+    Devices show their first look ("connecting") before the sources are built:
+    importing a source's HTTP stack is most of the start-up on a Pi Zero, and the
+    devices need none of it. Until the sources run, each is shown with the status
+    it starts with, so what the devices show is the same, only sooner.
+
     Under systemd the bridge reports READY, STATUS and watchdog pings, and
     SIGHUP re-reads the config file (``on_log_level`` gets a changed log level).
     """
     from bridge.service.notify import under_service_manager
     from bridge.service.runtime import ServiceRuntime
+    from bridge.sources import starting_status
 
     stop = stop or asyncio.Event()
     if SIGNALS.stop_requested:
         return 0  # asked to stop while starting: nothing was opened yet
-    engine, sources = build_engine(config, hints=hints)
+    engine = build_devices(config)
+    for s in config.sources:
+        engine.publish(starting_status(s.name, s.type, s.options))
     if on_engine is not None:
         on_engine(engine)
     file = config.file
@@ -210,20 +242,52 @@ async def run_bridge(
         load=(lambda: load_config(file)) if file and not file.startswith("<") else None,
         on_log_level=on_log_level,
     )
-    if service.reloader is not None and under_service_manager():
-        # systemctl reload; in a terminal SIGHUP still stops (the terminal went away).
-        SIGNALS.set_reload(service.request_reload)
+    # systemctl reload; in a terminal SIGHUP still stops (the terminal went away).
+    reloads = service.reloader is not None and under_service_manager()
+    asked: list[bool] = []
+    if reloads:
+        # READY may go out before the sources run: a reload asked for by then
+        # waits for them (a reload compares the running sources with the file).
+        SIGNALS.set_reload(functools.partial(asked.append, True))
     try:
         with SIGNALS.attached(stop):
             reporter = asyncio.create_task(service.run(stop), name="service")
+            running = asyncio.create_task(engine.run([], stop), name="engine")
             try:
-                await engine.run(sources, stop)
+                try:
+                    await _start_sources(engine, config, hints, stop)
+                except Exception:
+                    # A source that cannot start (its credentials, a missing
+                    # library) ends the run as it did before anything was shown:
+                    # devices dark, whatever on_exit says.
+                    engine.on_exit = None
+                    raise
+                if reloads:
+                    SIGNALS.set_reload(service.request_reload)
+                    if asked:
+                        service.request_reload()
+                await running
             finally:
                 stop.set()
+                await asyncio.gather(running, return_exceptions=True)
                 await reporter
     finally:
         SIGNALS.set_reload(None)
     return 0
+
+
+async def _start_sources(engine: Engine, config: Config, hints: bool, stop: asyncio.Event) -> None:
+    """Once the devices show their first look (or after FIRST_LOOK_WAIT), start the sources."""
+    waits = {asyncio.create_task(engine.ready.wait()), asyncio.create_task(stop.wait())}
+    try:
+        await asyncio.wait(waits, timeout=FIRST_LOOK_WAIT, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+    if stop.is_set():
+        return
+    for source in build_sources(config, source_publish(config, engine, hints=hints)):
+        await engine.add_source(source)
 
 
 # Commands that run an engine of their own stop on the same signals.

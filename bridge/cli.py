@@ -7,8 +7,9 @@ fast on a Raspberry Pi Zero. Each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Sequence
 
 from bridge import __version__
 
@@ -27,12 +28,18 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Container[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``commands``, only those commands get their options.
+
+    Every command is listed either way (what ``--help`` shows): the options of
+    commands that are not run are work ``agentlight run`` or ``--help`` would
+    only throw away (:func:`commands_in` says which are needed).
+    """
     parser = argparse.ArgumentParser(
         prog="agentlight",
         description="Show what AI agents are doing on LEDs, Stream Deck keys or a terminal line.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     parser.add_argument("--version", action="version", version=f"agentlight {__version__}")
     # -v/-q work before the command (`agentlight -v demo`) and after it.
@@ -40,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_Help)
     common.add_argument(
         "-v",
         "--verbose",
@@ -58,17 +65,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="only warnings and errors",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, summary, description, env, add_options in _COMMANDS:
+        epilog = None
+        if env:
+            width = max(len(var) for var, _ in env)
+            epilog = "environment variables:\n" + "\n".join(
+                f"  {var:<{width}}  {what}" for var, what in env
+            )
+        one = sub.add_parser(
+            name,
+            parents=[common],
+            help=summary,
+            description=description,
+            epilog=epilog,
+            formatter_class=_RawHelp if description else _Help,
+        )
+        if commands is None or name in commands:
+            add_options(one)
+    return parser
 
-    run = _command(
-        sub,
-        common,
-        "run",
-        "run the bridge (config file or built-in default)",
-        "Read the agent's status and show it on the configured devices until Ctrl-C.\n"
-        "Without -c: PocketPaw on http://127.0.0.1:8888 → a line in this terminal.\n"
-        "On a terminal only warnings are logged (-v for more).",
-        env=_POCKETPAW_ENV,
-    )
+
+def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("-c", "--config", metavar="FILE", help="config TOML (see config.example.toml)")
     run.add_argument(
         "--url",
@@ -80,31 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", metavar="FILE", help="also record every change as JSON lines to FILE"
     )
 
-    check = _command(
-        sub,
-        common,
-        "check",
-        "validate a config and print the plan",
-        "Check a config file (every error at once) and print what `run` would start.\n"
-        "Reads what run reads: token files and the environment variables below.",
-        env=_POCKETPAW_ENV,
-    )
+
+def _check_options(check: argparse.ArgumentParser) -> None:
     check.add_argument("-c", "--config", metavar="FILE", help="config TOML to check")
     check.add_argument("--url", metavar="URL", type=url_arg, help="check this URL without -c")
 
-    status = _command(
-        sub,
-        common,
-        "status",
-        "print the agent's status once (or on every change) and exit",
-        "Read the agent's status through the same sources as `run` and print it: one\n"
-        "line per session, the versioned JSON form (--json), or one short line for a\n"
-        "shell or tmux status bar (--format). Exit 0 when every source answered, 1 if not.\n"
-        "\n"
-        "--format fields: {state} {label} {sessions} {focus} {tool} {title} {error}\n"
-        "  e.g. agentlight status --format '{label} ({sessions})'",
-        env=_POCKETPAW_ENV,
-    )
+
+def _status_options(status: argparse.ArgumentParser) -> None:
     status.add_argument("-c", "--config", metavar="FILE", help="read the sources of this config")
     status.add_argument(
         "--url", metavar="URL", type=url_arg, help="PocketPaw URL (default http://127.0.0.1:8888)"
@@ -123,16 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for an answer (default 5)",
     )
 
-    show = _command(
-        sub,
-        common,
-        "show",
-        "put one look on the configured devices until Ctrl-C",
-        "Show the look of one state on the devices of a config (no server needed), to try\n"
-        "a theme or a device. STATE is a global state (idle, active, degraded, connecting,\n"
-        "disconnected, auth_failed) or a session state (thinking, tool_running, streaming,\n"
-        "waiting_for_user, error, pending, done, interrupted, unknown), or off.",
-    )
+
+def _show_options(show: argparse.ArgumentParser) -> None:
     show.add_argument("state", metavar="STATE", type=state_arg, help="the state to show")
     show.add_argument("--tool", metavar="NAME", help="with tool_running: the tool (e.g. bash)")
     show.add_argument("--title", metavar="TEXT", help="a session title, for labels")
@@ -143,14 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=seconds_arg, metavar="SECONDS", help="stop after this many seconds"
     )
 
-    demo = _command(
-        sub,
-        common,
-        "demo",
-        "simulated agent on 127.0.0.1 → terminal (no server needed)",
-        "A built-in PocketPaw simulator walks through every state agentlight can show,\n"
-        "the bridge's own (disconnected, auth failed) included; Ctrl-C stops it.",
-    )
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--speed", type=speed_arg, default=1.0, help="scenario speed factor (default 1)"
     )
@@ -171,14 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
 
-    sim = _command(
-        sub,
-        common,
-        "simulate",
-        "serve the simulated PocketPaw status API alone",
-        "Serve PocketPaw's status API on 127.0.0.1 with the demo's scenario, for trying\n"
-        "hardware or another agentlight (`agentlight run --url http://127.0.0.1:PORT`).",
-    )
+
+def _simulate_options(sim: argparse.ArgumentParser) -> None:
     sim.add_argument(
         "--port", type=port_arg, default=8888, help="port on 127.0.0.1 (default 8888; 0: any free)"
     )
@@ -198,13 +177,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="with --agp: list the scenario's session IDs as files here (for sessions_from)",
     )
-    _hardware_commands(sub, common)
 
-    preview = sub.add_parser(
-        "preview",
-        parents=[common],
-        help="draw each Stream Deck in a config as PNGs, one per state (no hardware needed)",
+
+def _devices_options(devices: argparse.ArgumentParser) -> None:
+    devices.add_argument("--json", action="store_true", help="machine-readable output")
+    devices.add_argument(
+        "--udev-rules",
+        action="store_true",
+        help="print udev rules giving users access to USB lights and Stream Decks",
     )
+
+
+def _test_pattern_options(pattern: argparse.ArgumentParser) -> None:
+    pattern.add_argument("-c", "--config", metavar="FILE", required=True, help="config TOML")
+    pattern.add_argument("--device", metavar="NAME", help="only this device")
+    pattern.add_argument(
+        "--step", type=float, default=2.0, metavar="SECONDS", help="seconds per look (default 2)"
+    )
+
+
+def _preview_options(preview: argparse.ArgumentParser) -> None:
     preview.add_argument("-c", "--config", metavar="FILE", help="config TOML (its streamdecks)")
     preview.add_argument("--out", metavar="DIR", required=True, help="directory for the PNGs")
     preview.add_argument(
@@ -213,31 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw this model (default: each deck's dummy_model, else mk2)",
     )
     preview.add_argument("--zoom", type=int, default=2, help="scale factor (default 2)")
-    return parser
-
-
-def _hardware_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    devices = sub.add_parser(
-        "devices",
-        parents=[common],
-        help="list attached serial ports, USB lights, Stream Decks and GPIO, and what to fix",
-    )
-    devices.add_argument("--json", action="store_true", help="machine-readable output")
-    devices.add_argument(
-        "--udev-rules",
-        action="store_true",
-        help="print udev rules giving users access to USB lights and Stream Decks",
-    )
-    pattern = sub.add_parser(
-        "test-pattern",
-        parents=[common],
-        help="show every look of the theme on the configured devices (no server needed)",
-    )
-    pattern.add_argument("-c", "--config", metavar="FILE", required=True, help="config TOML")
-    pattern.add_argument("--device", metavar="NAME", help="only this device")
-    pattern.add_argument(
-        "--step", type=float, default=2.0, metavar="SECONDS", help="seconds per look (default 2)"
-    )
 
 
 _POCKETPAW_ENV = (
@@ -246,30 +213,137 @@ _POCKETPAW_ENV = (
     ("NO_COLOR", "set: no colours on the terminal line"),
 )
 
+_AddOptions = Callable[[argparse.ArgumentParser], None]
 
-def _command(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    name: str,
-    summary: str,
-    description: str,
-    env: tuple[tuple[str, str], ...] = (),
-) -> argparse.ArgumentParser:
-    """A subcommand whose help says what it does and which variables it reads."""
-    epilog = None
-    if env:
-        width = max(len(var) for var, _ in env)
-        epilog = "environment variables:\n" + "\n".join(
-            f"  {var:<{width}}  {what}" for var, what in env
+#: Every command in the order ``--help`` lists them: name, summary, description
+#: (None: none), the environment variables it reads, and what adds its options.
+_COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOptions], ...] = (
+    (
+        "run",
+        "run the bridge (config file or built-in default)",
+        "Read the agent's status and show it on the configured devices until Ctrl-C.\n"
+        "Without -c: PocketPaw on http://127.0.0.1:8888 → a line in this terminal.\n"
+        "On a terminal only warnings are logged (-v for more).",
+        _POCKETPAW_ENV,
+        _run_options,
+    ),
+    (
+        "check",
+        "validate a config and print the plan",
+        "Check a config file (every error at once) and print what `run` would start.\n"
+        "Reads what run reads: token files and the environment variables below.",
+        _POCKETPAW_ENV,
+        _check_options,
+    ),
+    (
+        "status",
+        "print the agent's status once (or on every change) and exit",
+        "Read the agent's status through the same sources as `run` and print it: one\n"
+        "line per session, the versioned JSON form (--json), or one short line for a\n"
+        "shell or tmux status bar (--format). Exit 0 when every source answered, 1 if not.\n"
+        "\n"
+        "--format fields: {state} {label} {sessions} {focus} {tool} {title} {error}\n"
+        "  e.g. agentlight status --format '{label} ({sessions})'",
+        _POCKETPAW_ENV,
+        _status_options,
+    ),
+    (
+        "show",
+        "put one look on the configured devices until Ctrl-C",
+        "Show the look of one state on the devices of a config (no server needed), to try\n"
+        "a theme or a device. STATE is a global state (idle, active, degraded, connecting,\n"
+        "disconnected, auth_failed) or a session state (thinking, tool_running, streaming,\n"
+        "waiting_for_user, error, pending, done, interrupted, unknown), or off.",
+        (),
+        _show_options,
+    ),
+    (
+        "demo",
+        "simulated agent on 127.0.0.1 → terminal (no server needed)",
+        "A built-in PocketPaw simulator walks through every state agentlight can show,\n"
+        "the bridge's own (disconnected, auth failed) included; Ctrl-C stops it.",
+        (),
+        _demo_options,
+    ),
+    (
+        "simulate",
+        "serve the simulated PocketPaw status API alone",
+        "Serve PocketPaw's status API on 127.0.0.1 with the demo's scenario, for trying\n"
+        "hardware or another agentlight (`agentlight run --url http://127.0.0.1:PORT`).",
+        (),
+        _simulate_options,
+    ),
+    (
+        "devices",
+        "list attached serial ports, USB lights, Stream Decks and GPIO, and what to fix",
+        None,
+        (),
+        _devices_options,
+    ),
+    (
+        "test-pattern",
+        "show every look of the theme on the configured devices (no server needed)",
+        None,
+        (),
+        _test_pattern_options,
+    ),
+    (
+        "preview",
+        "draw each Stream Deck in a config as PNGs, one per state (no hardware needed)",
+        None,
+        (),
+        _preview_options,
+    ),
+)
+
+
+def commands_in(argv: Sequence[str]) -> tuple[str, ...] | None:
+    """The commands whose options parsing ``argv`` needs: its command, none when it
+    names none (``--help``), or None (all) when that is not certain before parsing.
+
+    Only flags that take no value may come before the command (``-v``, ``-q``,
+    ``-h``, ``--version`` and their long forms, unabbreviated).
+    """
+    for arg in argv:
+        short_flags = len(arg) > 1 and arg[0] == "-" and not arg[1:].strip("vqh")  # -vv, -vq
+        if short_flags or arg in ("--verbose", "--quiet", "--help", "--version"):
+            continue
+        return (arg,) if any(arg == name for name, *_ in _COMMANDS) else None
+    return ()
+
+
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (and bz2, lzma)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    try:
+        return (os.get_terminal_size(stdout.fileno()).columns if stdout else 0) or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's help, sized as argparse sizes it, minus its shutil import (~3 ms)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
         )
-    return sub.add_parser(
-        name,
-        parents=[common],
-        help=summary,
-        description=description,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+
+
+class _RawHelp(_Help, argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written (their line breaks are the layout)."""
 
 
 # -- values: each checked here, so a bad one is an exit 2 naming its option --------------
@@ -367,7 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGNALS.reset()
     SIGNALS.install()
     try:
-        parser = build_parser()
+        if argv is None:
+            argv = sys.argv[1:]
+        parser = build_parser(commands_in(argv))
         args = parse_args(parser, argv)
         if args.command is None:
             parser.print_help()

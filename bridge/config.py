@@ -6,7 +6,6 @@ the bad value and what was expected. See ``config.example.toml`` for every key.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +105,8 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
     errors: list[ConfigError] = []
     for key in data:
         if key not in _TOP_LEVEL:
+            import difflib  # only for a mistake: start-up need not pay for it
+
             hint = difflib.get_close_matches(key, _TOP_LEVEL, n=1)
             extra = (
                 f"; did you mean {hint[0]!r}?"

@@ -51,9 +51,9 @@ def made_up_status(state: str, tool: str | None = None, title: str | None = None
 
 
 async def show(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> int:
-    from bridge.app import build_engine
+    from bridge.app import build_devices
 
-    engine, _ = build_engine(config)
+    engine = build_devices(config)  # no sources: nothing of theirs is shown
     if args.state != "off":
         engine.publish(made_up_status(args.state, args.tool, args.title))
     if args.duration:

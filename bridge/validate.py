@@ -15,7 +15,6 @@ and :class:`~bridge.secret.Secret`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 import types
@@ -85,6 +84,18 @@ def expected(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    # Once per class: a theme builds the same spec class for each of its ~30 looks,
+    # and evaluating the annotations again each time was most of loading it.
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def from_table(cls: type[T], table: object, *, file: str | None, key: str) -> T:
     """Build dataclass ``cls`` from ``table`` (a dict from TOML), checking every field.
 
@@ -93,12 +104,14 @@ def from_table(cls: type[T], table: object, *, file: str | None, key: str) -> T:
     """
     if not isinstance(table, Mapping):
         raise ConfigError(f"got {describe(table)}, expected a table", file=file, key=key or None)
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     # Every error in the table, not only the first: a file is fixed in one go.
     errors: list[ConfigError] = []
     for name in table:
         if name not in fields:
+            import difflib  # only for a mistake: start-up need not pay for it
+
             hint = difflib.get_close_matches(str(name), list(fields), n=1)
             known = ", ".join(sorted(fields)) or "none"
             extra = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {known}"

@@ -270,6 +270,8 @@ async def test_the_program_reports_to_systemd_and_reloads_on_sighup(tmp_path: Pa
             ready = await notify.next_with("READY")
             assert ready["STATUS"].endswith("1 device ok")
             await notify.next_with("WATCHDOG")
+            # READY means the first look is shown; the source starts right after it.
+            await asyncio.wait_for(_until(lambda: server.requests[STREAM_PATH] > 0), 10)
             assert server.requests[STREAM_PATH] == 1
 
             # A new theme and a second device, applied by SIGHUP.

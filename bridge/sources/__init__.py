@@ -11,7 +11,10 @@ bodies, Retry-After and back-off) and, for SSE, :mod:`bridge.sources.sse`.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bridge.model import SourceStatus
 
 SOURCES: dict[str, str] = {
     "pocketpaw": "bridge.sources.pocketpaw:PocketPawSource",
@@ -30,3 +33,22 @@ def source_options(type_name: str) -> Any:
     """The ``Options`` dataclass of a source type, without importing its I/O libraries."""
     module_name = SOURCES[type_name].partition(":")[0]
     return importlib.import_module(module_name + "_options").Options
+
+
+# The option naming where each source connects: what it says while it starts
+# ("connecting to …"). `agentlight run` shows that look before a source's module
+# (and its HTTP stack) is imported; the source then publishes the same status.
+CONNECTS_TO: dict[str, str] = {
+    "pocketpaw": "url",
+    "agp": "url",
+    "mqtt": "broker",
+}
+
+
+def starting_status(name: str, type_name: str, options: Any) -> SourceStatus:
+    """The status source ``name`` publishes first, built without importing it."""
+    from bridge.model import ConnectionState, SourceStatus
+
+    where = getattr(options, CONNECTS_TO.get(type_name, ""), None)
+    detail = f"connecting to {where}" if where else None
+    return SourceStatus(name, ConnectionState.CONNECTING, None, detail)
