@@ -54,6 +54,31 @@ async def test_every_change_arrives_by_the_bus_alone(
         assert rec.last.global_state.value == "idle"
 
 
+def titled(status: SourceStatus) -> list[tuple[str, str, str | None]]:
+    snap = status.snapshot
+    return [(s.key, s.state.value, s.title) for s in snap.sessions] if snap else []
+
+
+async def test_a_new_run_of_a_known_chat_has_its_title_from_its_first_frame(
+    agent: SimAgent, run_source: RunSource
+) -> None:
+    key = "websocket:a"
+    # Titles come from the server's memory by key; the bus event that starts a run has none.
+    agent.agent_start(key, "Fix the build")
+    async with SimServer(agent, debounce=NEVER, keepalive=0.1) as server:
+        source, rec = await run_source(server.url, events="on")
+        await rec.wait_for(lambda s: titled(s) == [(key, "thinking", "Fix the build")])
+        await eventually(lambda: source.events_live)
+        mark = rec.mark()
+        agent.agent_end(key)
+        await rec.wait_for(lambda s: titled(s) == [], start=mark)
+        mark = rec.mark()
+        agent.agent_start(key)  # the next message in the same chat
+        first = await rec.wait_for(lambda s: bool(titled(s)), start=mark)
+        assert titled(first) == [(key, "thinking", "Fix the build")]
+        assert source.state.frames == 1  # by the bus alone: no snapshot came in between
+
+
 def test_a_snapshot_replaces_what_events_built_and_newer_events_stay() -> None:
     def tools(frame: Frame) -> list[tuple[str, str, str | None, str | None]]:
         return [(s.key, s.state.value, s.tool, s.title) for s in frame.status.sessions]

@@ -68,6 +68,8 @@ class SimAgent:
         # Like the real server's timer these go by key only, so a new run under the same
         # key started within error_ttl is dropped too.
         self._drops: list[tuple[float, str]] = []
+        # Titles live in the real server's memory, by key: a new run of a chat has its title.
+        self._titles: dict[str, str] = {}
         self._waiters: set[asyncio.Future[None]] = set()
         self._subscribers: set[Callable[[str, dict[str, Any]], None]] = set()
 
@@ -104,8 +106,15 @@ class SimAgent:
     # -- bus events -------------------------------------------------------------------
 
     def agent_start(self, session_key: str, title: str | None = None) -> None:
-        """A run starts: a new session in ``thinking``."""
+        """A run starts: a new session in ``thinking``.
+
+        :param title: the chat's title in memory from now on; without one, the title
+            an earlier run of the key had (as the real server reads it from memory).
+        """
         self._prune(self.clock())
+        if title is not None:
+            self._titles[session_key] = title
+        title = self._titles.get(session_key)
         # Plain assignment: a restarted key keeps its place in the list, as in a dict upstream.
         self._sessions[session_key] = _Session(session_key, title, changed_at=self.clock())
         self._notify()

@@ -29,7 +29,7 @@ server's own error: shown as the server shows it, gone with its session.
 from __future__ import annotations
 
 import json
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +66,9 @@ _ERROR_LEVELS = frozenset({"error", "critical", "fatal"})
 _KEEP_EVENTS = 1024  # recent events kept to re-apply over a snapshot
 _KEEP_SECONDS = 30.0  # longer than any snapshot request may take
 _MESSAGE_CHARS = 500
+# Titles remembered by key after their session ended: the server reads a title from
+# memory by key, so a new run of a known chat has it; the bus event carries none.
+_KEEP_TITLES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ class Overlay:
         self._base: Snapshot | None = None
         self._touched = False  # the sessions differ from the base's
         self._failures: dict[str, _Failure] = {}
+        self._titles: OrderedDict[str, str] = OrderedDict()
 
     # -- input ----------------------------------------------------------------------
 
@@ -138,6 +142,9 @@ class Overlay:
         self._base = snapshot
         self._sessions = {s.key: s for s in snapshot.sessions}
         self._touched = False
+        for session in snapshot.sessions:
+            if session.title:
+                self._remember_title(session.key, session.title)
         while self._recent and self._recent[0].at < as_of - _KEEP_SECONDS:
             self._recent.popleft()
         for event in self._recent:
@@ -172,7 +179,9 @@ class Overlay:
             return base
         sessions = dict(self._sessions)
         for key, failure in live.items():
-            session = sessions.get(key) or _new_session(key, self.source, failure.since)
+            session = sessions.get(key) or _new_session(
+                key, self.source, failure.since, self._title(key)
+            )
             if session.state is not SessionState.ERROR or session.error != failure.message:
                 session = replace(
                     session,
@@ -265,9 +274,18 @@ class Overlay:
         return True
 
     def _title(self, key: str) -> str | None:
-        # A restarted key keeps the title the server gave it (titles come from memory).
+        """The title the server gave ``key`` last (titles come from its memory, by key)."""
         old = self._sessions.get(key)
-        return old.title if old is not None else None
+        if old is not None and old.title:
+            return old.title
+        return self._titles.get(key)
+
+    def _remember_title(self, key: str, title: str) -> None:
+        titles = self._titles
+        titles[key] = title
+        titles.move_to_end(key)
+        if len(titles) > _KEEP_TITLES:
+            titles.popitem(last=False)
 
 
 def _new_session(key: str, source: str, since: float, title: str | None = None) -> Session:
