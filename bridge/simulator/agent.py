@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+_TITLES_KEPT = 64  # chats whose title a new run gets back
 
 __all__ = ["SimAgent"]
 
@@ -69,7 +72,8 @@ class SimAgent:
         # key started within error_ttl is dropped too.
         self._drops: list[tuple[float, str]] = []
         # Titles live in the real server's memory, by key: a new run of a chat has its title.
-        self._titles: dict[str, str] = {}
+        # The recent ones only, so a long soak's thousands of chats don't grow the process.
+        self._titles: OrderedDict[str, str] = OrderedDict()
         self._waiters: set[asyncio.Future[None]] = set()
         self._subscribers: set[Callable[[str, dict[str, Any]], None]] = set()
 
@@ -112,9 +116,13 @@ class SimAgent:
             an earlier run of the key had (as the real server reads it from memory).
         """
         self._prune(self.clock())
+        titles = self._titles
         if title is not None:
-            self._titles[session_key] = title
-        title = self._titles.get(session_key)
+            titles[session_key] = title
+            titles.move_to_end(session_key)
+            if len(titles) > _TITLES_KEPT:
+                titles.popitem(last=False)
+        title = titles.get(session_key)
         # Plain assignment: a restarted key keeps its place in the list, as in a dict upstream.
         self._sessions[session_key] = _Session(session_key, title, changed_at=self.clock())
         self._notify()
