@@ -40,12 +40,13 @@ response and its errors are httpx's all the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import math
 import ssl
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 
@@ -67,6 +68,7 @@ __all__ = [
     "get_body",
     "honour_cancel",
     "make_client",
+    "open_event_stream",
     "parse_retry_after",
     "retry_delay",
 ]
@@ -231,6 +233,31 @@ async def get_body(
         honour_cancel()
         raise SourceUnavailable("no answer from the server in time") from None
     return bytes(body)
+
+
+@contextlib.asynccontextmanager
+async def open_event_stream(
+    client: httpx.AsyncClient, path: str, *, connect_within: float, auth: AuthHint
+) -> AsyncIterator[httpx.AsyncByteStream]:
+    """GET an SSE stream and give its raw body, read in bulk, once the answer checks out.
+
+    The body is what the server sent (identity, checked), without httpx's decoder
+    layers: each item is what one socket read completed. No read timeout: the
+    caller decides when a stream is stale (by frames, not bytes).
+    """
+    async with client.stream(
+        "GET",
+        path,
+        headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
+        timeout=httpx.Timeout(None, connect=connect_within),
+        # Read a socket read at a time, not a chunk (a frame) at a time.
+        extensions={BULK: True},
+    ) as response:
+        check(response, auth=auth, content_type="text/event-stream")
+        body = response.stream
+        if not isinstance(body, httpx.AsyncByteStream):  # a sync transport on an async client
+            raise TypeError(f"not an async body: {type(body).__name__}")
+        yield body
 
 
 def retry_delay(err: BaseException, backoff: Backoff, *, minimum: float = 1.0) -> float:

@@ -26,6 +26,7 @@ source believes lives in ``pocketpaw_state.py`` (snapshot, re-read timers) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -44,15 +45,14 @@ from bridge.model import ConnectionState, Snapshot
 from bridge.secret import Secret
 from bridge.sources.base import Publish, Source
 from bridge.sources.http import (
-    BULK,
     BodyTooLarge,
     NotFound,
     RateLimited,
-    check,
     describe,
     get_body,
     honour_cancel,
     make_client,
+    open_event_stream,
     retry_delay,
 )
 from bridge.sources.pocketpaw_bus import BusFollower, events_wanted
@@ -61,7 +61,7 @@ from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
 from bridge.sources.pocketpaw_parse import parse_capped
 from bridge.sources.pocketpaw_state import PocketPawState
-from bridge.sources.sse import FrameReader, FrameTooLarge, Newest, decode
+from bridge.sources.sse import FrameReader, FrameTooLarge, Newest, batches, decode
 
 __all__ = ["FrameTooLarge", "PocketPawSource"]
 
@@ -262,39 +262,20 @@ class PocketPawSource(Source):
         self.requests += 1
         try:
             async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout) as deadline:
-                async with client.stream(
-                    "GET",
-                    STREAM_PATH,
-                    headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
-                    timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
-                    # Read a socket read at a time, not a chunk (a frame) at a time.
-                    extensions={BULK: True},
-                ) as response:
-                    check(response, auth=self._auth_hint, content_type="text/event-stream")
+                async with open_event_stream(
+                    client, STREAM_PATH, connect_within=self.o.connect_timeout, auth=self._auth_hint
+                ) as body:
                     answered = True
-                    # Alive means complete frames and keepalives, never bytes: a server
-                    # dribbling a byte a second, or a data line that never ends, goes stale.
-                    deadline.reschedule(loop.time() + self.o.stale_after)
-                    # Moving the deadline costs a timer; during a burst once in a while will do.
-                    nudge = min(1.0, self.o.stale_after / 10)
-                    moved_at = loop.time()
                     reader = FrameReader(self.o.max_frame_bytes)
                     reconciler = asyncio.create_task(self._reconcile_loop(client))
                     try:
-                        # The raw body (identity, checked above) without httpx's decoder
-                        # layers; each item is what one socket read completed.
-                        async for chunk in response.stream:  # type: ignore[union-attr]
-                            batch = reader.feed(chunk)
-                            if not batch:
-                                continue
-                            now = loop.time()
-                            if now - moved_at >= nudge:
-                                deadline.reschedule(now + self.o.stale_after)
-                                moved_at = now
-                            if batch.keepalives:
-                                self._on_keepalive(batch.keepalives)
-                            if batch.frames:
-                                newest.add(batch.frames)
+                        following = batches(body, reader, deadline, self.o.stale_after)
+                        async with contextlib.aclosing(following):
+                            async for batch in following:
+                                if batch.keepalives:
+                                    self._on_keepalive(batch.keepalives)
+                                if batch.frames:
+                                    newest.add(batch.frames)
                         newest.flush()
                     finally:
                         newest.cancel()

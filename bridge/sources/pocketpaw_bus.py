@@ -17,6 +17,7 @@ status key: only genuine localhost, or the dashboard token, gets in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -25,10 +26,16 @@ import httpx
 from bridge.backoff import Backoff
 from bridge.errors import AuthFailed, SourceError, SourceUnavailable
 from bridge.logutil import OnceLog
-from bridge.sources.http import BULK, NotFound, check, describe, honour_cancel, retry_delay
+from bridge.sources.http import (
+    NotFound,
+    describe,
+    honour_cancel,
+    open_event_stream,
+    retry_delay,
+)
 from bridge.sources.pocketpaw_events import MAPPED, Overlay, is_quiet, parse_event
 from bridge.sources.pocketpaw_options import Options, is_local
-from bridge.sources.sse import FrameReader, decode
+from bridge.sources.sse import FrameReader, batches, decode
 
 __all__ = ["EVENTS_PATH", "BusFollower", "events_wanted"]
 
@@ -142,30 +149,16 @@ class BusFollower:
         stale_after = self.o.stale_after
         try:
             async with asyncio.timeout(self.o.connect_timeout + self.o.request_timeout) as deadline:
-                async with client.stream(
-                    "GET",
-                    EVENTS_PATH,
-                    headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
-                    timeout=httpx.Timeout(None, connect=self.o.connect_timeout),
-                    extensions={BULK: True},  # a socket read at a time
-                ) as response:
-                    check(response, auth=self._auth_hint, content_type="text/event-stream")
+                async with open_event_stream(
+                    client, EVENTS_PATH, connect_within=self.o.connect_timeout, auth=self._auth_hint
+                ) as body:
                     opened = loop.time()
-                    deadline.reschedule(opened + stale_after)
-                    # Moving the deadline costs a timer; once in a while will do.
-                    nudge = min(1.0, stale_after / 10)
-                    moved_at = opened
                     reader = FrameReader(self.o.max_frame_bytes)
-                    async for chunk in response.stream:  # type: ignore[union-attr]
-                        batch = reader.feed(chunk)
-                        if not batch:
-                            continue
-                        now = loop.time()
-                        if now - moved_at >= nudge:
-                            deadline.reschedule(now + stale_after)
-                            moved_at = now
-                        if batch.frames:
-                            self._on_frames(batch.frames)
+                    following = batches(body, reader, deadline, stale_after)
+                    async with contextlib.aclosing(following):
+                        async for batch in following:
+                            if batch.frames:
+                                self._on_frames(batch.frames)
         except TimeoutError:
             honour_cancel()
             raise SourceUnavailable(

@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from dataclasses import dataclass, field
 
 from httpx_sse import ServerSentEvent
 
 from bridge.sources.http import BodyTooLarge
 
-__all__ = ["Batch", "FrameReader", "FrameTooLarge", "Newest", "decode"]
+__all__ = ["Batch", "FrameReader", "FrameTooLarge", "Newest", "batches", "decode"]
 
 
 _BLANK = re.compile(rb"\n\n")
@@ -133,6 +133,31 @@ class FrameReader:
             raise FrameTooLarge(
                 f"frame larger than max_frame_bytes ({self._limit} bytes); rejected"
             )
+
+
+async def batches(
+    body: AsyncIterable[bytes], reader: FrameReader, deadline: asyncio.Timeout, stale_after: float
+) -> AsyncGenerator[Batch, None]:
+    """What each read of ``body`` completed (empty reads left out), keeping ``deadline`` alive.
+
+    Alive means complete frames and keepalives, never bytes: a server dribbling a
+    byte a second, or a data line that never ends, lets ``deadline`` expire
+    ``stale_after`` seconds after the last complete one.
+    """
+    loop = asyncio.get_running_loop()
+    deadline.reschedule(loop.time() + stale_after)
+    # Moving the deadline costs a timer; during a burst once in a while will do.
+    nudge = min(1.0, stale_after / 10)
+    moved_at = loop.time()
+    async for chunk in body:
+        batch = reader.feed(chunk)
+        if not batch:
+            continue
+        now = loop.time()
+        if now - moved_at >= nudge:
+            deadline.reschedule(now + stale_after)
+            moved_at = now
+        yield batch
 
 
 def _comments_only(frame: bytes) -> bool:
