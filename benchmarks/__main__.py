@@ -14,6 +14,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ from benchmarks import (
 )
 from benchmarks.procs import ROOT, IdleServer
 from benchmarks.report import Figure, table, write_json
+
+# What a part gives: its figures, and details for the JSON file.
+Measured = tuple[list[Figure], dict[str, Any]]
 
 PARTS = (
     "latency",
@@ -91,74 +96,72 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     details: dict[str, Any] = {}
 
-    def step(name: str) -> None:
-        print(f"[{time.monotonic() - started:5.0f} s] {name} …", file=sys.stderr, flush=True)
+    def measure(name: str, what: str, result: Callable[[], Measured]) -> None:
+        if name not in parts:
+            return
+        elapsed = time.monotonic() - started
+        print(f"[{elapsed:5.0f} s] {name} ({what}) …", file=sys.stderr, flush=True)
+        found, details[name] = result()
+        figures.extend(found)
 
+    quick = args.quick
     # Latency first, alone, so nothing else on the machine competes with it.
-    if "latency" in parts:
-        step("latency (server and poller in their own processes, bridge in this one)")
-        found, details["latency"] = asyncio.run(latency.run(args.quick))
-        figures += found
-    if "burst" in parts and "latency" not in parts:  # the latency part measures it too
-        step("burst (1,000 frames back to back)")
-        found, details["burst"] = asyncio.run(latency.run_burst(args.quick))
-        figures += found
-    if "fastpath" in parts:
-        step("fastpath (event bus vs status stream vs 2 s poller, simulator)")
-        found, details["fastpath"] = asyncio.run(fastpath.run_sim(args.quick))
-        figures += found
-    if "pocketpaw" in parts:
-        step("pocketpaw (the same against a real PocketPaw, when one is installed)")
-        found, details["pocketpaw"] = asyncio.run(
-            fastpath.run_real(args.quick, args.pocketpaw_python)
-        )
-        figures += found
+    measure(
+        "latency",
+        "server and poller in their own processes, bridge in this one",
+        lambda: asyncio.run(latency.run(quick)),
+    )
+    if "latency" not in parts:  # the latency part measures the burst too
+        measure("burst", "1,000 frames back to back", lambda: asyncio.run(latency.run_burst(quick)))
+    measure(
+        "fastpath",
+        "event bus vs status stream vs 2 s poller, simulator",
+        lambda: asyncio.run(fastpath.run_sim(quick)),
+    )
+    measure(
+        "pocketpaw",
+        "the same against a real PocketPaw, when one is installed",
+        lambda: asyncio.run(fastpath.run_real(quick, args.pocketpaw_python)),
+    )
     if "cost" in parts or "cli" in parts:
-        server = IdleServer()
-        try:
-            if "cost" in parts:
-                step("cost (agentlight run, watched through /proc)")
-                found, details["cost"] = cost.run(args.quick, server.url)
-                figures += found
-            if "cli" in parts:
-                step("cli (--help time, imports)")
-                found, details["cli"] = startup.run(args.quick, server.url)
-                figures += found
-        finally:
-            server.close()
-    if "scale" in parts:
-        step("scale (parse + map per frame)")
-        found, details["scale"] = scale.run(args.quick)
-        figures += found
+        with closing(IdleServer()) as server:
+            url = server.url
+            measure("cost", "agentlight run, watched through /proc", lambda: cost.run(quick, url))
+            measure("cli", "--help time, imports", lambda: startup.run(quick, url))
+    measure("scale", "parse + map per frame", lambda: scale.run(quick))
     if "leds" in parts:
-        step("leds (GPIO LED and 60-LED strip pulsing, static strip: agentlight run via /proc)")
-        server = IdleServer()
-        try:
-            found, details["leds"] = leds.run(args.quick, server.url)
-        finally:
-            server.close()
-        figures += found
-    if "agp" in parts:
-        step("agp (poll schedule on a virtual clock; 100 sessions, agentlight run via /proc)")
-        found, details["agp"] = agp.run(args.quick)
-        figures += found
-    if "signals" in parts:
-        step("signals (SIGTERM → dark: idle, during start-up, under a flood of large frames)")
-        found, details["signals"] = signals.run(args.quick)
-        figures += found
-    if "mqtt" in parts:
-        step("mqtt (a real Mosquitto; publishing bridge in its own process, subscriber here)")
-        found, details["mqtt"] = mqtt.run(args.quick)
-        figures += found
-    if "streamdeck" in parts:
-        step("streamdeck (render + encode a key, key writes per change, RSS with a dummy deck)")
-        found, details["streamdeck"] = streamdeck.run(args.quick)
-        figures += found
-
-    if "service" in parts:
-        step("service (NOTIFY_SOCKET: start → READY, SIGHUP reloads, watchdog cost)")
-        found, details["service"] = service.run(args.quick)
-        figures += found
+        with closing(IdleServer()) as server:
+            url = server.url
+            measure(
+                "leds",
+                "GPIO LED and 60-LED strip pulsing, static strip: agentlight run via /proc",
+                lambda: leds.run(quick, url),
+            )
+    measure(
+        "agp",
+        "poll schedule on a virtual clock; 100 sessions, agentlight run via /proc",
+        lambda: agp.run(quick),
+    )
+    measure(
+        "signals",
+        "SIGTERM → dark: idle, during start-up, under a flood of large frames",
+        lambda: signals.run(quick),
+    )
+    measure(
+        "mqtt",
+        "a real Mosquitto; publishing bridge in its own process, subscriber here",
+        lambda: mqtt.run(quick),
+    )
+    measure(
+        "streamdeck",
+        "render + encode a key, key writes per change, RSS with a dummy deck",
+        lambda: streamdeck.run(quick),
+    )
+    measure(
+        "service",
+        "NOTIFY_SOCKET: start → READY, SIGHUP reloads, watchdog cost",
+        lambda: service.run(quick),
+    )
 
     meta = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
