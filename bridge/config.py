@@ -226,35 +226,57 @@ def _name_of(
     return name
 
 
-def _sources(
-    value: object, file: str | None, base_dir: Path | None = None
-) -> tuple[SourceConfig, ...]:
-    from bridge.sources import SOURCES, source_options
+def _entries(
+    value: object,
+    file: str | None,
+    section: str,
+    known: dict[str, str],
+    example: str,
+    build: Callable[[dict[str, Any], str, str, str, list[ConfigError]], T],
+) -> tuple[T, ...]:
+    """Every ``[[section]]`` table, built by ``build(table, type, name, key, errors)``.
 
+    Each type must be one of ``known`` and each name unique (the type by default,
+    ``type-2`` and on after the first entry); an error in one table is reported
+    with those in the others, and ``build`` may add more to ``errors``.
+    """
     result = []
     errors: list[ConfigError] = []
     seen: set[str] = set()
-    tables = _array(value, file, "sources")
+    tables = _array(value, file, section)
     for i, table in enumerate(tables):
-        key = f"sources[{i}]"
+        key = f"{section}[{i}]"
         try:
-            type_name = _type_of(table, SOURCES, file, key)
+            type_name = _type_of(table, known, file, key)
             default_name = type_name if i == 0 else f"{type_name}-{i + 1}"
             name = _name_of(table, default_name, seen, file, key)
-            rest = {k: v for k, v in table.items() if k not in ("type", "name")}
-            rest = _resolve_paths(rest, base_dir)
-            options = from_table(source_options(type_name), rest, file=file, key=key)
-            result.append(SourceConfig(type_name, name, options))
+            result.append(build(table, type_name, name, key, errors))
         except ConfigError as err:
             errors.append(err)
     ConfigErrors.raise_if(errors)
     if not tables:
         raise ConfigError(
-            'no [[sources]]; expected at least one (e.g. type = "pocketpaw")',
+            f'no [[{section}]]; expected at least one (e.g. type = "{example}")',
             file=file,
-            key="sources",
+            key=section,
         )
     return tuple(result)
+
+
+def _sources(
+    value: object, file: str | None, base_dir: Path | None = None
+) -> tuple[SourceConfig, ...]:
+    from bridge.sources import SOURCES, source_options
+
+    def build(
+        table: dict[str, Any], type_name: str, name: str, key: str, errors: list[ConfigError]
+    ) -> SourceConfig:
+        rest = {k: v for k, v in table.items() if k not in ("type", "name")}
+        rest = _resolve_paths(rest, base_dir)
+        options = from_table(source_options(type_name), rest, file=file, key=key)
+        return SourceConfig(type_name, name, options)
+
+    return _entries(value, file, "sources", SOURCES, "pocketpaw", build)
 
 
 def _devices(
@@ -262,39 +284,24 @@ def _devices(
 ) -> tuple[DeviceConfig, ...]:
     from devices import DRIVERS, driver_class
 
-    result = []
-    errors: list[ConfigError] = []
-    seen: set[str] = set()
-    tables = _array(value, file, "devices")
-    for i, table in enumerate(tables):
-        key = f"devices[{i}]"
+    def build(
+        table: dict[str, Any], type_name: str, name: str, key: str, errors: list[ConfigError]
+    ) -> DeviceConfig:
+        show: ShowMode = "session"
         try:
-            type_name = _type_of(table, DRIVERS, file, key)
-            default_name = type_name if i == 0 else f"{type_name}-{i + 1}"
-            name = _name_of(table, default_name, seen, file, key)
-            show: ShowMode = "session"
-            try:
-                show = convert(ShowMode, table.get("show", "session"), file=file, key=f"{key}.show")
-            except ConfigError as err:
-                errors.append(err)
-            fps = _seconds_or_rate(table, "fps", file, key, low=0.1, high=240.0, zero_ok=False)
-            refresh = _seconds_or_rate(
-                table, "refresh", file, key, low=0.05, high=3600.0, zero_ok=True
-            )
-            rest = {k: v for k, v in table.items() if k not in _DEVICE_COMMON}
-            rest = _resolve_paths(rest, base_dir)
-            options = from_table(driver_class(type_name).Options, rest, file=file, key=key)
-            result.append(DeviceConfig(type_name, name, show, options, fps, refresh))
+            show = convert(ShowMode, table.get("show", "session"), file=file, key=f"{key}.show")
         except ConfigError as err:
             errors.append(err)
-    ConfigErrors.raise_if(errors)
-    if not tables:
-        raise ConfigError(
-            'no [[devices]]; expected at least one (e.g. type = "terminal")',
-            file=file,
-            key="devices",
+        fps = _seconds_or_rate(table, "fps", file, key, low=0.1, high=240.0, zero_ok=False)
+        refresh = _seconds_or_rate(
+            table, "refresh", file, key, low=0.05, high=3600.0, zero_ok=True
         )
-    return tuple(result)
+        rest = {k: v for k, v in table.items() if k not in _DEVICE_COMMON}
+        rest = _resolve_paths(rest, base_dir)
+        options = from_table(driver_class(type_name).Options, rest, file=file, key=key)
+        return DeviceConfig(type_name, name, show, options, fps, refresh)
+
+    return _entries(value, file, "devices", DRIVERS, "terminal", build)
 
 
 def _seconds_or_rate(
