@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,33 +59,21 @@ def plan(old: Config, new: Config) -> Plan:
     for name in ("on_exit", "shutdown_timeout", "log_level"):
         if getattr(new, name) != getattr(old, name):
             p.settings.append(name)
-    _diff(
-        {d.name: d for d in old.devices},
-        {d.name: d for d in new.devices},
-        p.devices_added,
-        p.devices_removed,
-        p.devices_changed,
-    )
-    _diff(
-        {s.name: s for s in old.sources},
-        {s.name: s for s in new.sources},
-        p.sources_added,
-        p.sources_removed,
-        p.sources_changed,
-    )
+    p.devices_added, p.devices_removed, p.devices_changed = _diff(old.devices, new.devices)
+    p.sources_added, p.sources_removed, p.sources_changed = _diff(old.sources, new.sources)
     return p
 
 
 def _diff(
-    old: dict[str, Any],
-    new: dict[str, Any],
-    added: list[str],
-    removed: list[str],
-    changed: list[str],
-) -> None:
-    removed += [name for name in old if name not in new]
-    added += [name for name in new if name not in old]
-    changed += [name for name in new if name in old and new[name] != old[name]]
+    old: Sequence[DeviceConfig | SourceConfig], new: Sequence[DeviceConfig | SourceConfig]
+) -> tuple[list[str], list[str], list[str]]:
+    """Names of the entries added, removed and changed, in config order."""
+    before = {entry.name: entry for entry in old}
+    after = {entry.name: entry for entry in new}
+    added = [name for name in after if name not in before]
+    removed = [name for name in before if name not in after]
+    changed = [name for name in after if name in before and after[name] != before[name]]
+    return added, removed, changed
 
 
 def build_device(entry: DeviceConfig) -> Device:
