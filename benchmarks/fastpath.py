@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.latency import Bridge, ServerProcess, _latencies, _poll_delays, _poller
+from benchmarks.piped import Piped
 from benchmarks.report import Figure, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,52 +83,30 @@ class _Sim(_Changes):
         await self.server.close()
 
 
-class _Real(_Changes):
+class _Real(Piped, _Changes):
+    WHAT = "the PocketPaw runner"
+    CLOSE_WITHIN = 10.0
+
     def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
-        self.proc = proc
+        super().__init__(proc)
         self.url = f"http://127.0.0.1:{port}"
 
     @classmethod
     async def start(cls, python: str, home: Path) -> _Real:
         env = {**os.environ, "HOME": str(home)}  # PocketPaw's files stay out of ~
-        proc = await asyncio.create_subprocess_exec(
+        proc, ready = await cls.spawn(
             python,
             str(ROOT / "benchmarks" / "pocketpaw_runner.py"),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+            within=120,
             stderr=asyncio.subprocess.DEVNULL,
             env=env,
-            limit=1 << 24,
         )
-        assert proc.stdout is not None
-        first = await asyncio.wait_for(proc.stdout.readline(), 120)
-        if not first:
-            raise RuntimeError("the PocketPaw runner died while starting")
-        real = cls(proc, json.loads(first)["port"])
+        real = cls(proc, ready["port"])
         await real.call("start", key=_KEY)
         return real
 
-    async def call(self, op: str, **args: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"op": op, **args}).encode() + b"\n")
-        await self.proc.stdin.drain()
-        line = await self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the PocketPaw runner died during {op!r}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
     async def changes(self, count: int, gap: tuple[float, float], seed: int) -> dict[str, Any]:
         return await self.call("changes", key=_KEY, count=count, gap=list(gap), seed=seed)
-
-    async def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 10)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 async def _measure(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import payloads
+from benchmarks.piped import Piped
 from benchmarks.report import Figure, percentile
 from bridge.engine import Device, Engine
 from bridge.frame import Frame
@@ -79,49 +80,23 @@ class StampDriver(Driver):
         return True
 
 
-class ServerProcess:
+class ServerProcess(Piped):
     """``benchmarks.sim_proc`` in a subprocess, one JSON command/answer per line."""
 
+    WHAT = "the server process"
+
     def __init__(self, proc: asyncio.subprocess.Process, ports: dict[str, int]) -> None:
-        self.proc = proc
+        super().__init__(proc)
         self.url = f"http://127.0.0.1:{ports['port']}"
         # The same changes, with the real server's 1 s throttle.
         self.real_url = f"http://127.0.0.1:{ports['real_port']}"
 
     @classmethod
     async def start(cls) -> ServerProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "benchmarks.sim_proc",
-            "driven",
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 24,  # a 1,000-stamp answer is one long line
+        proc, ports = await cls.spawn(
+            sys.executable, "-m", "benchmarks.sim_proc", "driven", within=20, cwd=ROOT
         )
-        assert proc.stdout is not None
-        first = await asyncio.wait_for(proc.stdout.readline(), 20)
-        return cls(proc, json.loads(first))
-
-    async def call(self, op: str, **args: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"op": op, **args}).encode() + b"\n")
-        await self.proc.stdin.drain()
-        line = await self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the server process died during {op!r}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    async def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
+        return cls(proc, ports)
 
 
 class Bridge:
