@@ -75,12 +75,12 @@ def test_valid_bodies_decode_like_h11_however_they_are_split(
 
 # Cut at least 3 bytes short: the last chunk's "0\r\n" is not read whole. (Ours ends
 # there; h11 goes on to read trailers, which a stream that is closed next never needs.)
-@given(payloads, cuts, st.integers(min_value=3, max_value=10_000))
+@given(payloads, cuts, st.integers(min_value=0, max_value=10_000))
 def test_a_body_cut_short_gives_what_h11_gives_and_is_not_done(
-    chunks: list[bytes], at: list[int], short: int
+    chunks: list[bytes], at: list[int], keep: int
 ) -> None:
     body = encode(chunks, [b""], [b""], False)
-    cut = body[: max(0, len(body) - short)]
+    cut = body[: keep % (len(body) - 2)]
     pieces = split(cut, at)
     mine = ours(pieces)
     assert mine == h11_body(cut, pieces)
@@ -95,7 +95,7 @@ def test_headers_h11_refuses_are_refused_wherever_the_read_ends(header: bytes) -
     body = header + b"\r\nabc"
     with pytest.raises(h11.RemoteProtocolError):
         h11_body(body, [body])
-    for cut in range(1, len(body)):
+    for cut in range(1, len(body) + 1):  # the last: all in one read
         decoder = ChunkedDecoder()
         with pytest.raises(ChunkError):
             decoder.feed(body[:cut])
@@ -107,11 +107,54 @@ def test_data_not_followed_by_crlf_is_refused(footer: bytes) -> None:
     body = b"3\r\nabc" + footer + b"0\r\n\r\n"
     with pytest.raises(h11.RemoteProtocolError):
         h11_body(body, [body])
-    for cut in range(1, len(body)):
+    for cut in range(1, len(body) + 1):
         decoder = ChunkedDecoder()
         with pytest.raises(ChunkError, match="CRLF"):
             decoder.feed(body[:cut])
             decoder.feed(body[cut:])
+
+
+def h11_until_error(pieces: list[bytes]) -> bytes:
+    """The payload h11 hands over before it refuses the body."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+    conn.send(h11.EndOfMessage())
+    conn.receive_data(HEAD)
+    assert isinstance(conn.next_event(), h11.Response)
+    out = bytearray()
+    with pytest.raises(h11.RemoteProtocolError):
+        for piece in pieces:
+            conn.receive_data(piece)
+            while (event := conn.next_event()) is not h11.NEED_DATA:
+                assert isinstance(event, h11.Data)
+                out += event.data
+    return bytes(out)
+
+
+def ours_until_error(pieces: list[bytes]) -> bytes:
+    decoder = ChunkedDecoder()
+    out = b""
+    with pytest.raises(ChunkError):
+        for piece in pieces:
+            try:
+                out += decoder.feed(piece)
+            except ChunkError as err:
+                out += err.payload
+                raise
+    assert decoder.feed(b"5\r\nlater\r\n") == b""  # nothing after the error is data
+    return out
+
+
+bad_tails = st.sampled_from([b"zz\r\n", b"3\r\nabcXY", b"0x1\r\n", b"1\na\r\n", b"-1\r\n"])
+
+
+@given(payloads, bad_tails, cuts)
+def test_what_precedes_a_framing_error_is_handed_over_as_h11_does(
+    chunks: list[bytes], tail: bytes, at: list[int]
+) -> None:
+    body = encode(chunks, [b""], [b""], False)[: -len(b"0\r\n\r\n")] + tail
+    pieces = split(body, at)
+    assert ours_until_error(pieces) == h11_until_error(pieces)
 
 
 def test_a_header_line_that_never_ends_is_refused_before_it_grows() -> None:

@@ -12,7 +12,8 @@ import httpx
 import pytest
 import trustme
 
-from bridge.sources.http import BULK, make_client
+from bridge.sources.http import BULK, _proxied, make_client
+from bridge.sources.stream_transport import BulkStreamTransport, target
 
 Respond = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -269,8 +270,6 @@ async def test_tls_streams_verify_like_the_client_and_work_when_trusted(
 
 
 async def test_a_configured_proxy_keeps_httpx_transport(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.sources.stream_transport import BulkStreamTransport
-
     def transport(client: httpx.AsyncClient) -> object:
         return client._transport
 
@@ -282,3 +281,98 @@ async def test_a_configured_proxy_keeps_httpx_transport(monkeypatch: pytest.Monk
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     async with client_for("http://127.0.0.1:8888") as direct:
         assert isinstance(transport(direct), BulkStreamTransport)
+
+
+async def test_frames_before_a_framing_error_are_still_handed_over() -> None:
+    async def respond(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(SSE_HEAD + chunked(b"data:1\n", b"\n") + b"zz\r\n")
+
+    items: list[bytes] = []
+    async with RawServer(respond) as server, client_for(server.url) as client:
+        with pytest.raises(httpx.RemoteProtocolError, match="illegal chunk header"):
+            async with client.stream("GET", "/", extensions={BULK: True}) as response:
+                async for item in response.aiter_raw():
+                    items.append(item)
+    assert b"".join(items) == b"data:1\n\n"  # what httpx's own transport hands over too
+
+
+@pytest.mark.parametrize(
+    ("url", "extensions", "expected"),
+    [
+        # IDNA 2008, as httpx writes Host: never the socket module's IDNA 2003 (fass.de).
+        ("https://faß.de/s", {}, ("xn--fa-hia.de", 443, "xn--fa-hia.de")),
+        ("http://faß.de/s", {}, ("xn--fa-hia.de", 80, None)),
+        (
+            "https://127.0.0.1:8443/s",
+            {"sni_hostname": "pocketpaw.lan"},
+            ("127.0.0.1", 8443, "pocketpaw.lan"),
+        ),
+        ("http://[::1]:8888/s", {}, ("::1", 8888, None)),
+    ],
+)
+def test_the_connection_goes_where_httpx_would_send_it(
+    url: str, extensions: dict[str, str], expected: tuple[str, int, str | None]
+) -> None:
+    assert target(httpx.Request("GET", url, extensions=extensions)) == expected
+
+
+async def test_a_host_the_socket_module_cannot_encode_is_a_connect_error() -> None:
+    # Refused while encoding the name, before any lookup: no address is contacted.
+    async with client_for("http://" + "a" * 64 + ".invalid") as client:
+        with pytest.raises(httpx.ConnectError):
+            await read_all(client)
+
+
+@pytest.mark.parametrize("during", ["head", "body"])
+async def test_a_cancelled_reader_closes_its_connection(during: str) -> None:
+    asked, gone, read = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.set()
+        if during == "body":
+            writer.write(SSE_HEAD + chunked(b"first"))
+            await writer.drain()
+        await reader.read()  # returns at EOF: the client hung up
+        gone.set()
+
+    async def follow(client: httpx.AsyncClient) -> None:
+        async with client.stream("GET", "/", extensions={BULK: True}) as response:
+            async for _ in response.aiter_raw():
+                read.set()
+
+    async with RawServer(respond) as server, client_for(server.url) as client:
+        task = asyncio.create_task(follow(client))
+        await asyncio.wait_for((read if during == "body" else asked).wait(), 5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(gone.wait(), 5)
+        bulk = client._transport
+        assert isinstance(bulk, BulkStreamTransport) and not bulk._open
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HTTP_PROXY": "http://127.0.0.1:9"},
+        {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "example.test"},
+        {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ".example.test"},
+        {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "*"},
+        {"HTTPS_PROXY": "http://127.0.0.1:9"},
+        {"ALL_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"},
+        {},
+    ],
+)
+@pytest.mark.parametrize(
+    "url", ["http://example.test:8888", "http://www.example.test", "http://127.0.0.1:8888"]
+)
+async def test_the_proxy_decision_is_httpxs_own(
+    env: dict[str, str], url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    async with httpx.AsyncClient() as plain:  # httpx deciding alone; nothing is sent
+        proxied = plain._transport_for_url(httpx.URL(url)) is not plain._transport
+    assert _proxied(url) is proxied

@@ -148,16 +148,23 @@ def make_client(
 
 
 def _proxied(base_url: str) -> bool:
-    """True when the environment routes ``base_url`` through a proxy (``HTTP_PROXY``...).
+    """True when httpx would send requests to ``base_url`` through a proxy.
 
     Then the client keeps httpx's own transport, which honours it; the bulk
-    stream reader connects only directly.
+    stream reader connects only directly. httpx's own rules decide (``HTTP_PROXY``
+    and friends, ``NO_PROXY`` patterns, the OS settings ``urllib`` reads).
     """
-    proxies = urllib.request.getproxies_environment()
+    try:
+        from httpx._utils import URLPattern, get_environment_proxies
+    except ImportError:  # an httpx that moved them: any proxy at all keeps its transport
+        return bool(urllib.request.getproxies())
     url = httpx.URL(base_url)
-    if not (proxies.get(url.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(url.host)
+    # The client's own order: the most specific pattern first, and the first match wins.
+    mounts = sorted(
+        ((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items()),
+        key=lambda item: item[0],
+    )
+    return next((proxy is not None for pattern, proxy in mounts if pattern.matches(url)), False)
 
 
 def _tls_for(base_url: str) -> ssl.SSLContext | bool:

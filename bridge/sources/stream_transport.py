@@ -31,7 +31,7 @@ import httpx
 
 from bridge.sources.chunked import ChunkedDecoder, ChunkError
 
-__all__ = ["BULK", "BulkStreamTransport"]
+__all__ = ["BULK", "BulkStreamTransport", "target"]
 
 BULK = "agentlight.bulk_stream"
 """Request extension: set it to True to have a GET served by the bulk reader."""
@@ -72,7 +72,7 @@ class BulkStreamTransport(httpx.AsyncBaseTransport):
             head.status_code,
             headers=head.headers.raw_items(),
             stream=body,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": head.reason},
+            extensions={"http_version": b"HTTP/" + head.http_version, "reason_phrase": head.reason},
         )
 
     async def aclose(self) -> None:
@@ -85,23 +85,23 @@ class BulkStreamTransport(httpx.AsyncBaseTransport):
     async def _connect(
         self, request: httpx.Request, within: float | None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        url = request.url
-        https = url.scheme == "https"
-        if https and self._tls is None:
+        host, port, sni = target(request)
+        if sni is not None and self._tls is None:
             raise httpx.ConnectError("https without a TLS context", request=request)
-        port = url.port or (443 if https else 80)
         try:
             async with asyncio.timeout(within):
                 return await asyncio.open_connection(
-                    url.host,
+                    host,
                     port,
-                    ssl=self._tls if https else None,
-                    server_hostname=url.host if https else None,
+                    ssl=self._tls if sni is not None else None,
+                    server_hostname=sni,
                     limit=READ_SIZE,
                 )
         except TimeoutError:
             raise httpx.ConnectTimeout("timed out connecting", request=request) from None
-        except OSError as err:
+        except (OSError, ValueError) as err:
+            # ValueError: a name the socket module cannot encode (UnicodeError), which
+            # httpx reports as a connect error too.
             raise httpx.ConnectError(str(err) or type(err).__name__, request=request) from err
 
     async def _send(
@@ -214,6 +214,8 @@ class _Body(httpx.AsyncByteStream):
             try:
                 payload = decoder.feed(data)
             except ChunkError as err:
+                if err.payload:  # what came before the error is the server's, as with h11
+                    yield err.payload
                 raise httpx.RemoteProtocolError(str(err), request=self._request) from None
             if payload:
                 yield payload
@@ -255,6 +257,25 @@ class _Body(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         self._transport._close(self._writer)
+
+
+def target(request: httpx.Request) -> tuple[str, int, str | None]:
+    """Host, port and TLS server name to connect to, exactly as httpx's own transport.
+
+    The host is the URL's ASCII form (IDNA 2008, as httpx writes the Host header),
+    never the Unicode one: the socket module would encode that with IDNA 2003,
+    under which a name like ``faß.de`` becomes another domain (``fass.de``).
+    """
+    url = request.url
+    host = url.raw_host.decode("ascii")
+    https = url.scheme == "https"
+    port = url.port or (443 if https else 80)
+    if not https:
+        return host, port, None
+    sni = request.extensions.get("sni_hostname")
+    if isinstance(sni, bytes):
+        sni = sni.decode("ascii")
+    return host, port, sni or host
 
 
 async def _read(
