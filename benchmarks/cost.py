@@ -15,7 +15,6 @@ import struct
 import subprocess
 import tempfile
 import termios
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,51 +25,29 @@ from benchmarks.report import Figure
 _SETTLE = 2.0  # seconds after the first idle look before the CPU window opens
 
 
-class PtyReader:
+class PtyReader(procs.DrainedPty):
     """A pseudo-terminal for the bridge's stdout, so the terminal driver really animates.
 
-    The master end is drained in a thread (a full pty would block the bridge) and
-    carriage returns are counted: the driver starts every redraw with one.
+    Carriage returns are counted: the driver starts every redraw with one.
     """
 
     def __init__(self, columns: int = 100) -> None:
-        self.master, self.slave = os.openpty()
+        super().__init__()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-        self.bytes = 0
         self.redraws = 0
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:  # EIO once the last writer is gone
-                return
-            if not data:
-                return
-            self.bytes += len(data)
-            self.redraws += data.count(b"\r")
+    def _seen(self, data: bytes) -> None:
+        self.redraws += data.count(b"\r")
 
     def close_slave(self) -> None:
         os.close(self.slave)
-
-    def close(self) -> None:
-        os.close(self.master)
-        self._thread.join(1)
 
 
 def _spawn(config: Path, log: Path, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env["TERM"] = "xterm-256color"
-    with log.open("wb") as err:
-        return subprocess.Popen(
-            [*procs.agentlight_command(), "run", "-c", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=err,
-            env=env,
-        )
+    return procs.spawn_run(config, log, stdout=stdout, env=env)
 
 
 def _first_look(url: str, tmp: Path, i: int) -> tuple[float, float]:

@@ -15,9 +15,7 @@ CPU is utime+stime from ``/proc/<pid>/stat``; nothing is self-reported.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
-import threading
 import time
 import tty
 from pathlib import Path
@@ -35,37 +33,26 @@ PULSE_THEME = (
 )
 
 
-class Wire:
+class Wire(procs.DrainedPty):
     """The far end of a pty a bridge writes a strip to: counts bytes and frame headers."""
 
     def __init__(self) -> None:
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self.path = os.ttyname(slave)
-        self._slave = slave  # held open so the pty lives until the bridge opens it
-        self.bytes = 0
+        super().__init__()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        # The slave stays open here so the pty lives until the bridge opens it.
         self.frames = 0
         self._tail = b""
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.bytes += len(data)
-            joined = self._tail + data
-            self.frames += joined.count(b"Ada")
-            self._tail = joined[-2:]
+    def _seen(self, data: bytes) -> None:
+        joined = self._tail + data
+        self.frames += joined.count(b"Ada")
+        self._tail = joined[-2:]
 
     def close(self) -> None:
-        os.close(self._slave)
-        os.close(self.master)
-        self._thread.join(1)
+        os.close(self.slave)
+        super().close()
 
 
 def _strip(port: str) -> str:
@@ -79,16 +66,6 @@ def _gpio(red: int = 17) -> str:
     )
 
 
-def _spawn(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as err:
-        return subprocess.Popen(
-            [*procs.agentlight_command(), "run", "-c", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-
-
 def run(quick: bool, url: str) -> tuple[list[Figure], dict[str, Any]]:
     window = 10.0 if quick else 60.0
     with tempfile.TemporaryDirectory(prefix="agentlight-leds-") as name:
@@ -99,10 +76,10 @@ def run(quick: bool, url: str) -> tuple[list[Figure], dict[str, Any]]:
         static_cfg = procs.write_config(tmp / "static.toml", url, _strip(static.path))
         still_cfg = procs.write_config(tmp / "still.toml", url, _gpio(5))
         bridges = {
-            "gpio": _spawn(gpio_cfg, tmp / "gpio.log"),
-            "strip": _spawn(strip_cfg, tmp / "strip.log"),
-            "static": _spawn(static_cfg, tmp / "static.log"),
-            "still": _spawn(still_cfg, tmp / "still.log"),
+            "gpio": procs.spawn_run(gpio_cfg, tmp / "gpio.log"),
+            "strip": procs.spawn_run(strip_cfg, tmp / "strip.log"),
+            "static": procs.spawn_run(static_cfg, tmp / "static.log"),
+            "still": procs.spawn_run(still_cfg, tmp / "still.log"),
         }
         try:
             deadline = time.monotonic() + 10

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,59 @@ def agentlight_command() -> list[str]:
         return [str(script)]
     found = shutil.which("agentlight")
     return [found] if found else [sys.executable, "-m", "bridge"]
+
+
+def spawn_run(
+    config: Path,
+    log: Path,
+    *,
+    stdout: int = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``agentlight run -c config`` as users start it, its stderr kept in ``log``."""
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [*agentlight_command(), "run", "-c", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=err,
+            env=env,
+        )
+
+
+class DrainedPty:
+    """A pseudo-terminal a bridge writes to, its master end drained in a thread.
+
+    A full pty would block the bridge. Every read is counted in ``bytes`` and
+    handed to :meth:`_seen`; a subclass sets up the slave end and its own
+    counters, then calls :meth:`start`.
+    """
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        self.bytes = 0
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO once the last writer is gone
+                return
+            if not data:
+                return
+            self.bytes += len(data)
+            self._seen(data)
+
+    def _seen(self, data: bytes) -> None:
+        """What a subclass counts in each read."""
+
+    def close(self) -> None:
+        os.close(self.master)
+        self._thread.join(1)
 
 
 def cpu_seconds(pid: int) -> float:
