@@ -40,18 +40,15 @@ def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
 
 
 def _render(n: int) -> tuple[list[Figure], dict[str, Any]]:
-    from StreamDeck.DeviceManager import DeviceManager
     from StreamDeck.ImageHelpers import PILHelper
 
-    from devices.streamdeck_dummy import DummyDeckTransport, dummy_device
+    from devices.streamdeck_dummy import dummy_deck
     from devices.streamdeck_render import Face, render_key
 
     figures = []
     details: dict[str, Any] = {}
     for model in _MODELS:
-        manager = DeviceManager("dummy")
-        manager.transport = DummyDeckTransport([dummy_device(model, "BENCH")])
-        deck = manager.enumerate()[0]
+        deck = dummy_deck(model, "BENCH")
         size = deck.key_image_format()["size"]
         times, walls = [], []
         for i in range(n + 20):

@@ -122,6 +122,15 @@ def dummy_device(model: str, serial: str) -> DummyDeckDevice:
     return DummyDeckDevice(USBVendorIDs.USB_VID_ELGATO, MODEL_PIDS[model], serial)
 
 
+def dummy_deck(model: str, serial: str) -> Any:
+    """The streamdeck library's own device object for one dummy deck (not opened)."""
+    from StreamDeck.DeviceManager import DeviceManager
+
+    manager = DeviceManager("dummy")
+    manager.transport = DummyDeckTransport([dummy_device(model, serial)])
+    return manager.enumerate()[0]
+
+
 def key_report(deck: Any, pressed: set[int]) -> bytes:
     """The input report ``deck``'s model sends with ``pressed`` keys down.
 
@@ -145,4 +154,11 @@ def key_report(deck: Any, pressed: set[int]) -> bytes:
     return b"\x01\x00\x00\x00" + states
 
 
-__all__ = ["MODEL_PIDS", "DummyDeckDevice", "DummyDeckTransport", "dummy_device", "key_report"]
+__all__ = [
+    "MODEL_PIDS",
+    "DummyDeckDevice",
+    "DummyDeckTransport",
+    "dummy_deck",
+    "dummy_device",
+    "key_report",
+]

@@ -52,13 +52,9 @@ class DeckShape:
 
 def deck_shape(model: str) -> DeckShape:
     """The shape of dummy model ``model`` (see ``devices.streamdeck_dummy.MODEL_PIDS``)."""
-    from StreamDeck.DeviceManager import DeviceManager
+    from devices.streamdeck_dummy import dummy_deck
 
-    from devices.streamdeck_dummy import DummyDeckTransport, dummy_device
-
-    manager = DeviceManager("dummy")
-    manager.transport = DummyDeckTransport([dummy_device(model, "PREVIEW")])
-    deck = manager.enumerate()[0]
+    deck = dummy_deck(model, "PREVIEW")
     screen = (0, 0)
     if deck.SCREEN_PIXEL_WIDTH:
         screen = tuple(deck.screen_image_format()["size"])

@@ -35,7 +35,6 @@ from bridge.model import (
     SessionState,
     Snapshot,
     SourceStatus,
-    TokenUsage,
 )
 from bridge.slots import SlotMap
 from bridge.theme import default_theme
@@ -47,6 +46,7 @@ from devices.streamdeck_dummy import (
 )
 from devices.streamdeck_render import ellipsize, fit, font, safe, wrap
 from tests.conftest import eventually
+from tests.frames import make_session
 
 NOW = 1_700_000_000.0
 
@@ -86,19 +86,9 @@ def session(
     ago: float | None = 10.0,
     tokens: tuple[int, int] | None = None,
 ) -> Session:
-    channel, _, ident = key.partition(":")
-    return Session(
-        key=key,
-        id=ident,
-        channel=channel,
-        state=state,
-        title=title,
-        tool=tool,
-        error=error,
-        since=NOW - ago if ago is not None else 0.0,
-        tokens=TokenUsage(*tokens) if tokens else None,
-        source="pp",
-        raw_state=state.value,
+    since = NOW - ago if ago is not None else 0.0
+    return make_session(
+        key, state, tool, title=title, since=since, tokens=tokens, error=error, source="pp"
     )
 
 
