@@ -7,20 +7,13 @@ MockFactory, a pty, busylight-core Hardware records); only the clock is fake.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 
 from bridge.engine import Device, Engine
-from bridge.model import (
-    ConnectionState,
-    GlobalState,
-    Session,
-    SessionState,
-    Snapshot,
-    SourceStatus,
-)
+from bridge.model import ConnectionState, SourceStatus
 from bridge.theme import default_theme
 from devices.base import Driver
+from tests.frames import make_source
 
 SOURCE = "pp"
 
@@ -29,24 +22,11 @@ def status(
     *sessions: tuple[str, str] | tuple[str, str, str], state: str = "active"
 ) -> SourceStatus:
     """A connected source with these ``(key, state[, tool])`` sessions."""
-    built = tuple(
-        Session(
-            key=spec[0],
-            id=spec[0],
-            channel="websocket",
-            state=SessionState(spec[1]),
-            tool=spec[2] if len(spec) > 2 else None,
-            since=time.time(),
-            source=SOURCE,
-            raw_state=spec[1],
-        )
-        for spec in sessions
-    )
-    return SourceStatus(SOURCE, ConnectionState.CONNECTED, Snapshot(GlobalState(state), built))
+    return make_source(SOURCE, state, sessions)
 
 
 def disconnected() -> SourceStatus:
-    return SourceStatus(SOURCE, ConnectionState.DISCONNECTED, None, "test")
+    return make_source(SOURCE, connection=ConnectionState.DISCONNECTED, detail="test")
 
 
 class EngineRun:

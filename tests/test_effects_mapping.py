@@ -14,11 +14,9 @@ from bridge.model import (
     Session,
     SessionRef,
     SessionState,
-    Snapshot,
-    SourceStatus,
 )
 from bridge.theme import default_theme, parse_theme
-from tests.frames import make_session, make_status
+from tests.frames import make_session, make_source, make_status
 
 RED = Color.parse("#ff0000")
 
@@ -124,12 +122,8 @@ def test_select_most_urgent_make_session() -> None:
 
 def test_bridge_states_win_over_sessions_on_single_leds() -> None:
     sources = (
-        SourceStatus(
-            "a",
-            ConnectionState.CONNECTED,
-            Snapshot(GlobalState.ACTIVE, (make_session("w:1", "thinking"),)),
-        ),
-        SourceStatus("b", ConnectionState.DISCONNECTED),
+        make_source("a", "active", [("w:1", "thinking")]),
+        make_source("b", connection=ConnectionState.DISCONNECTED),
     )
     folded = AgentStatus.fold(sources)
     assert folded.state is GlobalState.DISCONNECTED
@@ -139,14 +133,10 @@ def test_bridge_states_win_over_sessions_on_single_leds() -> None:
 
 
 def test_fold_severity() -> None:
-    def src(name: str, conn: ConnectionState, state: GlobalState | None = None) -> SourceStatus:
-        snap = Snapshot(state) if state else None
-        return SourceStatus(name, conn, snap)
-
-    ok_idle = src("a", ConnectionState.CONNECTED, GlobalState.IDLE)
-    ok_active = src("b", ConnectionState.CONNECTED, GlobalState.ACTIVE)
-    degraded = src("c", ConnectionState.CONNECTED, GlobalState.DEGRADED)
-    auth = src("d", ConnectionState.AUTH_FAILED)
+    ok_idle = make_source("a", "idle")
+    ok_active = make_source("b", "active")
+    degraded = make_source("c", "degraded")
+    auth = make_source("d", connection=ConnectionState.AUTH_FAILED)
     assert AgentStatus.fold((ok_idle, ok_active)).state is GlobalState.ACTIVE
     assert AgentStatus.fold((ok_idle, degraded)).state is GlobalState.DEGRADED
     assert AgentStatus.fold((degraded, auth)).state is GlobalState.AUTH_FAILED
@@ -199,6 +189,5 @@ def test_labels_fill_placeholders() -> None:
     mapper = Mapper(default_theme())
     mapped = mapper.map(status("active", make_session("w:1", "tool_running", "bash")), 0.0)
     assert mapped.sessions[0].look.label == "bash"
-    weird = Session("w:2", "2", "w", SessionState.UNKNOWN, raw_state="compacting")
-    mapped = mapper.map(AgentStatus(GlobalState.ACTIVE, (weird,), ()), 0.0)
+    mapped = mapper.map(status("active", make_session("w:2", "compacting")), 0.0)
     assert mapped.sessions[0].look.label == "compacting"
