@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +19,13 @@ import httpx
 from bridge.engine import Device, Engine
 from bridge.frame import Frame
 from bridge.model import GlobalState, SourceStatus
+from bridge.simulator import STREAM_PATH, Fault, SimAgent, SimServer
 from bridge.sources.pocketpaw import PocketPawSource
 from bridge.sources.pocketpaw_options import Options
 from bridge.theme import default_theme
 from devices.base import Driver
 from devices.mock import MockDriver
+from tests.vclock import run_virtual, vloop
 
 
 class TimedTransport(httpx.AsyncHTTPTransport):
@@ -143,3 +145,34 @@ async def start_rig(
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run([source], stop))
     return Rig(engine, source, transport, stop, task, watch, published)
+
+
+def stream_back_off(faults: Iterable[Fault], **options: Any) -> tuple[Rig, Frame]:
+    """A bridge on the virtual clock whose status stream meets ``faults`` first.
+
+    Runs until the bridge shows idle; returns the rig (stopped) and that frame.
+    Back-off delays are at their full value (``rand`` = 1) and the source stays
+    on the stream (no REST fallback): what is measured is the stream's back-off.
+    """
+
+    async def main() -> tuple[Rig, Frame]:
+        loop = vloop()
+        agent = SimAgent(clock=loop.time)
+        async with SimServer(agent, debounce=1.0, keepalive=30.0) as server:
+            for fault in faults:
+                fault.path = STREAM_PATH
+                server.faults.append(fault)
+            rig = await start_rig(
+                server.url,
+                clock=loop.time,
+                rand=lambda: 1.0,
+                reconnect_min=0.5,
+                reconnect_max=30.0,
+                fallback_after=100,
+                **options,
+            )
+            frame = await rig.shows("idle", within=600)
+            await rig.finish()
+            return rig, frame
+
+    return run_virtual(main)

@@ -30,15 +30,11 @@ from bridge.simulator.faults import Fault
 from bridge.sources.agp import _PUBLISH_GAP
 from bridge.sources.agp_options import Options
 from tests.agp_helpers import KEY, agp_server, keys, raw, session, watching
-from tests.vclock import run_virtual, vloop
+from tests.vclock import gaps, run_virtual, vloop
 
 AGP_LOG = "agentlight.sources.agp"
 # Changes are published at most this often: a time seen on the recorder is this late at most.
 GAP = _PUBLISH_GAP + 1e-6
-
-
-def gaps(times: list[float]) -> list[float]:
-    return [round(b - a, 6) for a, b in itertools.pairwise(times)]
 
 
 # -- every status, mapped -------------------------------------------------------------

@@ -10,7 +10,6 @@ back-off and recovers by itself with the latest look.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from bridge.model import (
 from bridge.theme import default_theme
 from devices.mock import MockDriver, MockOptions
 from tests.frames import make_source
-from tests.vclock import run_virtual, vloop
+from tests.vclock import gaps, run_virtual, vloop
 
 ENGINE_LOG = "agentlight.engine"
 RETRY = (0.5, 4.0)
@@ -99,10 +98,6 @@ def focus_is(key: str) -> Callable[[Frame], bool]:
 
 def state_is(state: str) -> Callable[[Frame], bool]:
     return lambda f: f.state == state
-
-
-def gaps(times: list[float]) -> list[float]:
-    return [round(b - a, 6) for a, b in itertools.pairwise(times)]
 
 
 def warnings_about(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:

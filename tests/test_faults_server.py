@@ -11,7 +11,6 @@ exactly.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import os
@@ -30,8 +29,8 @@ from bridge.frame import Frame
 from bridge.model import ConnectionState, GlobalState
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
 from tests.conftest import FAST, eventually
-from tests.rig import Rig, start_rig
-from tests.vclock import run_virtual, vloop
+from tests.rig import Rig, start_rig, stream_back_off
+from tests.vclock import gaps, run_virtual, vloop
 
 PP_LOG = "agentlight.sources.pocketpaw"
 
@@ -196,43 +195,25 @@ async def test_huge_frame_is_rejected_without_being_buffered(
 
 
 def test_500s_429s_and_403s_in_a_row_back_off_as_told() -> None:
-    async def main() -> Rig:
-        loop = vloop()
-        agent = SimAgent(clock=loop.time)
-        async with SimServer(agent, debounce=1.0, keepalive=30.0) as server:
-            for fault in (
-                Fault("status", status=500),
-                Fault("status", status=500),
-                Fault("status", status=429, headers={"Retry-After": "7"}),
-                Fault("status", status=429),
-                Fault("status", status=403, body=b'{"detail":"Invalid or missing status API key"}'),
-                Fault("status", status=403, body=b'{"detail":"Invalid or missing status API key"}'),
-            ):
-                fault.path = STREAM_PATH
-                server.faults.append(fault)
-            rig = await start_rig(
-                server.url,
-                clock=loop.time,
-                rand=lambda: 1.0,  # back-off delays at their full value
-                reconnect_min=0.5,
-                reconnect_max=30.0,
-                auth_retry=60.0,
-                fallback_after=100,  # stay on the stream: this is about its back-off
-            )
-            frame = await rig.shows("idle", within=600)
-            assert frame.status.sources[0].detail == "stream"
-            await rig.finish()
-            return rig
-
-    rig = run_virtual(main)
+    forbidden = b'{"detail":"Invalid or missing status API key"}'
+    faults = [
+        Fault("status", status=500),
+        Fault("status", status=500),
+        Fault("status", status=429, headers={"Retry-After": "7"}),
+        Fault("status", status=429),
+        Fault("status", status=403, body=forbidden),
+        Fault("status", status=403, body=forbidden),
+    ]
+    rig, frame = stream_back_off(faults, auth_retry=60.0)
+    assert frame.status.sources[0].detail == "stream"
     t = rig.transport.times(STREAM_PATH)
     assert len(t) == 7
-    gaps = [round(b - a, 6) for a, b in itertools.pairwise(t)]
-    assert gaps[0] == 0.5  # first back-off after a 500
-    assert gaps[1] == 1.0  # doubled after the second
-    assert gaps[2] == 7.0  # Retry-After: 7
-    assert gaps[3] >= 1.0  # 429 without Retry-After: back-off, never under a second
-    assert gaps[4] == 60.0 and gaps[5] == 60.0  # 403: auth_retry, not a hammering loop
+    waits = gaps(t)
+    assert waits[0] == 0.5  # first back-off after a 500
+    assert waits[1] == 1.0  # doubled after the second
+    assert waits[2] == 7.0  # Retry-After: 7
+    assert waits[3] >= 1.0  # 429 without Retry-After: back-off, never under a second
+    assert waits[4] == 60.0 and waits[5] == 60.0  # 403: auth_retry, not a hammering loop
     assert rig.states() == ["connecting", "disconnected", "connecting", "auth_failed", "idle"]
     auth = [s for _, s in rig.published if s.connection is ConnectionState.AUTH_FAILED]
     assert len(auth) == 1 and "403" in (auth[0].detail or "")

@@ -19,8 +19,8 @@ import pytest
 from bridge.model import ConnectionState, SourceStatus
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
 from tests.conftest import RunSource, eventually
-from tests.rig import Rig, start_rig
-from tests.vclock import run_virtual, vloop
+from tests.rig import Rig, start_rig, stream_back_off
+from tests.vclock import gaps, run_virtual, vloop
 
 PP_LOG = "agentlight.sources.pocketpaw"
 
@@ -160,32 +160,12 @@ async def test_a_flooded_snapshot_is_capped_too(
 
 def test_unusable_retry_after_backs_off_exponentially(caplog: pytest.LogCaptureFixture) -> None:
     odd = ["-5", "0", "nan", "Mon, 01 Jan 1990 00:00:00 GMT", "soon"]
-
-    async def main() -> Rig:
-        loop = vloop()
-        agent = SimAgent(clock=loop.time)
-        async with SimServer(agent, debounce=1.0, keepalive=30.0) as server:
-            for value in odd:
-                server.faults.append(
-                    Fault("status", status=429, headers={"Retry-After": value}, path=STREAM_PATH)
-                )
-            rig = await start_rig(
-                server.url,
-                clock=loop.time,
-                rand=lambda: 1.0,  # back-off delays at their full value
-                reconnect_min=0.5,
-                reconnect_max=30.0,
-                fallback_after=100,
-            )
-            await rig.shows("idle", within=600)
-            await rig.finish()
-            return rig
-
-    rig = run_virtual(main)
+    rig, _ = stream_back_off(
+        Fault("status", status=429, headers={"Retry-After": value}) for value in odd
+    )
     t = rig.transport.times(STREAM_PATH)
-    gaps = [round(b - a, 6) for a, b in itertools.pairwise(t)]
     # Back-off 0.5, 1, 2, 4, 8 with a 429's one-second floor: it grows, never a flat 1 s.
-    assert gaps == [1.0, 1.0, 2.0, 4.0, 8.0]
+    assert gaps(t) == [1.0, 1.0, 2.0, 4.0, 8.0]
 
 
 def test_a_session_stuck_in_error_is_reread_at_most_once_per_error_ttl() -> None:

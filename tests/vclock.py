@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
 import selectors
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -114,3 +115,8 @@ def vloop() -> VirtualClockLoop:
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualClockLoop), "this helper needs run_virtual()"
     return loop
+
+
+def gaps(times: Sequence[float]) -> list[float]:
+    """Seconds between successive loop times, rounded to the µs so they compare exactly."""
+    return [round(b - a, 6) for a, b in itertools.pairwise(times)]
