@@ -8,7 +8,9 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,13 +165,19 @@ async def listening(manager: Manager) -> AsyncIterator[Manager]:
     manager.stop()
 
 
-async def run_engine(
-    engine: Engine, supervisor: ServiceSupervisor, stop: asyncio.Event
-) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
-    return (
-        asyncio.create_task(engine.run([], stop)),
-        asyncio.create_task(supervisor.run(stop)),
-    )
+@asynccontextmanager
+async def supervised(
+    engine: Engine, manager: Manager, **options: Any
+) -> AsyncIterator[ServiceSupervisor]:
+    """``engine`` (no sources) and a supervisor notifying ``manager``, until the block ends."""
+    stop = asyncio.Event()
+    supervisor = ServiceSupervisor(engine, Notifier(manager.address), **options)
+    tasks = (asyncio.create_task(engine.run([], stop)), asyncio.create_task(supervisor.run(stop)))
+    try:
+        yield supervisor
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
 
 
 async def test_ready_only_after_every_device_showed_its_first_look(listening: Manager) -> None:
@@ -184,37 +192,29 @@ async def test_ready_only_after_every_device_showed_its_first_look(listening: Ma
 
     slow._show = held_show  # type: ignore[method-assign]
     engine = Engine([Device(slow), Device(fast)], default_theme())
-    stop = asyncio.Event()
-    sup = ServiceSupervisor(engine, Notifier(listening.address), watchdog=0)
-    tasks = await run_engine(engine, sup, stop)
-    await listening.wait_for("STATUS")  # "starting: …"
-    await fast.wait_for(lambda f: True)
-    for _ in range(20):  # let everything that can run, run: the slow device holds READY
-        await asyncio.sleep(0)
-    assert listening.with_key("READY") == []
-    gate.set()
-    ready = await listening.wait_for("READY")
-    assert slow.shown and fast.shown
-    assert "2 devices ok" in ready["STATUS"]
-    stop.set()
+    async with supervised(engine, listening, watchdog=0):
+        await listening.wait_for("STATUS")  # "starting: …"
+        await fast.wait_for(lambda f: True)
+        for _ in range(20):  # let everything that can run, run: the slow device holds READY
+            await asyncio.sleep(0)
+        assert listening.with_key("READY") == []
+        gate.set()
+        ready = await listening.wait_for("READY")
+        assert slow.shown and fast.shown
+        assert "2 devices ok" in ready["STATUS"]
     stopping = await listening.wait_for("STOPPING")
     assert stopping["STOPPING"] == "1"
-    await asyncio.gather(*tasks)
 
 
 async def test_a_missing_device_does_not_hold_ready_and_is_named(listening: Manager) -> None:
     missing = MockDriver("deck", MockOptions(fail_open=1000))
     led = MockDriver("led")
     engine = Engine([Device(missing), Device(led)], default_theme(), device_retry=(60, 60))
-    stop = asyncio.Event()
-    sup = ServiceSupervisor(engine, Notifier(listening.address), watchdog=0)
-    tasks = await run_engine(engine, sup, stop)
-    ready = await listening.wait_for("READY")
-    assert led.shown
-    assert "not ready: deck" in ready["STATUS"]
-    assert "unhealthy: deck (" in ready["STATUS"]
-    stop.set()
-    await asyncio.gather(*tasks)
+    async with supervised(engine, listening, watchdog=0):
+        ready = await listening.wait_for("READY")
+        assert led.shown
+        assert "not ready: deck" in ready["STATUS"]
+        assert "unhealthy: deck (" in ready["STATUS"]
 
 
 def test_ready_is_sent_anyway_when_the_engine_never_gets_there(
@@ -224,13 +224,9 @@ def test_ready_is_sent_anyway_when_the_engine_never_gets_there(
         manager.listen()
         hung = MockDriver("hung", MockOptions(hang_show=True, write_timeout=600))
         engine = Engine([Device(hung)], default_theme())
-        stop = asyncio.Event()
-        sup = ServiceSupervisor(engine, Notifier(manager.address), watchdog=0)
-        tasks = await run_engine(engine, sup, stop)
-        await manager.wait_for("READY", within=100)
-        assert not engine.ready.is_set()
-        stop.set()
-        await asyncio.gather(*tasks)
+        async with supervised(engine, manager, watchdog=0):
+            await manager.wait_for("READY", within=100)
+            assert not engine.ready.is_set()
         manager.stop()
 
     run_virtual(main)
@@ -244,16 +240,12 @@ def test_status_follows_the_agent_state_and_is_sent_only_on_change(manager: Mana
         manager.listen()
         led = MockDriver("led")
         engine = Engine([Device(led)], default_theme(), clock=lambda: vloop().time())
-        stop = asyncio.Event()
-        sup = ServiceSupervisor(engine, Notifier(manager.address), watchdog=0, status_every=5)
-        tasks = await run_engine(engine, sup, stop)
-        await manager.wait_for("READY")
-        engine.publish(
-            SourceStatus("pp", ConnectionState.DISCONNECTED, None, "connection refused")
-        )
-        await asyncio.sleep(60)  # twelve looks at the status, one change
-        stop.set()
-        await asyncio.gather(*tasks)
+        async with supervised(engine, manager, watchdog=0, status_every=5):
+            await manager.wait_for("READY")
+            engine.publish(
+                SourceStatus("pp", ConnectionState.DISCONNECTED, None, "connection refused")
+            )
+            await asyncio.sleep(60)  # twelve looks at the status, one change
         manager.stop()
 
     run_virtual(main)
@@ -279,12 +271,8 @@ def test_watchdog_pings_at_half_the_interval_on_a_virtual_clock(manager: Manager
         manager.listen()
         led = MockDriver("led")
         engine = Engine([Device(led)], default_theme())
-        stop = asyncio.Event()
-        sup = ServiceSupervisor(engine, Notifier(manager.address), watchdog=30.0)
-        tasks = await run_engine(engine, sup, stop)
-        await asyncio.sleep(100)  # virtual seconds
-        stop.set()
-        await asyncio.gather(*tasks)
+        async with supervised(engine, manager, watchdog=30.0):
+            await asyncio.sleep(100)  # virtual seconds
         manager.stop()
         assert vloop().time() >= 100
 
@@ -300,15 +288,11 @@ def test_watchdog_pings_stop_when_an_engine_task_dies(
         manager.listen()
         led = MockDriver("led")
         engine = Engine([Device(led)], default_theme())
-        stop = asyncio.Event()
-        sup = ServiceSupervisor(engine, Notifier(manager.address), watchdog=10.0)
-        tasks = await run_engine(engine, sup, stop)
-        await asyncio.sleep(12)
-        # A device task that ended is a bridge that no longer works: no more pings.
-        engine._device_tasks["led"].cancel()
-        await asyncio.sleep(60)
-        stop.set()
-        await asyncio.gather(*tasks)
+        async with supervised(engine, manager, watchdog=10.0):
+            await asyncio.sleep(12)
+            # A device task that ended is a bridge that no longer works: no more pings.
+            engine._device_tasks["led"].cancel()
+            await asyncio.sleep(60)
         manager.stop()
 
     run_virtual(main)
@@ -319,34 +303,30 @@ def test_watchdog_pings_stop_when_an_engine_task_dies(
 async def test_reload_is_bracketed_by_reloading_and_ready(listening: Manager) -> None:
     led = MockDriver("led")
     engine = Engine([Device(led)], default_theme())
-    stop = asyncio.Event()
-    sup = ServiceSupervisor(engine, Notifier(listening.address), watchdog=0)
-    tasks = await run_engine(engine, sup, stop)
-    await listening.wait_for("READY")
-    added = MockDriver("added")
+    async with supervised(engine, listening, watchdog=0) as sup:
+        await listening.wait_for("READY")
+        added = MockDriver("added")
 
-    async def apply() -> str | None:
-        await engine.add_device(Device(added))
-        return None
+        async def apply() -> str | None:
+            await engine.add_device(Device(added))
+            return None
 
-    assert await sup.reload(apply) is None
-    reloading = await listening.wait_for("RELOADING")
-    assert "MONOTONIC_USEC" in reloading
-    ready = await listening.wait_for("READY", count=2)
-    # READY after the reload waited for the new device's first look.
-    assert added.shown
-    assert "2 devices ok" in ready["STATUS"]
-    order = [k for _, m in listening.messages for k in m if k in ("RELOADING", "READY")]
-    assert order == ["READY", "RELOADING", "READY"]
+        assert await sup.reload(apply) is None
+        reloading = await listening.wait_for("RELOADING")
+        assert "MONOTONIC_USEC" in reloading
+        ready = await listening.wait_for("READY", count=2)
+        # READY after the reload waited for the new device's first look.
+        assert added.shown
+        assert "2 devices ok" in ready["STATUS"]
+        order = [k for _, m in listening.messages for k in m if k in ("RELOADING", "READY")]
+        assert order == ["READY", "RELOADING", "READY"]
 
-    async def refuse() -> str | None:
-        return "last reload refused (see the log)"
+        async def refuse() -> str | None:
+            return "last reload refused (see the log)"
 
-    await sup.reload(refuse)
-    ready = await listening.wait_for("READY", count=3)
-    assert ready["STATUS"].endswith("last reload refused (see the log)")
-    stop.set()
-    await asyncio.gather(*tasks)
+        await sup.reload(refuse)
+        ready = await listening.wait_for("READY", count=3)
+        assert ready["STATUS"].endswith("last reload refused (see the log)")
 
 
 def test_sighup_means_reload_only_under_systemd() -> None:
