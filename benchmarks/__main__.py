@@ -1,7 +1,8 @@
 """Measure agentlight's latency, cost, CLI start-up and scale against its budgets.
 
 Prints a table (figure, value, budget, ✓/✗, by how much it is missed) and writes the
-same figures as JSON. Exits 1 when a budget is missed.
+same figures as JSON. Exits 1 when a budget is missed. agentlight's own modules are
+byte-compiled first, as an installed package has them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from benchmarks import (
     startup,
     streamdeck,
 )
-from benchmarks.procs import ROOT, IdleServer
+from benchmarks.procs import ROOT, IdleServer, compile_bytecode
 from benchmarks.report import Figure, table, write_json
 
 # What a part gives: its figures, and details for the JSON file.
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     started = time.monotonic()
+    compile_bytecode()  # agentlight as installed: every figure, start-up above all
     figures: list[Figure] = []
     details: dict[str, Any] = {}
 
