@@ -73,3 +73,16 @@ async def watching(
 async def agp_server(agp: SimAgp | None = None, **kw: Any) -> AsyncIterator[AgpServer]:
     async with AgpServer(agp or SimAgp(), api_key=kw.pop("api_key", KEY), **kw) as server:
         yield server
+
+
+@asynccontextmanager
+async def watched(
+    states: dict[str, str], **options: Any
+) -> AsyncIterator[tuple[SimAgp, AgpServer, Watcher]]:
+    """Sessions ``{id: AgP status}`` on a simulator, watched by a source that has seen them."""
+    agp = SimAgp()
+    for session_id, status in states.items():
+        agp.create(session_id, status)
+    async with agp_server(agp) as server, watching(server, sessions=tuple(states), **options) as w:
+        await w.rec.wait_for(lambda s: raw(s) == states, within=10)
+        yield agp, server, w

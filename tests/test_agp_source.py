@@ -29,7 +29,7 @@ from bridge.simulator.agp import SimAgp, status_path
 from bridge.simulator.faults import Fault
 from bridge.sources.agp import _PUBLISH_GAP
 from bridge.sources.agp_options import Options
-from tests.agp_helpers import KEY, agp_server, keys, raw, session, watching
+from tests.agp_helpers import KEY, agp_server, keys, raw, session, watched, watching
 from tests.vclock import gaps, run_virtual, vloop
 
 AGP_LOG = "agentlight.sources.agp"
@@ -314,10 +314,7 @@ def test_key_from_a_systemd_credential(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
 
     async def main() -> None:
-        agp = SimAgp()
-        agp.create("s", "idle")
-        async with agp_server(agp) as server, watching(server, sessions=("s",), api_key=None) as w:
-            await w.rec.wait_for(lambda s: raw(s) == {"s": "idle"}, within=10)
+        async with watched({"s": "idle"}, api_key=None) as (_, _, w):
             assert "systemd credential" in w.source._key_origin
 
     run_virtual(main)
@@ -347,10 +344,7 @@ def test_404_shows_one_session_as_gone_and_checks_again() -> None:
 
 def test_429_waits_for_retry_after_and_keeps_the_last_state() -> None:
     async def main() -> tuple[list[float], list[str]]:
-        agp = SimAgp()
-        agp.create("s", "running")
-        async with agp_server(agp) as server, watching(server, sessions=("s",)) as w:
-            await w.rec.wait_for(lambda s: raw(s) == {"s": "running"}, within=10)
+        async with watched({"s": "running"}) as (_, server, w):
             server.faults.append(Fault("status", status=429, headers={"Retry-After": "7"}))
             server.faults.append(Fault("status", status=429))  # no Retry-After: back-off
             await asyncio.sleep(30)
@@ -363,10 +357,7 @@ def test_429_waits_for_retry_after_and_keeps_the_last_state() -> None:
 
 def test_5xx_backs_off_then_shows_disconnected() -> None:
     async def main() -> tuple[list[float], list[str]]:
-        agp = SimAgp()
-        agp.create("s", "running")
-        async with agp_server(agp) as server, watching(server, sessions=("s",)) as w:
-            await w.rec.wait_for(lambda s: raw(s) == {"s": "running"}, within=10)
+        async with watched({"s": "running"}) as (_, server, w):
             server.faults.extend(Fault("status", status=502) for _ in range(3))
             server.faults.append(
                 Fault("status", status=503, headers={"Retry-After": "20"}, body=b"{}")
@@ -415,10 +406,7 @@ def test_network_loss_is_disconnected_and_the_server_coming_back_heals_it() -> N
 
 def test_a_bad_reply_keeps_the_last_state() -> None:
     async def main() -> None:
-        agp = SimAgp()
-        agp.create("s", "running")
-        async with agp_server(agp) as server, watching(server, sessions=("s",)) as w:
-            await w.rec.wait_for(lambda s: raw(s) == {"s": "running"}, within=10)
+        async with watched({"s": "running"}) as (agp, server, w):
             server.faults.append(Fault("garbage", payload=b"<html>oops</html>"))
             server.faults.append(Fault("huge_frame", size=2 * 1024 * 1024))
             await asyncio.sleep(60)
