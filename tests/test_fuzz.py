@@ -42,20 +42,32 @@ from tests.conftest import Recorder, eventually
 
 # -- strategies --------------------------------------------------------------------------
 
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20)
-)
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+
+def scalars(text_size: int) -> st.SearchStrategy[Any]:
+    """Booleans, 64-bit integers, any float (NaN and infinities too) and short text."""
+    return (
+        st.booleans()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text(max_size=text_size)
+    )
+
+
+def nested(
+    leaf: st.SearchStrategy[Any], *, key_size: int, size: int, leaves: int
+) -> st.SearchStrategy[Any]:
+    """Lists and string-keyed tables of ``leaf`` values, nested."""
+    return st.recursive(
+        leaf,
+        lambda inner: (
+            st.lists(inner, max_size=size)
+            | st.dictionaries(st.text(max_size=key_size), inner, max_size=size)
+        ),
+        max_leaves=leaves,
+    )
+
+
+JSON = nested(st.none() | scalars(20), key_size=8, size=4, leaves=16)
 SESSION_STATES = [
     "thinking",
     "tool_running",
@@ -397,19 +409,7 @@ def toml_document(data: dict[str, Any]) -> str:
 
 
 # TOML has no null: values without None.
-TOML_SCALAR = (
-    st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12)
-)
-TOML_ANY = st.recursive(
-    TOML_SCALAR,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+TOML_ANY = nested(scalars(12), key_size=6, size=3, leaves=8)
 # What a typo or a slip puts in a config: out-of-range and non-finite numbers first.
 JUNK = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, 0, -1, 0.0, 1e300, -(2**63), "", "x"]),
