@@ -12,10 +12,12 @@ import argparse
 import asyncio
 import dataclasses
 import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
-from bridge.config import load_config, parse_config
+from bridge.config import Config, load_config, parse_config
 
-__all__ = ["header", "run_demo", "tour_seconds"]
+__all__ = ["demo_config", "header", "run_demo", "run_tour", "tour_seconds"]
 
 
 def tour_seconds(speed: float) -> float:
@@ -66,9 +68,6 @@ async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
     server = SimServer(agent, api_key=DEMO_KEY, debounce=0.2)
     await server.start()
     try:
-        base = load_config(args.config) if args.config else None
-        record = getattr(args, "record", None)
-        extra = [{"type": "record", "name": "record", "path": record}] if record else []
         source = {
             "type": "pocketpaw",
             "url": server.url,
@@ -84,29 +83,48 @@ async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
             # simulator's 0.2 s throttle the bus would gain nothing visible.
             "events": "off",
         }
-        config = parse_config(
-            {"sources": [source], "devices": [{"type": "terminal"}, *extra]}, file="<demo>"
-        )
-        if base is not None:
-            # The user's devices and theme, fed by the simulator.
-            config = dataclasses.replace(
-                config,
-                devices=base.devices + config.devices[1:],
-                theme=base.theme,
-                on_exit=base.on_exit,
-            )
+        config = demo_config(args, source)
         print(header(server.url, round_seconds), flush=True)
-        stop = asyncio.Event()
-        if args.duration:
-            asyncio.get_running_loop().call_later(args.duration, stop.set)
-        tour = asyncio.create_task(Tour(agent, server, speed=args.speed).run())
-        try:
-            return await run_bridge(config, stop)
-        finally:
-            tour.cancel()
-            await asyncio.gather(tour, return_exceptions=True)
+        return await run_tour(args, config, Tour(agent, server, speed=args.speed).run(), run_bridge)
     finally:
         await server.stop()
+
+
+def demo_config(args: argparse.Namespace, source: dict[str, Any]) -> Config:
+    """``source`` feeding the terminal, or the devices and theme of ``-c FILE``; ``--record``."""
+    base = load_config(args.config) if args.config else None
+    record = getattr(args, "record", None)
+    extra = [{"type": "record", "name": "record", "path": record}] if record else []
+    config = parse_config(
+        {"sources": [source], "devices": [{"type": "terminal"}, *extra]}, file="<demo>"
+    )
+    if base is None:
+        return config
+    # The user's devices and theme, fed by the simulator.
+    return dataclasses.replace(
+        config,
+        devices=base.devices + config.devices[1:],
+        theme=base.theme,
+        on_exit=base.on_exit,
+    )
+
+
+async def run_tour(
+    args: argparse.Namespace,
+    config: Config,
+    tour: Coroutine[Any, Any, Any],
+    run_bridge: Callable[[Config, asyncio.Event], Awaitable[int]],
+) -> int:
+    """The bridge on ``config`` while ``tour`` drives the simulator, ``--duration`` at most."""
+    stop = asyncio.Event()
+    if args.duration:
+        asyncio.get_running_loop().call_later(args.duration, stop.set)
+    task = asyncio.create_task(tour)
+    try:
+        return await run_bridge(config, stop)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -8,9 +8,7 @@ tasks would tell a running bridge about them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import dataclasses
 import secrets
 import sys
 import tempfile
@@ -58,42 +56,16 @@ def agp_source(url: str, key: str, directory: Path, speed: float) -> dict[str, A
 
 async def run_agp_demo(args: argparse.Namespace, run_bridge: RunBridge) -> int:
     """The demo with the simulated AgP as its source (devices and theme as ``run_demo``)."""
-    from bridge.config import load_config, parse_config
+    from bridge.demo import demo_config, run_tour
 
     key = secrets.token_urlsafe(16)
     agp = SimAgp()
     with tempfile.TemporaryDirectory(prefix="agentlight-agp-") as tmp:
         directory = Path(tmp)
         async with AgpServer(agp, api_key=key) as server:
-            base = load_config(args.config) if args.config else None
-            extra = (
-                [{"type": "record", "name": "record", "path": args.record}] if args.record else []
-            )
-            config = parse_config(
-                {
-                    "sources": [agp_source(server.url, key, directory, args.speed)],
-                    "devices": [{"type": "terminal"}, *extra],
-                },
-                file="<demo>",
-            )
-            if base is not None:
-                config = dataclasses.replace(
-                    config,
-                    devices=base.devices + config.devices[1:],
-                    theme=base.theme,
-                    on_exit=base.on_exit,
-                )
-            stop = asyncio.Event()
-            if args.duration:
-                asyncio.get_running_loop().call_later(args.duration, stop.set)
-            scenario = asyncio.create_task(
-                run_agp_scenario(agp, speed=args.speed, on_session=listing(directory))
-            )
-            try:
-                return await run_bridge(config, stop)
-            finally:
-                scenario.cancel()
-                await asyncio.gather(scenario, return_exceptions=True)
+            config = demo_config(args, agp_source(server.url, key, directory, args.speed))
+            scenario = run_agp_scenario(agp, speed=args.speed, on_session=listing(directory))
+            return await run_tour(args, config, scenario, run_bridge)
 
 
 async def serve_agp(
