@@ -12,7 +12,6 @@ injected by a test (``MockFactory(pin_class=MockPWMPin)``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from bridge.errors import DriverError
 from bridge.frame import Frame
 from devices.base import Driver
 from devices.ledcolor import Correction, check_correction, on_off
-from devices.ledview import single
+from devices.ledview import single, slot_caps
 
 # BCM numbers a Pi has on its 40-pin header.
 _GPIO_PINS = range(0, 28)
@@ -101,12 +100,7 @@ class GpioLedDriver(Driver):
         super().__init__(name, options)
         opts: GpioOptions = self.options
         self._factory = pin_factory
-        self._slot = opts.slot - 1 if opts.slot is not None else None
-        if self._slot is not None:
-            # A slot LED needs the session list; None = every session keeps a slot.
-            self.caps = dataclasses.replace(
-                self.caps, sessions=opts.slots, slots_shown=frozenset({self._slot})
-            )
+        self._slot, self.caps = slot_caps(self.caps, opts.slot, opts.slots)
         self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
         self._led: Any = None
         self._value: tuple[float, float, float] | None = None

@@ -6,8 +6,11 @@ same on a GPIO pin, a strip segment and a USB light.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bridge.frame import Frame
 from bridge.looks import BLACK, DARK, Color, Look
+from devices.base import Capabilities
 
 
 def slot_look(frame: Frame, slot: int) -> tuple[Look, Color] | None:
@@ -39,4 +42,21 @@ def single(frame: Frame, slot: int | None) -> tuple[Look, Color]:
     return DARK, BLACK
 
 
-__all__ = ["single", "slot_look"]
+def slot_caps(
+    caps: Capabilities, slot: int | None, slots: int | None
+) -> tuple[int | None, Capabilities]:
+    """A light's 0-based slot (None: the device's own look) and the caps it needs.
+
+    :param slot: the ``slot`` option, counted from 1.
+    :param slots: the ``slots`` option: how many lights share the sessions.
+
+    A slot light needs the session list (``slots`` None: every session keeps a
+    slot) and wakes only for its own slot's animations.
+    """
+    if slot is None:
+        return None, caps
+    index = slot - 1
+    return index, dataclasses.replace(caps, sessions=slots, slots_shown=frozenset({index}))
+
+
+__all__ = ["single", "slot_caps", "slot_look"]

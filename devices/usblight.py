@@ -25,7 +25,7 @@ from bridge.errors import DriverError, DriverUnavailable
 from bridge.frame import Frame
 from devices.base import Driver
 from devices.ledcolor import Correction, check_correction
-from devices.ledview import single
+from devices.ledview import single, slot_caps
 
 log = logging.getLogger("agentlight.devices.usblight")
 
@@ -107,11 +107,7 @@ class UsbLightDriver(Driver):
         super().__init__(name, options)
         opts: UsbLightOptions = self.options
         self._exclusive = exclusive
-        self._slot = opts.slot - 1 if opts.slot is not None else None
-        if self._slot is not None:
-            self.caps = dataclasses.replace(
-                self.caps, sessions=opts.slots, slots_shown=frozenset({self._slot})
-            )
+        self._slot, self.caps = slot_caps(self.caps, opts.slot, opts.slots)
         self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
         self._lights: list[_Open] = []
         self._lost: set[bytes] = set()
