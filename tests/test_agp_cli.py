@@ -11,23 +11,15 @@ from typing import Any
 
 import pytest
 
-from bridge.simulator.agp import SimAgp
+from bridge.simulator.agp import STATUSES, SimAgp
 from bridge.sources.agp_parse import parse_status, to_session
 from bridge.statusline import session_words
 from tests.agp_helpers import KEY, agp_server
 from tests.conftest import eventually
 from tests.test_cli import ROOT, agentlight, records
 
-EVERY_SHOWN = {
-    "pending",
-    "running",
-    "paused",
-    "idle",
-    "completed",
-    "failed",
-    "timed_out",
-    "interrupted",
-}
+# The scenario behind ``simulate --agp`` goes through every status the simulator knows.
+EVERY_SHOWN = set(STATUSES)
 
 
 def raw_states(lines: list[dict[str, Any]]) -> set[str]:

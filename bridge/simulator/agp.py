@@ -26,7 +26,7 @@ from bridge.simulator.faults import Fault
 from bridge.simulator.listener import Listener
 from bridge.simulator.wire import Connection, Request, json_body
 
-__all__ = ["BASE_PATH", "AgpServer", "SimAgp", "SimAgpSession", "status_path"]
+__all__ = ["BASE_PATH", "STATUSES", "AgpServer", "SimAgp", "SimAgpSession", "status_path"]
 
 log = logging.getLogger(__name__)
 
