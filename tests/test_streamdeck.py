@@ -12,6 +12,8 @@ import io
 import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,16 @@ async def open_driver(driver: StreamDeckDriver) -> StreamDeckDriver:
     return driver
 
 
+@asynccontextmanager
+async def opened(driver: StreamDeckDriver) -> AsyncIterator[StreamDeckDriver]:
+    """``driver`` open for the block, closed after it (however the block ends)."""
+    await driver.open()
+    try:
+        yield driver
+    finally:
+        await driver.close()
+
+
 def decoded(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data))
 
@@ -148,8 +160,7 @@ async def test_first_frame_writes_every_key_in_the_models_format(
     model: str, clock: Clock, frames: Frames
 ) -> None:
     keys, size, fmt = MODELS[model]
-    driver = await open_driver(make_driver(model, clock))
-    try:
+    async with opened(make_driver(model, clock)) as driver:
         before = driver.dummy_device.reports
         await driver.show(frames(status(session("websocket:a"), session("telegram:b"))))
         assert driver.key_writes == keys
@@ -162,8 +173,6 @@ async def test_first_frame_writes_every_key_in_the_models_format(
             assert sorted(image.size) == sorted(size)
         # The model's own set_key_image chopped them into reports on the transport.
         assert driver.dummy_device.reports - before >= keys
-    finally:
-        await driver.close()
 
 
 async def test_neo_and_plus_draw_a_summary_on_their_wide_screen(
@@ -171,15 +180,12 @@ async def test_neo_and_plus_draw_a_summary_on_their_wide_screen(
 ) -> None:
     for model, size in (("neo", (248, 58)), ("plus", (800, 100))):
         out = tmp_path / model
-        driver = await open_driver(make_driver(model, clock, preview_dir=str(out)))
-        try:
+        async with opened(make_driver(model, clock, preview_dir=str(out))) as driver:
             waiting = session("discord:q", SessionState.WAITING_FOR_USER, title="Delete it?")
             await driver.show(frames(status(session("websocket:a"), waiting)))
             screens = sorted(out.glob("deck-screen-*.png"))
             assert len(screens) == 1
             assert Image.open(screens[0]).size == size
-        finally:
-            await driver.close()
 
 
 async def test_pedal_shows_nothing_and_reports_presses(clock: Clock, frames: Frames) -> None:
@@ -213,8 +219,7 @@ async def test_pedal_shows_nothing_and_reports_presses(clock: Clock, frames: Fra
 
 
 async def test_a_change_in_one_session_writes_that_key_only(clock: Clock, frames: Frames) -> None:
-    driver = await open_driver(make_driver("mk2", clock))
-    try:
+    async with opened(make_driver("mk2", clock)) as driver:
         a, b, c = session("websocket:a"), session("websocket:b"), session("websocket:c")
         await driver.show(frames(status(a, b, c)))
         first = driver.key_writes
@@ -230,15 +235,12 @@ async def test_a_change_in_one_session_writes_that_key_only(clock: Clock, frames
         await driver.show(frames(status(a, b2)))
         assert driver.key_writes == first + 3
         assert {k for k, _ in list(driver.sent)[-2:]} == {0, 3}
-    finally:
-        await driver.close()
 
 
 async def test_sessions_keep_their_key_when_an_earlier_one_ends(
     clock: Clock, frames: Frames
 ) -> None:
-    driver = await open_driver(make_driver("mk2", clock))
-    try:
+    async with opened(make_driver("mk2", clock)) as driver:
         a, b, c = session("websocket:a"), session("websocket:b"), session("websocket:c")
         await driver.show(frames(status(a, b, c)))
         await driver.show(frames(status(b, c)))
@@ -246,13 +248,10 @@ async def test_sessions_keep_their_key_when_an_earlier_one_ends(
         assert roles[1].kind == "blank"
         assert roles[2].session is not None and roles[2].session.key == "websocket:b"
         assert roles[3].session is not None and roles[3].session.key == "websocket:c"
-    finally:
-        await driver.close()
 
 
 async def test_time_in_state_ticks_on_refresh(clock: Clock, frames: Frames) -> None:
-    driver = await open_driver(make_driver("mk2", clock))
-    try:
+    async with opened(make_driver("mk2", clock)) as driver:
         frame = frames(status(session("websocket:a", ago=5)))
         await driver.show(frame)
         first = driver.key_writes
@@ -260,15 +259,12 @@ async def test_time_in_state_ticks_on_refresh(clock: Clock, frames: Frames) -> N
         await driver.show(frame, force=True)  # the engine's 1 s refresh
         assert driver.key_writes == first + 1  # "5s" became "6s" on key 1
         assert driver.sent[-1][0] == 1
-    finally:
-        await driver.close()
 
 
 async def test_waiting_key_blinks_between_two_cached_images(
     clock: Clock, frames: Frames
 ) -> None:
-    driver = await open_driver(make_driver("mk2", clock))
-    try:
+    async with opened(make_driver("mk2", clock)) as driver:
         # since = 0: no ticking time, so only the blink changes the key.
         waiting = session("websocket:w", SessionState.WAITING_FOR_USER, title="Proceed?", ago=None)
         frame = frames(status(session("websocket:a", ago=None), waiting))
@@ -287,16 +283,13 @@ async def test_waiting_key_blinks_between_two_cached_images(
         clock.t = 5.0
         await driver.show(frame, force=True)
         assert len(driver._cache) == cached  # no new drawing for a blink
-    finally:
-        await driver.close()
 
 
 # -- paging ----------------------------------------------------------------------
 
 
 async def test_more_sessions_than_keys_page(clock: Clock, frames: Frames) -> None:
-    driver = await open_driver(make_driver("mini", clock))
-    try:
+    async with opened(make_driver("mini", clock)) as driver:
         many = [session(f"websocket:s{i}") for i in range(9)]
         many[7] = session("websocket:s7", SessionState.WAITING_FOR_USER)
         await driver.show(frames(status(*many)))
@@ -320,8 +313,6 @@ async def test_more_sessions_than_keys_page(clock: Clock, frames: Frames) -> Non
         await driver.handle_input(event)
         await driver.show(frames(status(*many)), force=True)
         assert driver.page == 0  # wraps around
-    finally:
-        await driver.close()
 
 
 def _target(driver: StreamDeckDriver, key: int) -> Any:
@@ -382,8 +373,7 @@ async def test_presses_come_from_the_library_thread_through_the_engine_door(
 
 
 async def test_global_key_cycles_brightness(clock: Clock, frames: Frames) -> None:
-    driver = await open_driver(make_driver("mk2", clock, brightness=60))
-    try:
+    async with opened(make_driver("mk2", clock, brightness=60)) as driver:
         frame = frames(status())
         await driver.show(frame)
         device = driver.dummy_device
@@ -399,8 +389,6 @@ async def test_global_key_cycles_brightness(clock: Clock, frames: Frames) -> Non
         await driver.handle_input(press)
         await driver.show(frame, force=True)
         assert device.feature_reports[-1][:3] == bytes([0x03, 0x08, 10])
-    finally:
-        await driver.close()
 
 
 async def test_actions_are_configurable_per_control(clock: Clock, frames: Frames) -> None:
@@ -417,8 +405,7 @@ async def test_actions_are_configurable_per_control(clock: Clock, frames: Frames
 
 
 async def test_deck_dims_when_idle_and_wakes_on_a_press(clock: Clock, frames: Frames) -> None:
-    driver = await open_driver(make_driver("mk2", clock, dim_after=30, dim_brightness=5))
-    try:
+    async with opened(make_driver("mk2", clock, dim_after=30, dim_brightness=5)) as driver:
         frame = frames(status(session("websocket:a", ago=0)))
         await driver.show(frame)
         device = driver.dummy_device
@@ -429,8 +416,6 @@ async def test_deck_dims_when_idle_and_wakes_on_a_press(clock: Clock, frames: Fr
         await driver.handle_input(InputEvent("deck", "key:3", True, _target(driver, 3)))
         await driver.show(frame, force=True)
         assert device.feature_reports[-1][:3] == bytes([0x03, 0x08, 60])
-    finally:
-        await driver.close()
 
 
 # -- unplug and replug -----------------------------------------------------------------
@@ -591,13 +576,10 @@ def test_server_text_cannot_drive_the_key() -> None:
 async def test_long_titles_fit_on_every_key_size(clock: Clock, frames: Frames) -> None:
     title = "A very long session title that never fits on one small key " * 3
     for model in ("mini", "mk2", "plus"):
-        driver = await open_driver(make_driver(model, clock))
-        try:
+        async with opened(make_driver(model, clock)) as driver:
             await driver.show(frames(status(session("websocket:a", title=title,
                                                     tokens=(123_456, 7_890)))))  # fmt: skip
             assert driver.key_writes == MODELS[model][0]
-        finally:
-            await driver.close()
 
 
 # -- preview -------------------------------------------------------------------------------
@@ -606,15 +588,12 @@ async def test_long_titles_fit_on_every_key_size(clock: Clock, frames: Frames) -
 async def test_preview_dir_gets_every_image_sent(
     clock: Clock, frames: Frames, tmp_path: Path
 ) -> None:
-    driver = await open_driver(make_driver("mini", clock, preview_dir=str(tmp_path)))
-    try:
+    async with opened(make_driver("mini", clock, preview_dir=str(tmp_path))) as driver:
         await driver.show(frames(status(session("websocket:a"))))
         files = _png_names(tmp_path)
         assert files[0] == "deck-key00-000001.png"
         assert len(files) == 6
         assert Image.open(tmp_path / files[1]).size == (80, 80)
-    finally:
-        await driver.close()
 
 
 def _png_names(directory: Path) -> list[str]:
