@@ -13,8 +13,10 @@ from bridge.frame import Frame
 from bridge.model import ConnectionState, SourceStatus
 from bridge.simulator import EVENTS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
 from bridge.sources.pocketpaw import PocketPawSource
+from bridge.sources.pocketpaw_events import BusEvent, Overlay
 from bridge.sources.pocketpaw_options import Options, is_local
 from tests.conftest import RunSource, eventually
+from tests.frames import make_session, make_snapshot
 from tests.rig import start_rig
 from tests.vclock import run_virtual, vloop
 
@@ -77,6 +79,28 @@ async def test_a_new_run_of_a_known_chat_has_its_title_from_its_first_frame(
         first = await rec.wait_for(lambda s: bool(titled(s)), start=mark)
         assert titled(first) == [(key, "thinking", "Fix the build")]
         assert source.state.frames == 1  # by the bus alone: no snapshot came in between
+
+
+def test_a_title_outlives_its_session_however_the_session_went() -> None:
+    def start(key: str, at: float) -> BusEvent:
+        return BusEvent("agent_start", key, {"session_key": key}, at, at)
+
+    def titles(overlay: Overlay) -> list[str | None]:
+        view = overlay.view(0.0)
+        return [s.title for s in view.sessions] if view else []
+
+    overlay = Overlay("pp", error_ttl=30.0, max_sessions=10)
+    overlay.rebase(make_snapshot(sessions=[make_session("websocket:a", title="Fix the build")]), 1)
+    # Gone from the next snapshot (the run ended between two of them): the title stays known.
+    overlay.rebase(make_snapshot("idle"), 2)
+    overlay.add(start("websocket:a", 3))
+    assert titles(overlay) == ["Fix the build"]
+    # Gone while the stream was down, and started again before the next snapshot.
+    overlay.rebase(make_snapshot(sessions=[make_session("websocket:b", title="Answer mail")]), 4)
+    overlay.forget()
+    overlay.add(start("websocket:b", 6))
+    overlay.rebase(make_snapshot("idle"), 5)  # taken before that start: replayed on top
+    assert titles(overlay) == ["Answer mail"]
 
 
 def test_a_snapshot_replaces_what_events_built_and_newer_events_stay() -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -140,11 +141,11 @@ class Overlay:
     def rebase(self, snapshot: Snapshot, as_of: float) -> None:
         """``snapshot`` is the truth as of loop time ``as_of``; newer events stay on top."""
         self._base = snapshot
+        gone = self._sessions
         self._sessions = {s.key: s for s in snapshot.sessions}
         self._touched = False
-        for session in snapshot.sessions:
-            if session.title:
-                self._remember_title(session.key, session.title)
+        # Before the replay below: a run restarted since the snapshot needs its title.
+        self._remember_titles(gone, self._sessions.keys())
         while self._recent and self._recent[0].at < as_of - _KEEP_SECONDS:
             self._recent.popleft()
         for event in self._recent:
@@ -164,6 +165,7 @@ class Overlay:
     def forget(self) -> None:
         """No snapshot holds any more (the status stream is down)."""
         self._base = None
+        self._remember_titles(self._sessions)
         self._sessions = {}
         self._touched = False
 
@@ -249,7 +251,7 @@ class Overlay:
         if session is None:
             return False
         if kind == "agent_end":
-            del sessions[key]
+            self._remember_titles({key: sessions.pop(key)})
             return True
         new: Session | None = None
         if kind == "thinking":
@@ -280,11 +282,19 @@ class Overlay:
             return old.title
         return self._titles.get(key)
 
-    def _remember_title(self, key: str, title: str) -> None:
+    def _remember_titles(self, sessions: dict[str, Session], staying: Iterable[str] = ()) -> None:
+        """Keep the titles of ``sessions`` that go (all but ``staying``) for a later run.
+
+        Only departures are noted: a live session's title is read from it, so a
+        snapshot costs a set difference, not a step per session.
+        """
         titles = self._titles
-        titles[key] = title
-        titles.move_to_end(key)
-        if len(titles) > _KEEP_TITLES:
+        for key in sessions.keys() - staying:
+            title = sessions[key].title
+            if title:
+                titles[key] = title
+                titles.move_to_end(key)
+        while len(titles) > _KEEP_TITLES:
             titles.popitem(last=False)
 
 
