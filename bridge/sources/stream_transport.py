@@ -62,11 +62,10 @@ class BulkStreamTransport(httpx.AsyncBaseTransport):
         try:
             conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
             await self._send(request, conn, writer, timeouts.get("write"))
-            head = await self._receive_head(request, conn, reader, timeouts.get("read"))
+            head, held = await self._receive_head(request, conn, reader, timeouts.get("read"))
         except BaseException:
             self._close(writer)
             raise
-        held, _ = conn.trailing_data
         body = _Body(self, request, reader, writer, _framing(head), held, timeouts.get("read"))
         return httpx.Response(
             head.status_code,
@@ -137,24 +136,23 @@ class BulkStreamTransport(httpx.AsyncBaseTransport):
         conn: h11.Connection,
         reader: asyncio.StreamReader,
         within: float | None,
-    ) -> h11.Response:
+    ) -> tuple[h11.Response, bytes]:
+        """The response head, and the body bytes read along with it."""
         read = 0
         while True:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as err:
                 raise httpx.RemoteProtocolError(str(err), request=request) from err
-            too_large = httpx.RemoteProtocolError(
-                f"response head larger than {MAX_HEAD} bytes", request=request
-            )
             if isinstance(event, h11.Response):
+                held, _ = conn.trailing_data
                 # h11 bounds only a head it is still waiting for; one read may hold it whole.
-                if read - len(conn.trailing_data[0]) > MAX_HEAD:
-                    raise too_large
-                return event
+                if read - len(held) > MAX_HEAD:
+                    raise _head_too_large(request)
+                return event, held
             if event is h11.NEED_DATA:
                 if read > MAX_HEAD:
-                    raise too_large
+                    raise _head_too_large(request)
                 data = await _read(request, reader, within)
                 if not data:
                     raise httpx.RemoteProtocolError(
@@ -194,22 +192,21 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         kind, length = self._framing
+        held, self._held = self._held, b""
+        if kind == "chunked":
+            blocks = self._chunked(held)
+        elif kind == "length":
+            blocks = self._counted(held[:length], length)
+        else:
+            blocks = self._until_close(held)
         try:
-            if kind == "chunked":
-                async for block in self._chunked():
-                    yield block
-            elif kind == "length":
-                async for block in self._counted(length):
-                    yield block
-            else:
-                async for block in self._until_close():
-                    yield block
+            async for block in blocks:
+                yield block
         finally:
             await self.aclose()
 
-    async def _chunked(self) -> AsyncIterator[bytes]:
+    async def _chunked(self, data: bytes) -> AsyncIterator[bytes]:
         decoder = ChunkedDecoder()
-        data, self._held = self._held, b""
         while True:
             try:
                 payload = decoder.feed(data)
@@ -229,8 +226,7 @@ class _Body(httpx.AsyncByteStream):
                     request=self._request,
                 )
 
-    async def _counted(self, length: int) -> AsyncIterator[bytes]:
-        data, self._held = self._held[:length], b""
+    async def _counted(self, data: bytes, length: int) -> AsyncIterator[bytes]:
         left = length
         while left:
             if data:
@@ -246,8 +242,7 @@ class _Body(httpx.AsyncByteStream):
                     request=self._request,
                 )
 
-    async def _until_close(self) -> AsyncIterator[bytes]:
-        data, self._held = self._held, b""
+    async def _until_close(self, data: bytes) -> AsyncIterator[bytes]:
         while True:
             if data:
                 yield data
@@ -257,6 +252,10 @@ class _Body(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         self._transport._close(self._writer)
+
+
+def _head_too_large(request: httpx.Request) -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError(f"response head larger than {MAX_HEAD} bytes", request=request)
 
 
 def target(request: httpx.Request) -> tuple[str, int, str | None]:
