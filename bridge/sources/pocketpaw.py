@@ -61,7 +61,7 @@ from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, credential
 from bridge.sources.pocketpaw_options import Options as PocketPawOptions
 from bridge.sources.pocketpaw_parse import parse_capped
 from bridge.sources.pocketpaw_state import PocketPawState
-from bridge.sources.sse import FrameReader, FrameTooLarge, Newest, batches, decode
+from bridge.sources.sse import FrameTooLarge, Newest, batches, decode
 
 __all__ = ["FrameTooLarge", "PocketPawSource"]
 
@@ -266,10 +266,11 @@ class PocketPawSource(Source):
                     client, STREAM_PATH, connect_within=self.o.connect_timeout, auth=self._auth_hint
                 ) as body:
                     answered = True
-                    reader = FrameReader(self.o.max_frame_bytes)
                     reconciler = asyncio.create_task(self._reconcile_loop(client))
                     try:
-                        following = batches(body, reader, deadline, self.o.stale_after)
+                        following = batches(
+                            body, self.o.max_frame_bytes, deadline, self.o.stale_after
+                        )
                         async with contextlib.aclosing(following):
                             async for batch in following:
                                 if batch.keepalives:

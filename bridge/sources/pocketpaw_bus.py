@@ -35,7 +35,7 @@ from bridge.sources.http import (
 )
 from bridge.sources.pocketpaw_events import MAPPED, Overlay, is_quiet, parse_event
 from bridge.sources.pocketpaw_options import Options, is_local
-from bridge.sources.sse import FrameReader, batches, decode
+from bridge.sources.sse import batches, decode
 
 __all__ = ["EVENTS_PATH", "BusFollower", "events_wanted"]
 
@@ -153,8 +153,7 @@ class BusFollower:
                     client, EVENTS_PATH, connect_within=self.o.connect_timeout, auth=self._auth_hint
                 ) as body:
                     opened = loop.time()
-                    reader = FrameReader(self.o.max_frame_bytes)
-                    following = batches(body, reader, deadline, stale_after)
+                    following = batches(body, self.o.max_frame_bytes, deadline, stale_after)
                     async with contextlib.aclosing(following):
                         async for batch in following:
                             if batch.frames:

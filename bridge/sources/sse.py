@@ -136,14 +136,16 @@ class FrameReader:
 
 
 async def batches(
-    body: AsyncIterable[bytes], reader: FrameReader, deadline: asyncio.Timeout, stale_after: float
+    body: AsyncIterable[bytes], max_frame_bytes: int, deadline: asyncio.Timeout, stale_after: float
 ) -> AsyncGenerator[Batch, None]:
     """What each read of ``body`` completed (empty reads left out), keeping ``deadline`` alive.
 
-    Alive means complete frames and keepalives, never bytes: a server dribbling a
-    byte a second, or a data line that never ends, lets ``deadline`` expire
-    ``stale_after`` seconds after the last complete one.
+    Frames are cut by a :class:`FrameReader` with ``max_frame_bytes``. Alive means
+    complete frames and keepalives, never bytes: a server dribbling a byte a second,
+    or a data line that never ends, lets ``deadline`` expire ``stale_after`` seconds
+    after the last complete one.
     """
+    reader = FrameReader(max_frame_bytes)
     loop = asyncio.get_running_loop()
     deadline.reschedule(loop.time() + stale_after)
     # Moving the deadline costs a timer; during a burst once in a while will do.
