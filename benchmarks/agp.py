@@ -23,7 +23,7 @@ from typing import Any
 from benchmarks import procs
 from benchmarks.cost import PtyReader, _spawn
 from benchmarks.report import Figure
-from bridge.secret import Secret
+from bridge.infra.secret import Secret
 from bridge.simulator.agp import AgpServer, SimAgp
 
 _KEY = "bench-key"
@@ -40,8 +40,8 @@ def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
 
 
 def _schedule() -> tuple[list[Figure], dict[str, Any]]:
-    from bridge.sources.agp import AgpSource
-    from bridge.sources.agp_options import Options
+    from bridge.sources.agp.options import Options
+    from bridge.sources.agp.source import AgpSource
     from tests.vclock import run_virtual
 
     async def main() -> list[float]:

@@ -22,12 +22,12 @@ from benchmarks import payloads
 from benchmarks.piped import Piped
 from benchmarks.report import Figure, percentile
 from bridge.engine import Device, Engine
-from bridge.frame import Frame
-from bridge.looks import Effect
-from bridge.model import GlobalState
-from bridge.sources.pocketpaw import PocketPawSource
-from bridge.sources.pocketpaw_options import Options
-from bridge.theme import default_theme
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.looks import Effect
+from bridge.pipeline.model import GlobalState
+from bridge.pipeline.theme import default_theme
+from bridge.sources.pocketpaw.options import Options
+from bridge.sources.pocketpaw.source import PocketPawSource
 from devices.base import Driver
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ from benchmarks.latency import StampDriver
 from benchmarks.procs import ROOT
 from benchmarks.report import Figure, percentile
 from bridge.engine import Device, Engine
-from bridge.theme import default_theme
+from bridge.pipeline.theme import default_theme
 
 MS = 1e6  # ns per ms
 
@@ -64,8 +64,8 @@ class Publisher:
 
 
 async def _latency(port: int, changes: int) -> dict[str, Any]:
-    from bridge.sources.mqtt import MqttSource
-    from bridge.sources.mqtt_options import Options
+    from bridge.sources.mqtt.options import Options
+    from bridge.sources.mqtt.source import MqttSource
 
     driver = StampDriver()
     engine = Engine([Device(driver, "session")], default_theme())

@@ -24,13 +24,13 @@ import time
 from typing import Any
 
 from bridge.engine import Device, Engine
-from bridge.frame import Frame
-from bridge.model import ConnectionState, GlobalState, Session, SessionState, Snapshot
-from bridge.mqtt_link import LinkState
+from bridge.net.mqtt import LinkState
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.model import ConnectionState, GlobalState, Session, SessionState, Snapshot
+from bridge.pipeline.theme import default_theme
 from bridge.sources.base import Source
-from bridge.theme import default_theme
 from devices.mock import MockDriver
-from devices.mqtt import MqttDriver, MqttOptions
+from devices.mqtt.publisher import MqttDriver, MqttOptions
 
 
 class StampedMqtt(MqttDriver):

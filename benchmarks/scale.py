@@ -16,11 +16,11 @@ from typing import Any
 
 from benchmarks import payloads
 from benchmarks.report import Figure
-from bridge.mapping import Mapper, frame_for
-from bridge.model import AgentStatus, ConnectionState, SourceStatus
-from bridge.sources.pocketpaw_options import Options
-from bridge.sources.pocketpaw_parse import parse_capped
-from bridge.theme import default_theme
+from bridge.pipeline.mapping import Mapper, frame_for
+from bridge.pipeline.model import AgentStatus, ConnectionState, SourceStatus
+from bridge.pipeline.theme import default_theme
+from bridge.sources.pocketpaw.options import Options
+from bridge.sources.pocketpaw.parse import parse_capped
 
 
 def _per_frame_us(

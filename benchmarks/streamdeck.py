@@ -42,8 +42,8 @@ def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
 def _render(n: int) -> tuple[list[Figure], dict[str, Any]]:
     from StreamDeck.ImageHelpers import PILHelper
 
-    from devices.streamdeck_dummy import dummy_deck
-    from devices.streamdeck_render import Face, render_key
+    from devices.streamdeck.dummy import dummy_deck
+    from devices.streamdeck.render import Face, render_key
 
     figures = []
     details: dict[str, Any] = {}
@@ -91,9 +91,9 @@ def _render(n: int) -> tuple[list[Figure], dict[str, Any]]:
 
 
 async def _writes(changes: int) -> tuple[list[Figure], dict[str, Any]]:
-    from bridge.looks import Effect
-    from bridge.mapping import Mapper, frame_for
-    from bridge.model import (
+    from bridge.pipeline.looks import Effect
+    from bridge.pipeline.mapping import Mapper, frame_for
+    from bridge.pipeline.model import (
         AgentStatus,
         ConnectionState,
         GlobalState,
@@ -102,9 +102,9 @@ async def _writes(changes: int) -> tuple[list[Figure], dict[str, Any]]:
         Snapshot,
         SourceStatus,
     )
-    from bridge.slots import SlotMap
-    from bridge.theme import default_theme
-    from devices.streamdeck import StreamDeckDriver, StreamDeckOptions
+    from bridge.pipeline.slots import SlotMap
+    from bridge.pipeline.theme import default_theme
+    from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
 
     now = [1000.0]
     driver = StreamDeckDriver(

@@ -11,14 +11,14 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bridge.config import DEFAULT_URL, Config, default_config, load_config, parse_config
 from bridge.engine import Device, Engine
-from bridge.errors import ConfigError
-from bridge.logsetup import setup_logging
-from bridge.signals import SIGNALS
+from bridge.infra.config import DEFAULT_URL, Config, default_config, load_config, parse_config
+from bridge.infra.errors import ConfigError
+from bridge.infra.logsetup import setup_logging
+from bridge.infra.signals import SIGNALS
 
 if TYPE_CHECKING:
-    from bridge.model import SourceStatus
+    from bridge.pipeline.model import SourceStatus
 
 log = logging.getLogger("agentlight")
 
@@ -91,7 +91,7 @@ def log_default() -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     setup_logging(args.verbose, args.quiet, config.log_level, default=log_default())
-    from bridge.service.credentials import warn_if_exposed
+    from bridge.infra.credentials import warn_if_exposed
 
     warn_if_exposed(config)
 
@@ -188,7 +188,7 @@ def source_publish(
     """Where the sources of ``config`` publish: the engine, through :class:`Hints` if asked."""
     if not hints:
         return engine.publish
-    from bridge.hints import Hints
+    from bridge.sources.hints import Hints
 
     return Hints(config, engine.publish)
 
@@ -367,6 +367,6 @@ def cmd_test_pattern(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from devices.streamdeck_preview import run_preview
+    from devices.streamdeck.preview import run_preview
 
     return run_preview(args)

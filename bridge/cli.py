@@ -385,7 +385,7 @@ def port_arg(text: str) -> int:
 
 def url_arg(text: str) -> str:
     """A PocketPaw base URL; a pasted endpoint URL or a bare host:port is understood."""
-    from bridge.urls import UrlError, base_url
+    from bridge.sources.pocketpaw.urls import UrlError, base_url
 
     try:
         return base_url(text)
@@ -394,7 +394,7 @@ def url_arg(text: str) -> str:
 
 
 def format_arg(text: str) -> str:
-    from bridge.statusline import check_template
+    from bridge.text.statusline import check_template
 
     try:
         check_template(text)
@@ -436,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # First thing: a stop signal during start-up (the imports below take a
     # while on a Pi Zero) is remembered and ends the start cleanly, instead of
     # killing the process with its devices lit or printing a traceback.
-    from bridge.signals import SIGNALS
+    from bridge.infra.signals import SIGNALS
 
     SIGNALS.reset()
     SIGNALS.install()

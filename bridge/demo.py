@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from bridge.config import Config, load_config, parse_config
+from bridge.infra.config import Config, load_config, parse_config
 
 __all__ = ["demo_config", "header", "run_demo", "run_tour", "tour_seconds"]
 

@@ -23,15 +23,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bridge.backoff import Backoff
-from bridge.frame import Frame
-from bridge.inputs import InputEvent
-from bridge.looks import Look
-from bridge.mapping import Mapped, Mapper, ShowMode, frame_for, next_wake
-from bridge.model import AgentStatus, ConnectionState, SourceStatus
-from bridge.slots import SlotMap
+from bridge.infra.backoff import Backoff
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.inputs import InputEvent
+from bridge.pipeline.looks import Look
+from bridge.pipeline.mapping import Mapped, Mapper, ShowMode, frame_for, next_wake
+from bridge.pipeline.model import AgentStatus, ConnectionState, SourceStatus
+from bridge.pipeline.slots import SlotMap
+from bridge.pipeline.theme import Theme
 from bridge.sources.base import Source
-from bridge.theme import Theme
 from devices.base import Driver, Health
 
 log = logging.getLogger("agentlight.engine")

@@ -11,8 +11,9 @@ import argparse
 import asyncio
 import time
 
-from bridge.config import Config
-from bridge.model import (
+from bridge.infra.config import Config
+from bridge.infra.signals import SIGNALS
+from bridge.pipeline.model import (
     ConnectionState,
     GlobalState,
     Session,
@@ -20,7 +21,6 @@ from bridge.model import (
     Snapshot,
     SourceStatus,
 )
-from bridge.signals import SIGNALS
 
 __all__ = ["made_up_status", "main"]
 

@@ -2,7 +2,7 @@
 
 The same sources as ``run`` (so the same URL, credentials and checks), no
 devices. Three shapes: a few lines for people, the versioned JSON form
-(:mod:`bridge.status_json`) for scripts, or one ``--format`` line for a shell
+(:mod:`bridge.pipeline.status_json`) for scripts, or one ``--format`` line for a shell
 prompt or a tmux status bar.
 """
 
@@ -14,10 +14,10 @@ import sys
 import time
 from collections.abc import Callable
 
-from bridge.config import Config
-from bridge.model import AgentStatus, ConnectionState, SourceStatus
-from bridge.signals import SIGNALS
-from bridge.statusline import (
+from bridge.infra.config import Config
+from bridge.infra.signals import SIGNALS
+from bridge.pipeline.model import AgentStatus, ConnectionState, SourceStatus
+from bridge.text.statusline import (
     duration,
     fields,
     format_line,
@@ -25,7 +25,7 @@ from bridge.statusline import (
     session_name,
     session_words,
 )
-from bridge.textsafe import clean, safe_json
+from bridge.text.textsafe import clean, safe_json
 
 __all__ = ["main", "read_status", "render"]
 
@@ -36,7 +36,7 @@ def render(status: AgentStatus, args: argparse.Namespace, now: float | None = No
     """What ``status`` prints for ``status``, in the shape ``args`` asks for."""
     now = time.time() if now is None else now
     if args.json:
-        from bridge.status_json import status_to_json
+        from bridge.pipeline.status_json import status_to_json
 
         return safe_json(status_to_json(status, now))
     if args.format:

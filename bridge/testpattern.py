@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from bridge.config import Config
-from bridge.errors import ConfigError
-from bridge.looks import Look
-from bridge.model import (
+from bridge.infra.config import Config
+from bridge.infra.errors import ConfigError
+from bridge.pipeline.looks import Look
+from bridge.pipeline.model import (
     ConnectionState,
     GlobalState,
     Session,
@@ -27,7 +27,7 @@ from bridge.model import (
     Snapshot,
     SourceStatus,
 )
-from bridge.theme import Theme
+from bridge.pipeline.theme import Theme
 
 SOURCE = "test-pattern"
 MAX_TOOLS = 3

@@ -30,10 +30,10 @@ Adding a driver (one module per family, like busylight-core's vendors):
    hardware handle as an injectable option or constructor argument (a pin
    factory, a serial URL, a transport) so tests use the library's own mocks,
    and run blocking calls with ``await self.blocking(fn, *args)`` (the
-   driver's own thread). Raise :class:`bridge.errors.DriverUnavailable` with a
+   driver's own thread). Raise :class:`bridge.infra.errors.DriverUnavailable` with a
    one-line message naming the fix when the hardware is missing or forbidden;
    the engine logs it once and reopens with back-off (replug comes back alone).
-4. Input: turn a key or button callback into an :class:`bridge.inputs.InputEvent`
+4. Input: turn a key or button callback into an :class:`bridge.pipeline.inputs.InputEvent`
    saying what the control showed (``Target`` global, a session's ``ref``, or a
    control such as ``page-next``) and hand it over with ``self.emit_input(e)``
    (on the loop) or ``self.emit_input_threadsafe(e)`` (from the library's
@@ -55,13 +55,13 @@ from typing import Any
 
 DRIVERS: dict[str, str] = {
     "terminal": "devices.terminal:TerminalDriver",
-    "gpio": "devices.gpio_led:GpioLedDriver",
-    "serial": "devices.serial_led:SerialLedDriver",
-    "usblight": "devices.usblight:UsbLightDriver",
+    "gpio": "devices.led.gpio:GpioLedDriver",
+    "serial": "devices.led.serial:SerialLedDriver",
+    "usblight": "devices.led.usblight:UsbLightDriver",
     "record": "devices.record:RecordDriver",
     "mock": "devices.mock:MockDriver",
-    "mqtt": "devices.mqtt:MqttDriver",
-    "streamdeck": "devices.streamdeck:StreamDeckDriver",
+    "mqtt": "devices.mqtt.publisher:MqttDriver",
+    "streamdeck": "devices.streamdeck.driver:StreamDeckDriver",
 }
 
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from bridge.looks import Color
+from bridge.pipeline.looks import Color
 
 __all__ = ["RESET", "Depth", "color_depth", "fg", "visible"]
 

@@ -1,6 +1,6 @@
 """The driver interface every device implements.
 
-A driver is given whole :class:`~bridge.frame.Frame` objects and shows them.
+A driver is given whole :class:`~bridge.pipeline.frame.Frame` objects and shows them.
 It knows nothing about sources. Public methods do the shared work (skip
 unchanged frames, track health, wrap errors) and call the ``_``-prefixed hooks
 subclasses implement, the way busylight-core's ``on()`` calls ``_on()``.
@@ -42,10 +42,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
-from bridge.errors import DriverError
-from bridge.frame import Frame
-from bridge.inputs import InputEvent
-from bridge.looks import Effect
+from bridge.infra.errors import DriverError
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.inputs import InputEvent
+from bridge.pipeline.looks import Effect
 
 log = logging.getLogger("agentlight.devices")
 T = TypeVar("T")

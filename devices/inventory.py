@@ -245,7 +245,7 @@ class _DeckMessages:
 def _deck_messages() -> _DeckMessages:
     """The Stream Deck driver's own one-line fixes, so both places say the same."""
     try:
-        from devices import streamdeck
+        from devices.streamdeck import driver as streamdeck
 
         return _DeckMessages(streamdeck._no_hidapi_message, streamdeck._open_failure)
     except Exception:  # its imaging libraries missing: plain words will do
@@ -343,7 +343,7 @@ def board_model() -> str:
 
 def render_text(sections: list[Section]) -> str:
     """Plain lines; names and serial numbers come from the devices, so they are cleaned."""
-    from bridge.textsafe import clean
+    from bridge.text.textsafe import clean
 
     lines: list[str] = []
     for section in sections:

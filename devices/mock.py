@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
-from bridge.errors import DriverUnavailable
-from bridge.frame import Frame
-from bridge.inputs import GLOBAL, InputEvent, Target
-from bridge.looks import Color, Effect, Look
-from bridge.model import GlobalState
+from bridge.infra.errors import DriverUnavailable
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.inputs import GLOBAL, InputEvent, Target
+from bridge.pipeline.looks import Color, Effect, Look
+from bridge.pipeline.model import GlobalState
 from devices.base import Driver
 
 #: What :meth:`MockDriver.assert_looks` accepts for one expected entry.
@@ -45,7 +45,7 @@ class MockOptions:
     :param hang_show: every ``show`` waits forever (until cancelled), like a
         device that stopped answering.
     :param fault: what an injected failure raises: ``"unavailable"`` raises
-        :class:`~bridge.errors.DriverUnavailable` (a device that went away),
+        :class:`~bridge.infra.errors.DriverUnavailable` (a device that went away),
         ``"error"`` a plain ``RuntimeError`` (a driver bug, which the base
         class wraps in ``DriverError``).
     :param fps: the driver's ``MAX_FPS``, so tests can make pulses cheap or dense.

@@ -15,7 +15,7 @@ like this (wrapped here)::
      "sources": [{"name": "pocketpaw", "connection": "connected", "state": "active", ...}]}
 
 Apart from ``t``, ``device``, ``look``, ``focus`` and each session's ``look``,
-it is the versioned JSON form of :mod:`bridge.status_json`, so every session
+it is the versioned JSON form of :mod:`bridge.pipeline.status_json`, so every session
 says its source and every source its connection state. ``t`` is wall-clock time
 (``time.time()``). ``look.color`` is the look's full color, not a sampled one:
 effects are recorded as data (``"effect": "pulse"``), so the engine never
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bridge.frame import Frame
-from bridge.looks import DARK, Effect, Look
-from bridge.status_json import status_to_json
-from bridge.textsafe import safe_json
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.looks import DARK, Effect, Look
+from bridge.pipeline.status_json import status_to_json
+from bridge.text.textsafe import safe_json
 from devices.base import Driver
 
 
@@ -135,7 +135,7 @@ class RecordDriver(Driver):
 def frame_record(frame: Frame, now: float | None = None) -> dict[str, Any]:
     """Everything a line records about ``frame`` except its time.
 
-    The versioned JSON form of the status (:mod:`bridge.status_json`: every
+    The versioned JSON form of the status (:mod:`bridge.pipeline.status_json`: every
     session with its source, each source's connection state) plus what this
     device shows: its main look, each session's look, and the focus.
     """

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import ClassVar, Literal, TextIO
 
-from bridge.frame import Frame
-from bridge.looks import BLACK, Effect
-from bridge.model import Session, SessionRef, SessionState
-from bridge.statusline import duration, global_words, session_name, session_words
-from bridge.textsafe import clean, cut
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.looks import BLACK, Effect
+from bridge.pipeline.model import Session, SessionRef, SessionState
+from bridge.text.statusline import duration, global_words, session_name, session_words
+from bridge.text.textsafe import clean, cut
 from devices.ansi import RESET, Depth, color_depth, fg, visible
 from devices.base import Driver
 

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.model import Session, SourceStatus
+from bridge.pipeline.model import Session, SourceStatus
 from bridge.simulator.agp import AgpServer, SimAgp
-from bridge.sources.agp import AgpSource
-from bridge.sources.agp_options import Options
+from bridge.sources.agp.options import Options
+from bridge.sources.agp.source import AgpSource
 from tests.conftest import Recorder
 from tests.rig import TimedTransport
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from bridge.model import ConnectionState, GlobalState, SourceStatus
+from bridge.pipeline.model import ConnectionState, GlobalState, SourceStatus
 from bridge.simulator import SimAgent, SimServer
-from bridge.sources.pocketpaw import PocketPawSource
-from bridge.sources.pocketpaw_options import API_KEY_ENV, TOKEN_ENV, Options
+from bridge.sources.pocketpaw.options import API_KEY_ENV, TOKEN_ENV, Options
+from bridge.sources.pocketpaw.source import PocketPawSource
 
 # CI runs the same examples every time: a failure there is one anybody can replay.
 settings.register_profile("ci", derandomize=True, print_blob=True, database=None)

@@ -1,4 +1,4 @@
-"""Build realistic :class:`~bridge.frame.Frame` objects for tests in one line.
+"""Build realistic :class:`~bridge.pipeline.frame.Frame` objects for tests in one line.
 
 Tests of drivers, mappings and the engine all need frames; building one by hand
 means an ``AgentStatus``, ``Session`` objects, ``Look`` objects and a sampled
@@ -8,7 +8,7 @@ is about::
     make_frame("active", [("websocket:abc", "tool_running", "bash")], color="#ff8000")
 
 Sessions may be given as ``(key, state)``, ``(key, state, tool)`` or a ready
-:class:`~bridge.model.Session` (from :func:`make_session`, for tokens, ``since``
+:class:`~bridge.pipeline.model.Session` (from :func:`make_session`, for tokens, ``since``
 and the rest).
 """
 
@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from bridge.effects import sample
-from bridge.frame import Frame, SessionView
-from bridge.looks import Color, Effect, Look
-from bridge.model import (
+from bridge.pipeline.effects import sample
+from bridge.pipeline.frame import Frame, SessionView
+from bridge.pipeline.looks import Color, Effect, Look
+from bridge.pipeline.model import (
     AgentStatus,
     ConnectionState,
     GlobalState,

@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Sequence
 
 from bridge.engine import Device, Engine
-from bridge.model import ConnectionState, SourceStatus
-from bridge.theme import default_theme
+from bridge.pipeline.model import ConnectionState, SourceStatus
+from bridge.pipeline.theme import default_theme
 from devices.base import Driver
 from tests.frames import make_source
 

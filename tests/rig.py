@@ -1,6 +1,6 @@
 """A whole bridge for fault tests: a PocketPaw source and mock devices behind the Engine.
 
-:class:`Rig` wires :class:`~bridge.sources.pocketpaw.PocketPawSource` to an
+:class:`Rig` wires :class:`~bridge.sources.pocketpaw.source.PocketPawSource` to an
 :class:`~bridge.engine.Engine` with mock drivers, records every status the
 source publishes (with the loop's time) and every request it makes, and on
 :meth:`Rig.finish` checks that nothing crashed on the way.
@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 
 from bridge.engine import Device, Engine
-from bridge.frame import Frame
-from bridge.model import GlobalState, SourceStatus
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.model import GlobalState, SourceStatus
+from bridge.pipeline.theme import default_theme
 from bridge.simulator import STREAM_PATH, Fault, SimAgent, SimServer
-from bridge.sources.pocketpaw import PocketPawSource
-from bridge.sources.pocketpaw_options import Options
-from bridge.theme import default_theme
+from bridge.sources.pocketpaw.options import Options
+from bridge.sources.pocketpaw.source import PocketPawSource
 from devices.base import Driver
 from devices.mock import MockDriver
 from tests.vclock import run_virtual, vloop

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bridge.simulator.agp import STATUSES, SimAgp
-from bridge.sources.agp_parse import parse_status, to_session
-from bridge.statusline import session_words
+from bridge.sources.agp.parse import parse_status, to_session
+from bridge.text.statusline import session_words
 from tests.agp_helpers import KEY, agp_server
 from tests.conftest import eventually
 from tests.test_cli import ROOT, agentlight, records

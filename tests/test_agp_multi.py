@@ -10,18 +10,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bridge.config import parse_config
 from bridge.engine import Device, Engine
-from bridge.frame import Frame
-from bridge.inputs import Target
-from bridge.model import GlobalState, SessionRef, SessionState
+from bridge.infra.config import parse_config
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.inputs import Target
+from bridge.pipeline.model import GlobalState, SessionRef, SessionState
+from bridge.pipeline.theme import default_theme
 from bridge.simulator import SimAgent, SimServer
 from bridge.simulator.agp import SimAgp
-from bridge.sources.agp import AgpSource
-from bridge.sources.agp_options import Options as AgpOptions
-from bridge.sources.pocketpaw import PocketPawSource
-from bridge.sources.pocketpaw_options import Options as PPOptions
-from bridge.theme import default_theme
+from bridge.sources.agp.options import Options as AgpOptions
+from bridge.sources.agp.source import AgpSource
+from bridge.sources.pocketpaw.options import Options as PPOptions
+from bridge.sources.pocketpaw.source import PocketPawSource
 from devices.mock import MockDriver, MockOptions
 from devices.terminal import TerminalDriver, TerminalOptions
 from tests.agp_helpers import KEY, agp_server

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.model import ModelUsage, SessionState, TokenUsage
-from bridge.sources.agp_parse import STATES, StatusError, parse_status, to_session
+from bridge.pipeline.model import ModelUsage, SessionState, TokenUsage
+from bridge.sources.agp.parse import STATES, StatusError, parse_status, to_session
 
 DOC_EXAMPLE = {
     "status": "running",

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.inputs import InputEvent, Target
-from bridge.model import (
+from bridge.infra.secret import Secret
+from bridge.pipeline.inputs import InputEvent, Target
+from bridge.pipeline.model import (
     ConnectionState,
     GlobalState,
     ModelUsage,
@@ -24,11 +25,10 @@ from bridge.model import (
     SessionState,
     TokenUsage,
 )
-from bridge.secret import Secret
 from bridge.simulator.agp import SimAgp, status_path
 from bridge.simulator.faults import Fault
-from bridge.sources.agp import _PUBLISH_GAP
-from bridge.sources.agp_options import Options
+from bridge.sources.agp.options import Options
+from bridge.sources.agp.source import _PUBLISH_GAP
 from tests.agp_helpers import KEY, agp_server, keys, raw, session, watched, watching
 from tests.vclock import gaps, run_virtual, vloop
 
@@ -567,7 +567,7 @@ def test_many_subagents_one_after_another_keep_being_followed() -> None:
 
 
 def test_deeply_nested_subagents_keep_their_order_without_recursion() -> None:
-    from bridge.sources.agp import AgpSource, _Watch
+    from bridge.sources.agp.source import AgpSource, _Watch
 
     source = AgpSource("agp", Options(api_key=Secret("k"), sessions=("s0",)), lambda s: None)
     # A chain far deeper than Python's recursion limit, added leaf first.
@@ -634,8 +634,8 @@ def test_a_url_without_the_api_base_gets_a_hint(caplog: pytest.LogCaptureFixture
 def test_key_order_config_then_credential_then_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from bridge.errors import ConfigError
-    from bridge.sources.agp import resolve_key
+    from bridge.infra.errors import ConfigError
+    from bridge.sources.agp.source import resolve_key
 
     monkeypatch.setenv("H_API_KEY", "from-env")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))

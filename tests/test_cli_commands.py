@@ -16,7 +16,7 @@ import pytest
 
 from bridge.cli import build_parser, parse_args
 from bridge.simulator import SimAgent, SimServer
-from bridge.urls import UrlError, base_url
+from bridge.sources.pocketpaw.urls import UrlError, base_url
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent

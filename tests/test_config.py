@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import load_config
-from bridge.errors import ConfigError
-from bridge.looks import Color
-from bridge.model import GlobalState
+from bridge.infra.config import load_config
+from bridge.infra.errors import ConfigError
+from bridge.pipeline.looks import Color
+from bridge.pipeline.model import GlobalState
 
 GOOD = """
 [bridge]
@@ -171,7 +171,7 @@ def test_theme_file_is_layered_and_relative_to_config(tmp_path: Path) -> None:
             '[theme]\nfile = "mytheme.toml"\n',
         )
     )
-    from bridge.model import SessionState
+    from bridge.pipeline.model import SessionState
 
     look = config.theme.session_look(SessionState.THINKING, tool=None, channel="x")
     assert look.color == Color.parse("teal")

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.config import load_config, parse_config
-from bridge.errors import ConfigError, ConfigErrors
-from bridge.secret import redact_url
-from bridge.validate import from_table
+from bridge.infra.config import load_config, parse_config
+from bridge.infra.errors import ConfigError, ConfigErrors
+from bridge.infra.secret import redact_url
+from bridge.infra.validate import from_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "hunter2-S3CRET"

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from bridge.engine import Device, Engine
-from bridge.frame import Frame
-from bridge.inputs import InputEvent, Target
-from bridge.looks import Color
-from bridge.mapping import Mapper, frame_for
-from bridge.model import (
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.inputs import InputEvent, Target
+from bridge.pipeline.looks import Color
+from bridge.pipeline.mapping import Mapper, frame_for
+from bridge.pipeline.model import (
     AgentStatus,
     ConnectionState,
     GlobalState,
@@ -28,10 +28,10 @@ from bridge.model import (
     SourceStatus,
     TokenUsage,
 )
-from bridge.slots import SlotMap
+from bridge.pipeline.slots import SlotMap
+from bridge.pipeline.status_json import VERSION, status_from_json, status_to_json
+from bridge.pipeline.theme import default_theme, parse_theme
 from bridge.sources.base import Source
-from bridge.status_json import VERSION, status_from_json, status_to_json
-from bridge.theme import default_theme, parse_theme
 from devices.mock import MockDriver, MockOptions
 from devices.record import RecordDriver, RecordOptions
 from tests.conftest import eventually
@@ -393,8 +393,8 @@ def test_frames_equal_when_only_the_time_differs() -> None:
 
 async def test_fps_and_refresh_are_set_per_device_in_the_config() -> None:
     from bridge.app import build_engine
-    from bridge.config import parse_config
-    from bridge.errors import ConfigError
+    from bridge.infra.config import parse_config
+    from bridge.infra.errors import ConfigError
 
     config = parse_config(
         {

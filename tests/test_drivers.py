@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.errors import DriverError, DriverUnavailable
-from bridge.looks import Effect
+from bridge.infra.errors import DriverError, DriverUnavailable
+from bridge.pipeline.looks import Effect
 from devices.mock import MockDriver, MockOptions
 from devices.record import RecordDriver, RecordOptions
 from devices.terminal import TerminalDriver, TerminalOptions

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import effects
-from bridge.looks import BLACK, Color, Effect, Look
-from bridge.mapping import Mapper, frame_for, next_wake, select
-from bridge.model import (
+from bridge.pipeline import effects
+from bridge.pipeline.looks import BLACK, Color, Effect, Look
+from bridge.pipeline.mapping import Mapper, frame_for, next_wake, select
+from bridge.pipeline.model import (
     AgentStatus,
     ConnectionState,
     GlobalState,
@@ -15,7 +15,7 @@ from bridge.model import (
     SessionRef,
     SessionState,
 )
-from bridge.theme import default_theme, parse_theme
+from bridge.pipeline.theme import default_theme, parse_theme
 from tests.frames import make_session, make_source, make_status
 
 RED = Color.parse("#ff0000")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bridge.engine import Device, Engine
-from bridge.looks import BLACK, Color
-from bridge.theme import default_theme
+from bridge.pipeline.looks import BLACK, Color
+from bridge.pipeline.theme import default_theme
 from devices.mock import MockDriver, MockOptions
 from tests.conftest import eventually
 from tests.frames import make_source
@@ -116,7 +116,7 @@ async def test_hanging_device_is_timed_out_and_others_stay_on_time(start) -> Non
 
 
 async def test_on_exit_look_is_left_on_devices(start) -> None:  # type: ignore[no-untyped-def]
-    from bridge.looks import Look
+    from bridge.pipeline.looks import Look
 
     mock = MockDriver("m")
     exit_look = Look(Color.parse("green"), brightness=0.1)
@@ -144,7 +144,7 @@ async def test_animation_is_stepped_only_while_something_animates(start) -> None
 
 
 async def test_theme_swap_redraws_without_touching_sources(start) -> None:  # type: ignore[no-untyped-def]
-    from bridge.theme import parse_theme
+    from bridge.pipeline.theme import parse_theme
 
     mock = MockDriver("m")
     r = await start(mock)

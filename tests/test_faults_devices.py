@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 
 from bridge.engine import Device, Engine
-from bridge.errors import DriverUnavailable
-from bridge.frame import Frame
-from bridge.mapping import Mapper, next_wake
-from bridge.model import (
+from bridge.infra.errors import DriverUnavailable
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.mapping import Mapper, next_wake
+from bridge.pipeline.model import (
     AgentStatus,
     GlobalState,
     SessionState,
     SourceStatus,
 )
-from bridge.theme import default_theme
+from bridge.pipeline.theme import default_theme
 from devices.mock import MockDriver, MockOptions
 from tests.frames import make_source
 from tests.vclock import gaps, run_virtual, vloop

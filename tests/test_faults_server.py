@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from bridge.frame import Frame
-from bridge.model import ConnectionState, GlobalState
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.model import ConnectionState, GlobalState
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
 from tests.conftest import FAST, eventually
 from tests.rig import Rig, start_rig, stream_back_off

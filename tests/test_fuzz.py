@@ -28,16 +28,16 @@ from httpx_sse import ServerSentEvent
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bridge.config import Config, load_config
-from bridge.errors import ConfigError
-from bridge.mapping import Mapper, frame_for, next_wake
-from bridge.model import AgentStatus, ConnectionState, SourceStatus
+from bridge.infra.config import Config, load_config
+from bridge.infra.errors import ConfigError
+from bridge.pipeline.mapping import Mapper, frame_for, next_wake
+from bridge.pipeline.model import AgentStatus, ConnectionState, SourceStatus
+from bridge.pipeline.theme import default_theme
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
-from bridge.sources.pocketpaw import PocketPawSource
-from bridge.sources.pocketpaw_options import Options
-from bridge.sources.pocketpaw_parse import FrameError, parse_status
+from bridge.sources.pocketpaw.options import Options
+from bridge.sources.pocketpaw.parse import FrameError, parse_status
+from bridge.sources.pocketpaw.source import PocketPawSource
 from bridge.sources.sse import FrameReader, FrameTooLarge, decode
-from bridge.theme import default_theme
 from tests.conftest import Recorder, eventually
 
 # -- strategies --------------------------------------------------------------------------

@@ -19,14 +19,14 @@ import gpiozero.pins.mock as gpiozero_mock
 from gpiozero import Device as GpioDevice
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from bridge import effects
-from bridge.errors import ConfigError, DriverError
-from bridge.looks import Color, Effect, Look
-from bridge.theme import default_theme
-from bridge.validate import from_table
+from bridge.infra.errors import ConfigError, DriverError
+from bridge.infra.validate import from_table
+from bridge.pipeline import effects
+from bridge.pipeline.looks import Color, Effect, Look
+from bridge.pipeline.theme import default_theme
 from devices import driver_class
-from devices.gpio_led import GpioLedDriver, GpioOptions, named_factory
-from devices.ledcolor import Correction
+from devices.led.color import Correction
+from devices.led.gpio import GpioLedDriver, GpioOptions, named_factory
 from tests.ledrig import EngineRun, disconnected, status
 from tests.vclock import run_virtual, vloop
 
@@ -94,7 +94,7 @@ def test_pulse_follows_gamma_curve_at_30_fps(
 ) -> None:
     """Thinking: a blue 2 s pulse. Each duty is the gamma of the sampled look at that instant."""
     look = default_theme().session_look(
-        __import__("bridge.model", fromlist=["SessionState"]).SessionState.THINKING,
+        __import__("bridge.pipeline.model", fromlist=["SessionState"]).SessionState.THINKING,
         tool=None,
         channel="websocket",
     )
@@ -200,7 +200,7 @@ def test_slot_leds_keep_their_session(
             return tuple(round(v, 4) for v in d.rgbled.value)
 
         theme = default_theme()
-        from bridge.model import GlobalState, SessionState
+        from bridge.pipeline.model import GlobalState, SessionState
 
         fix = Correction()
 

@@ -8,11 +8,11 @@ import logging
 
 import pytest
 
-from bridge.errors import ConfigError
-from bridge.model import SessionState
+from bridge.infra.errors import ConfigError
+from bridge.pipeline.model import SessionState
+from bridge.pipeline.theme import default_theme, parse_theme
 from bridge.simulator import STREAM_PATH, Fault, SimAgent, SimServer
-from bridge.sources.pocketpaw_options import Options
-from bridge.theme import default_theme, parse_theme
+from bridge.sources.pocketpaw.options import Options
 from tests.conftest import RunSource
 
 IDLE = json.dumps({"global": {"state": "idle", "active_sessions": 0}, "sessions": []})
@@ -106,7 +106,7 @@ def test_theme_cache_does_not_grow_with_server_sent_names() -> None:
 
 
 def test_nan_is_not_a_number_for_options(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from bridge.config import load_config
+    from bridge.infra.config import load_config
 
     cfg = tmp_path / "c.toml"
     cfg.write_text('[[sources]]\ntype="pocketpaw"\nreconnect_min = nan\n[[devices]]\ntype="mock"\n')
@@ -117,7 +117,7 @@ def test_nan_is_not_a_number_for_options(tmp_path) -> None:  # type: ignore[no-u
 async def test_long_rate_limit_pause_stops_showing_the_old_state(
     agent: SimAgent, server: SimServer, run_source: RunSource
 ) -> None:
-    from bridge.model import ConnectionState
+    from bridge.pipeline.model import ConnectionState
 
     _, rec = await run_source(server.url)
     agent.agent_start("websocket:a")

@@ -16,7 +16,7 @@ import logging
 
 import pytest
 
-from bridge.model import ConnectionState, SourceStatus
+from bridge.pipeline.model import ConnectionState, SourceStatus
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
 from tests.conftest import RunSource, eventually
 from tests.rig import Rig, start_rig, stream_back_off

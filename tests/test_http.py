@@ -6,8 +6,8 @@ import email.utils
 
 import pytest
 
-from bridge.backoff import Backoff
-from bridge.errors import SourceUnavailable
+from bridge.infra.backoff import Backoff
+from bridge.infra.errors import SourceUnavailable
 from bridge.sources.http import MAX_RETRY_AFTER, RateLimited, parse_retry_after, retry_delay
 
 NOW = 1_800_000_000.0

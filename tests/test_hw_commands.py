@@ -21,12 +21,12 @@ from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 from bridge.cli import main
-from bridge.config import parse_config
-from bridge.errors import ConfigError
+from bridge.infra.config import parse_config
+from bridge.infra.errors import ConfigError
+from bridge.pipeline.theme import default_theme
 from bridge.testpattern import pattern, run_test_pattern
-from bridge.theme import default_theme
 from devices import inventory
-from devices.serial_proto import adalight_header
+from devices.led.serial_protocol import adalight_header
 from tests.ptyboard import Board
 from tests.test_usblight import blinkstick_square
 
@@ -134,7 +134,7 @@ def test_udev_rules_printed_are_the_shipped_files(capsys: pytest.CaptureFixture[
 
 
 def test_udev_hints_name_a_file_udev_reads_before_uaccess() -> None:
-    from devices.usblight import explain_usb_error
+    from devices.led.usblight import explain_usb_error
 
     # 73-seat-late.rules applies uaccess: a 99- file would come too late for it.
     for hint in (inventory._udev_fix("/dev/hidraw0"), explain_usb_error(PermissionError("x"))):
@@ -218,7 +218,7 @@ async def test_test_pattern_stops_early_and_dark() -> None:
     )
     assert code == 0
     assert out.getvalue().count("\n") == 2  # one step shown, then "done"
-    from devices.gpio_led import named_factory
+    from devices.led.gpio import named_factory
 
     pins = named_factory("mock")
     assert pins.pin(5).state == 0  # dark

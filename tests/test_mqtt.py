@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.model import ConnectionState, GlobalState, SourceStatus
-from bridge.mqtt_link import OWN_PREFIXES
-from bridge.sources.mqtt import MqttSource
-from bridge.sources.mqtt_options import Options as SourceOptions
-from bridge.status_json import status_to_json
-from devices.mqtt import MqttDriver, MqttOptions
+from bridge.net.mqtt import OWN_PREFIXES
+from bridge.pipeline.model import ConnectionState, GlobalState, SourceStatus
+from bridge.pipeline.status_json import status_to_json
+from bridge.sources.mqtt.options import Options as SourceOptions
+from bridge.sources.mqtt.source import MqttSource
+from devices.mqtt.publisher import MqttDriver, MqttOptions
 from tests.conftest import Recorder, describe, eventually
 from tests.mosquitto import Broker, make_tls_files
 from tests.test_mqtt_parts import PAYLOADS, status_frame, status_of
@@ -625,7 +625,7 @@ async def test_second_bridge_engine_shows_the_first_bridges_sessions(
     bridges: Bridges,
 ) -> None:
     from bridge.engine import Device, Engine
-    from bridge.theme import default_theme
+    from bridge.pipeline.theme import default_theme
     from devices.mock import MockDriver, MockOptions
 
     publisher = await bridges.publisher("agentlight/desk")
@@ -731,9 +731,9 @@ async def test_a_bug_while_publishing_is_said_and_survived(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import bridge.status_json
+    import bridge.pipeline.status_json
 
-    real = bridge.status_json.status_to_json
+    real = bridge.pipeline.status_json.status_to_json
     calls = itertools.count()
 
     def flaky(status: Any, now: float) -> dict[str, Any]:
@@ -741,7 +741,7 @@ async def test_a_bug_while_publishing_is_said_and_survived(
             raise RuntimeError("boom")
         return real(status, now)
 
-    monkeypatch.setattr(bridge.status_json, "status_to_json", flaky)
+    monkeypatch.setattr(bridge.pipeline.status_json, "status_to_json", flaky)
     publisher = await bridges.publisher("agentlight/desk")
     await publisher.show(status_frame("active", SESSIONS))
     await eventually(lambda: publisher.publishes == 1)

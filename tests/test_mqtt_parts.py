@@ -16,17 +16,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.config import parse_config
-from bridge.errors import ConfigError
-from bridge.frame import Frame
-from bridge.model import AgentStatus, ConnectionState, GlobalState, Snapshot, SourceStatus
-from bridge.mqtt_link import OWN_PREFIXES, LinkOptions, check_topic_prefix, resolve_password
-from bridge.secret import Secret
-from bridge.sources.mqtt import MqttSource
-from bridge.sources.mqtt_options import Options as SourceOptions
-from bridge.status_json import status_to_json
-from devices.mqtt import MqttOptions
-from devices.mqtt_discovery import discovery_messages, discovery_topics, node_id
+from bridge.infra.config import parse_config
+from bridge.infra.errors import ConfigError
+from bridge.infra.secret import Secret
+from bridge.net.mqtt import OWN_PREFIXES, LinkOptions, check_topic_prefix, resolve_password
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.model import AgentStatus, ConnectionState, GlobalState, Snapshot, SourceStatus
+from bridge.pipeline.status_json import status_to_json
+from bridge.sources.mqtt.options import Options as SourceOptions
+from bridge.sources.mqtt.source import MqttSource
+from devices.mqtt.discovery import discovery_messages, discovery_topics, node_id
+from devices.mqtt.publisher import MqttOptions
 from tests.conftest import Recorder
 from tests.frames import SessionSpec, as_session, make_frame, make_status
 
@@ -114,7 +114,7 @@ def test_password_never_shows_and_resolves_in_order(
     (creds / "mqtt_password").write_text("from-credential\n")
     monkeypatch.setenv("AGENTLIGHT_MQTT_PASSWORD", "from-env")
     assert resolve_password(bare) == Secret("from-env")
-    # The systemd credential comes before the environment (bridge.service.credentials).
+    # The systemd credential comes before the environment (bridge.infra.credentials).
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     assert resolve_password(bare) == Secret("from-credential")
     (creds / "mqtt_password").chmod(0)
@@ -355,7 +355,7 @@ def test_example_config_documents_every_mqtt_option() -> None:
     import dataclasses as dc
     import tomllib
 
-    from bridge.config import load_config
+    from bridge.infra.config import load_config
 
     # Active, it would fail (and log) for anyone who copies the file without a
     # broker: documented commented out, like the record device.
@@ -382,8 +382,8 @@ async def test_without_the_extra_both_say_how_to_install(monkeypatch: pytest.Mon
     import asyncio
     import sys
 
-    from bridge.errors import DriverError
-    from devices.mqtt import MqttDriver
+    from bridge.infra.errors import DriverError
+    from devices.mqtt.publisher import MqttDriver
 
     monkeypatch.setitem(sys.modules, "aiomqtt", None)  # import aiomqtt now fails
     source, recorder = _source()

@@ -9,12 +9,12 @@ import logging
 import httpx
 import pytest
 
-from bridge.frame import Frame
-from bridge.model import ConnectionState, SourceStatus
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.model import ConnectionState, SourceStatus
 from bridge.simulator import EVENTS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
-from bridge.sources.pocketpaw import PocketPawSource
-from bridge.sources.pocketpaw_events import BusEvent, Overlay
-from bridge.sources.pocketpaw_options import Options, is_local
+from bridge.sources.pocketpaw.events import BusEvent, Overlay
+from bridge.sources.pocketpaw.options import Options, is_local
+from bridge.sources.pocketpaw.source import PocketPawSource
 from tests.conftest import RunSource, eventually
 from tests.frames import make_session, make_snapshot
 from tests.rig import start_rig

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from bridge.model import GlobalState, SessionState, TokenUsage
-from bridge.sources.pocketpaw_parse import FrameError, fingerprint, parse_status
+from bridge.pipeline.model import GlobalState, SessionState, TokenUsage
+from bridge.sources.pocketpaw.parse import FrameError, fingerprint, parse_status
 
 DEGRADED = {
     "global": {
@@ -86,7 +86,7 @@ def test_missing_id_and_channel_are_derived_like_the_server() -> None:
 def test_unknown_states_and_extra_fields_are_tolerated_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from bridge.sources import pocketpaw_parse
+    from bridge.sources.pocketpaw import parse as pocketpaw_parse
 
     pocketpaw_parse._once.reset()  # other tests may have met these states already
     frame = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import ConnectionState, SessionState
+from bridge.pipeline.model import ConnectionState, SessionState
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer, sse
 from tests.conftest import RunSource, connected, eventually
 

@@ -15,15 +15,15 @@ pytest.importorskip("serial")
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
-from bridge.errors import ConfigError, DriverUnavailable
-from bridge.looks import Color, Effect
-from bridge.model import GlobalState, SessionState
-from bridge.theme import default_theme
-from bridge.validate import from_table
+from bridge.infra.errors import ConfigError, DriverUnavailable
+from bridge.infra.validate import from_table
+from bridge.pipeline.looks import Color, Effect
+from bridge.pipeline.model import GlobalState, SessionState
+from bridge.pipeline.theme import default_theme
 from devices import driver_class
-from devices.ledcolor import Correction
-from devices.serial_led import SerialLedDriver, SerialOptions, find_port
-from devices.serial_proto import (
+from devices.led.color import Correction
+from devices.led.serial import SerialLedDriver, SerialOptions, find_port
+from devices.led.serial_protocol import (
     AdalightFrame,
     Segment,
     adalight_header,
@@ -326,7 +326,7 @@ async def test_frame_that_does_not_fit_goes_out_whole(boards: Callable[..., Boar
 async def test_line_board_that_restarts_gets_everything_again(
     boards: Callable[..., Board], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import devices.serial_led as serial_led
+    import devices.led.serial as serial_led
 
     monkeypatch.setattr(serial_led, "_HELLO_ECHO", 0.0)
     board = boards(sketch=True, leds=2)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import load_config
-from bridge.errors import ConfigError
-from bridge.secret import Secret
-from bridge.service.credentials import (
+from bridge.infra.config import load_config
+from bridge.infra.credentials import (
     CREDENTIALS,
     read_credential,
     resolve_secret,
     secret_fields,
     warn_if_exposed,
 )
+from bridge.infra.errors import ConfigError
+from bridge.infra.secret import Secret
 from bridge.simulator import SimAgent, SimServer
 from tests.conftest import RunSource
 
@@ -105,8 +105,8 @@ async def test_pocketpaw_takes_its_dashboard_token_from_a_systemd_credential(
 def test_a_bad_credential_is_refused_naming_where_it_came_from(
     creds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bridge.sources.pocketpaw import PocketPawSource
-    from bridge.sources.pocketpaw_options import Options
+    from bridge.sources.pocketpaw.options import Options
+    from bridge.sources.pocketpaw.source import PocketPawSource
 
     (creds / "pocketpaw-status-key").write_text("has spaces in it")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from bridge.engine import Device, Engine
-from bridge.model import ConnectionState, SourceStatus
+from bridge.pipeline.model import ConnectionState, SourceStatus
+from bridge.pipeline.theme import default_theme
 from bridge.service.notify import STATUS_MAX, Notifier, clean_status, watchdog_interval
 from bridge.service.supervisor import ServiceSupervisor, status_text
-from bridge.theme import default_theme
 from devices.mock import MockDriver, MockOptions
 from tests.vclock import run_virtual, vloop
 
@@ -334,5 +334,5 @@ def test_sighup_means_reload_only_under_systemd() -> None:
 
     assert under_service_manager({"INVOCATION_ID": "5f0c"})
     assert under_service_manager({"NOTIFY_SOCKET": "/run/systemd/notify"})
-    # In a terminal SIGHUP is the terminal going away: the bridge stops (bridge/signals.py).
+    # In a terminal SIGHUP is the terminal going away: the bridge stops (bridge/infra/signals.py).
     assert not under_service_manager({})

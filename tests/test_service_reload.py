@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from bridge.app import build_engine
-from bridge.config import Config, load_config
 from bridge.engine import Engine
+from bridge.infra.config import Config, load_config
 from bridge.service.notify import Notifier
 from bridge.service.reload import plan
 from bridge.service.runtime import ServiceRuntime

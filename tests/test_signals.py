@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bridge.signals import Signals
+from bridge.infra.signals import Signals
 from bridge.simulator import SimAgent, SimServer
 from tests.conftest import eventually
 

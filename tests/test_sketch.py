@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.looks import Color
-from devices.serial_proto import LINE_HELLO_REQUEST, line_command, parse_hello
+from bridge.pipeline.looks import Color
+from devices.led.serial_protocol import LINE_HELLO_REQUEST, line_command, parse_hello
 from tests.frames import make_look
 
 ROOT = Path(__file__).resolve().parent.parent

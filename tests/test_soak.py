@@ -25,14 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bridge.engine import Device, Engine
-from bridge.errors import DriverUnavailable
-from bridge.frame import Frame
-from bridge.looks import Effect
-from bridge.model import GlobalState
+from bridge.infra.errors import DriverUnavailable
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.looks import Effect
+from bridge.pipeline.model import GlobalState
+from bridge.pipeline.theme import default_theme
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
-from bridge.sources.pocketpaw import PocketPawSource
-from bridge.sources.pocketpaw_options import Options
-from bridge.theme import default_theme
+from bridge.sources.pocketpaw.options import Options
+from bridge.sources.pocketpaw.source import PocketPawSource
 from devices.mock import MockDriver, MockOptions
 from tests.vclock import run_virtual, vloop
 

@@ -20,12 +20,12 @@ import pytest
 import bridge.sources
 from bridge.app import build_sources, run_bridge
 from bridge.cli import build_parser, commands_in, main, parse_args
-from bridge.config import Config, load_config, parse_config
 from bridge.engine import Engine
-from bridge.errors import ConfigError
-from bridge.frame import Frame
-from bridge.model import ConnectionState, SourceStatus
-from bridge.signals import SIGNALS
+from bridge.infra.config import Config, load_config, parse_config
+from bridge.infra.errors import ConfigError
+from bridge.infra.signals import SIGNALS
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.model import ConnectionState, SourceStatus
 from bridge.simulator import SimAgent, SimServer
 from bridge.sources import starting_status
 from devices.mock import MockDriver

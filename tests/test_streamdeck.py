@@ -24,12 +24,12 @@ pytest.importorskip("PIL")
 
 from PIL import Image
 
-from bridge.errors import DriverError
-from bridge.frame import Frame
-from bridge.inputs import InputEvent
-from bridge.looks import Effect
-from bridge.mapping import Mapper, frame_for
-from bridge.model import (
+from bridge.infra.errors import DriverError
+from bridge.pipeline.frame import Frame
+from bridge.pipeline.inputs import InputEvent
+from bridge.pipeline.looks import Effect
+from bridge.pipeline.mapping import Mapper, frame_for
+from bridge.pipeline.model import (
     AgentStatus,
     ConnectionState,
     GlobalState,
@@ -38,15 +38,15 @@ from bridge.model import (
     Snapshot,
     SourceStatus,
 )
-from bridge.slots import SlotMap
-from bridge.theme import default_theme
-from devices.streamdeck import StreamDeckDriver, StreamDeckOptions
-from devices.streamdeck_dummy import (
+from bridge.pipeline.slots import SlotMap
+from bridge.pipeline.theme import default_theme
+from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
+from devices.streamdeck.dummy import (
     DummyDeckTransport,
     dummy_device,
     key_report,
 )
-from devices.streamdeck_render import ellipsize, fit, font, safe, wrap
+from devices.streamdeck.render import ellipsize, fit, font, safe, wrap
 from tests.conftest import eventually
 from tests.frames import make_session
 
@@ -316,7 +316,7 @@ async def test_more_sessions_than_keys_page(clock: Clock, frames: Frames) -> Non
 
 
 def _target(driver: StreamDeckDriver, key: int) -> Any:
-    from bridge.inputs import Target
+    from bridge.pipeline.inputs import Target
 
     role = driver.roles[key]
     action = driver.action_for(f"key:{key}", role)
@@ -638,7 +638,7 @@ async def test_missing_hidapi_names_the_package_to_install() -> None:
 
 
 def test_a_deck_without_permission_names_the_udev_rule() -> None:
-    from devices.streamdeck import _open_failure
+    from devices.streamdeck.driver import _open_failure
 
     # hidapi-libusb's path for bus 0x0fff, address 0x0fff: a node nobody can open.
     message = _open_failure("0fff:0fff:00", OSError("Could not open HID device."))
@@ -660,7 +660,7 @@ def test_udev_rule_covers_every_deck_the_library_knows() -> None:
 def test_the_example_config_documents_a_valid_streamdeck() -> None:
     import tomllib
 
-    from bridge.config import parse_config
+    from bridge.infra.config import parse_config
 
     text = (Path(__file__).parent.parent / "config.example.toml").read_text()
     start = text.index('# type = "streamdeck"')

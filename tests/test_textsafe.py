@@ -24,9 +24,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.logsetup import SafeFormatter
+from bridge.infra.logsetup import SafeFormatter
 from bridge.simulator import SimAgent, SimServer
-from bridge.textsafe import clean, cut, safe_json, width
+from bridge.text.textsafe import clean, cut, safe_json, width
 from devices.record import RecordDriver, RecordOptions
 from devices.terminal import TerminalDriver, TerminalOptions
 from tests.conftest import eventually

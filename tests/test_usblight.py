@@ -19,11 +19,11 @@ pytest.importorskip("busylight_core")
 
 from busylight_core import Hardware
 
-from bridge.errors import ConfigError, DriverUnavailable
-from bridge.theme import default_theme, parse_theme
-from bridge.validate import from_table
+from bridge.infra.errors import ConfigError, DriverUnavailable
+from bridge.infra.validate import from_table
+from bridge.pipeline.theme import default_theme, parse_theme
 from devices import driver_class
-from devices.usblight import UsbLightDriver, UsbLightOptions, explain_usb_error
+from devices.led.usblight import UsbLightDriver, UsbLightOptions, explain_usb_error
 from tests.frames import make_frame
 from tests.ledrig import EngineRun, status
 

@@ -6,7 +6,7 @@ package costs nothing.
 
 - :mod:`bridge.service.notify` — the sd_notify datagram protocol.
 - :mod:`bridge.service.supervisor` — READY after the first look, STATUS, WATCHDOG.
-- :mod:`bridge.service.credentials` — secrets from config, systemd credentials or
+- :mod:`bridge.infra.credentials` — secrets from config, systemd credentials or
   the environment (``resolve_secret``), and the world-readable config warning.
 - :mod:`bridge.service.reload` — apply a changed config to a running engine.
 """

@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bridge.errors import ConfigError
+from bridge.infra.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bridge.config import Config, DeviceConfig, SourceConfig
     from bridge.engine import Device, Engine
+    from bridge.infra.config import Config, DeviceConfig, SourceConfig
 
 log = logging.getLogger("agentlight.service")
 
@@ -122,7 +122,7 @@ class Reloader:
             return await self._reload()
 
     async def _reload(self) -> str | None:
-        from bridge.service.credentials import warn_if_exposed
+        from bridge.infra.credentials import warn_if_exposed
 
         where = self.config.file or "the config"
         try:

@@ -18,8 +18,8 @@ from bridge.service.reload import Reloader
 from bridge.service.supervisor import ServiceSupervisor
 
 if TYPE_CHECKING:
-    from bridge.config import Config
     from bridge.engine import Engine
+    from bridge.infra.config import Config
 
 log = logging.getLogger("agentlight.service")
 

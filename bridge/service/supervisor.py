@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from bridge.model import ConnectionState
+from bridge.pipeline.model import ConnectionState
 from bridge.service.notify import Notifier, watchdog_interval
 
 if TYPE_CHECKING:

@@ -14,12 +14,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bridge.model import SourceStatus
+    from bridge.pipeline.model import SourceStatus
 
 SOURCES: dict[str, str] = {
-    "pocketpaw": "bridge.sources.pocketpaw:PocketPawSource",
-    "agp": "bridge.sources.agp:AgpSource",
-    "mqtt": "bridge.sources.mqtt:MqttSource",
+    "pocketpaw": "bridge.sources.pocketpaw.source:PocketPawSource",
+    "agp": "bridge.sources.agp.source:AgpSource",
+    "mqtt": "bridge.sources.mqtt.source:MqttSource",
 }
 
 
@@ -31,8 +31,8 @@ def source_class(type_name: str) -> Any:
 
 def source_options(type_name: str) -> Any:
     """The ``Options`` dataclass of a source type, without importing its I/O libraries."""
-    module_name = SOURCES[type_name].partition(":")[0]
-    return importlib.import_module(module_name + "_options").Options
+    package = SOURCES[type_name].partition(":")[0].rpartition(".")[0]
+    return importlib.import_module(package + ".options").Options
 
 
 # The option naming where each source connects: what it says while it starts
@@ -47,7 +47,7 @@ CONNECTS_TO: dict[str, str] = {
 
 def starting_status(name: str, type_name: str, options: Any) -> SourceStatus:
     """The status source ``name`` publishes first, built without importing it."""
-    from bridge.model import ConnectionState, SourceStatus
+    from bridge.pipeline.model import ConnectionState, SourceStatus
 
     where = getattr(options, CONNECTS_TO.get(type_name, ""), None)
     detail = f"connecting to {where}" if where else None

@@ -2,7 +2,7 @@
 
 A source knows nothing about looks or devices. It calls ``publish`` whenever
 its connection state or snapshot changes; the engine folds all sources into
-one :class:`~bridge.model.AgentStatus`.
+one :class:`~bridge.pipeline.model.AgentStatus`.
 
 Subclasses **must** override :meth:`Source.run` (loop until cancelled, never
 raise for a server problem: publish a connection state instead), and set
@@ -15,10 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bridge.model import ConnectionState, Snapshot, SourceStatus
+from bridge.pipeline.model import ConnectionState, Snapshot, SourceStatus
 
 if TYPE_CHECKING:
-    from bridge.inputs import InputEvent
+    from bridge.pipeline.inputs import InputEvent
 
 Publish = Callable[[SourceStatus], None]
 

@@ -17,9 +17,9 @@ the same trouble::
         delay = retry_delay(err, backoff)   # Retry-After on 429, else back-off
         ...publish DISCONNECTED with describe(err), sleep delay
 
-Errors (all :class:`~bridge.errors.SourceError`):
+Errors (all :class:`~bridge.infra.errors.SourceError`):
 
-- :class:`~bridge.errors.AuthFailed` on 401/403, worded by the source's
+- :class:`~bridge.infra.errors.AuthFailed` on 401/403, worded by the source's
   ``auth(code) -> str`` hint (name the credential, never show it);
 - :class:`RateLimited` on 429, with ``retry_after`` seconds (capped at
   :data:`MAX_RETRY_AFTER`) or None when the header is missing or unusable (a
@@ -27,7 +27,7 @@ Errors (all :class:`~bridge.errors.SourceError`):
 - :class:`NotFound` on 404 (the source says what is missing);
 - :class:`ServerError` on 5xx and any other unexpected status, with ``code``;
 - :class:`BodyTooLarge` past the body cap, refused before it is held;
-- :class:`~bridge.errors.SourceUnavailable` for a compressed body (we ask for
+- :class:`~bridge.infra.errors.SourceUnavailable` for a compressed body (we ask for
   ``identity`` so size caps count what is held) or the wrong content type.
 
 The client never follows redirects (credentials go only to the configured
@@ -51,8 +51,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 import httpx
 
 from bridge import __version__
-from bridge.backoff import Backoff
-from bridge.errors import AuthFailed, SourceError, SourceUnavailable
+from bridge.infra.backoff import Backoff
+from bridge.infra.errors import AuthFailed, SourceError, SourceUnavailable
 from bridge.sources.stream_transport import BULK, BulkStreamTransport
 
 __all__ = [

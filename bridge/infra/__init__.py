@@ -1,0 +1,1 @@
+"""What every layer uses: config, logging, signals, back-off, secrets, credentials, errors."""

@@ -1,0 +1,182 @@
+"""Secrets from the config, systemd credentials or the environment — one helper for all.
+
+Every source or device that takes a secret calls :func:`resolve_secret` with its
+config value, its environment variable and its credential name, and gets a
+:class:`~bridge.infra.secret.Secret` (or None). The order is:
+
+1. the config value, when set and not blank;
+2. ``$CREDENTIALS_DIRECTORY/<credential name>`` — what systemd's
+   ``LoadCredential=``/``LoadCredentialEncrypted=``/``SetCredentialEncrypted=``
+   hand the service (a file only the service can read; nothing on disk or in
+   ``systemctl show``);
+3. the environment variable (e.g. from ``EnvironmentFile=``).
+
+Credential names used by agentlight (:data:`CREDENTIALS`): ``pocketpaw-status-key``,
+``pocketpaw-token``, ``agp-api-key``, ``mqtt_password``. A new source adds its row
+there and in the README's credentials table, and calls :func:`resolve_secret`::
+
+    from bridge.infra.credentials import resolve_secret
+    password = resolve_secret(options.password, "AGENTLIGHT_MQTT_PASSWORD", "mqtt_password")
+
+:func:`warn_if_exposed` warns when a config file that holds a secret can be read
+by every user on the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from bridge.infra.errors import ConfigError
+from bridge.infra.secret import Secret
+
+log = logging.getLogger("agentlight.service")
+
+#: Credential names agentlight reads from ``$CREDENTIALS_DIRECTORY``, and what they hold.
+CREDENTIALS: dict[str, str] = {
+    "pocketpaw-status-key": "PocketPaw status API key (api_key, POCKETPAW_STATUS_API_KEY)",
+    "pocketpaw-token": "PocketPaw dashboard token (token, POCKETPAW_TOKEN)",
+    "agp-api-key": "H Company AgP API key (api_key, H_API_KEY)",
+    "mqtt_password": "MQTT broker password (read by bridge/net/mqtt.py)",
+}
+
+#: Option fields that name a file holding a secret (checked like the config itself).
+SECRET_FILE_FIELDS = ("token_file", "password_file", "key_file", "api_key_file")
+
+_MAX_BYTES = 64 * 1024  # a key or token, never a file this big
+
+
+def resolve_secret(
+    config_value: Secret | str | None,
+    env_var: str | None,
+    credential_name: str | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Secret | None:
+    """The secret from config, else the systemd credential, else the environment.
+
+    Surrounding whitespace (a credential file's trailing newline) is stripped;
+    a blank value counts as unset. Raises :class:`ConfigError` naming the
+    credential (never its value) when the credential file exists but cannot be read.
+    """
+    value = _nonblank(config_value)
+    if value is not None:
+        return value
+    env = os.environ if environ is None else environ
+    if credential_name:
+        value = read_credential(credential_name, environ=env)
+        if value is not None:
+            return value
+    if env_var:
+        return _nonblank(env.get(env_var))
+    return None
+
+
+def read_credential(name: str, *, environ: Mapping[str, str] | None = None) -> Secret | None:
+    """``$CREDENTIALS_DIRECTORY/<name>`` as a Secret; None when there is no such credential."""
+    env = os.environ if environ is None else environ
+    directory = env.get("CREDENTIALS_DIRECTORY", "")
+    if not directory:
+        return None
+    if not name or "/" in name or name in (".", ".."):
+        raise ConfigError(f"not a valid credential name: {name!r}", key="credentials")
+    path = Path(directory) / name
+    try:
+        with path.open("rb") as f:
+            data = f.read(_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise ConfigError(
+            f"cannot read systemd credential {name!r}: {err.strerror or err}", key="credentials"
+        ) from None
+    if len(data) > _MAX_BYTES:
+        raise ConfigError(
+            f"systemd credential {name!r} is larger than {_MAX_BYTES} bytes; expected a key "
+            "or token",
+            key="credentials",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"systemd credential {name!r} is not UTF-8 text (the value is not shown)",
+            key="credentials",
+        ) from None
+    return _nonblank(text)
+
+
+def _nonblank(value: Secret | str | None) -> Secret | None:
+    if value is None:
+        return None
+    text = value.reveal() if isinstance(value, Secret) else value
+    text = text.strip()
+    return Secret(text) if text else None
+
+
+# -- config files holding secrets ------------------------------------------------
+
+
+def secret_fields(config: Any) -> list[str]:
+    """``sources.<name>.<field>`` for every secret set in a loaded config's options."""
+    found = []
+    for group in ("sources", "devices"):
+        for entry in getattr(config, group, ()):
+            for field, value in _fields(entry.options):
+                if isinstance(value, Secret) and value:
+                    found.append(f"{group}.{entry.name}.{field}")
+    return found
+
+
+def secret_files(config: Any) -> list[tuple[str, Path]]:
+    """(``sources.<name>.<field>``, path) for every option naming a file that holds a secret."""
+    found = []
+    for group in ("sources", "devices"):
+        for entry in getattr(config, group, ()):
+            for field, value in _fields(entry.options):
+                if field in SECRET_FILE_FIELDS and isinstance(value, str) and value:
+                    found.append((f"{group}.{entry.name}.{field}", Path(value).expanduser()))
+    return found
+
+
+def _fields(options: Any) -> Iterator[tuple[str, Any]]:
+    if dataclasses.is_dataclass(options) and not isinstance(options, type):
+        for f in dataclasses.fields(options):
+            yield f.name, getattr(options, f.name)
+
+
+def world_readable(path: Path) -> bool:
+    """True when every user on the machine may read ``path``."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_IROTH)
+
+
+def warn_if_exposed(config: Any) -> list[str]:
+    """Warn (one line each) about secrets in files every user can read; returns the lines."""
+    lines = []
+    file = getattr(config, "file", None)
+    if file and not file.startswith("<"):
+        fields = secret_fields(config)
+        if fields and world_readable(Path(file)):
+            lines.append(
+                f"{file} holds a secret ({', '.join(fields)}) and every user on this machine "
+                f"can read it: run `chmod o-r {file}`, or move the secret to a systemd "
+                "credential (LoadCredential=) or the environment"
+            )
+    for field, path in secret_files(config):
+        if world_readable(path):
+            lines.append(
+                f"{path} ({field}) holds a secret and every user on this machine can read "
+                f"it: run `chmod o-r {path}`"
+            )
+    for line in lines:
+        log.warning("%s", line)
+    return lines

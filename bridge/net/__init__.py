@@ -1,0 +1,1 @@
+"""Connections shared by a source and a driver of the same family (the MQTT broker link)."""

@@ -1,0 +1,1 @@
+"""H Company AgP: session status by polling."""

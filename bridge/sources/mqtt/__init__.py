@@ -1,0 +1,1 @@
+"""MQTT: the state another agentlight publishes."""

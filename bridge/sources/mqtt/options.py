@@ -1,0 +1,28 @@
+"""Config options of the MQTT source (kept apart so ``check`` needs no aiomqtt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.net.mqtt import LinkOptions, check_topic_prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Options(LinkOptions):
+    """``[[sources]]`` keys for ``type = "mqtt"`` (plus the connection keys of
+    :class:`~bridge.net.mqtt.LinkOptions`).
+
+    :param prefix: the publishing bridge's topic prefix; ``+`` stands for one
+        level, so the default ``agentlight/+`` follows every bridge on the broker.
+    :param max_payload_bytes: largest status message accepted; larger ones are
+        refused with one log line.
+    """
+
+    prefix: str = "agentlight/+"
+    max_payload_bytes: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        LinkOptions.__post_init__(self)
+        object.__setattr__(self, "prefix", check_topic_prefix(self.prefix, wildcards=True))
+        if self.max_payload_bytes < 1024:
+            raise ValueError(f"max_payload_bytes: got {self.max_payload_bytes!r}, expected >= 1024")

@@ -1,0 +1,244 @@
+"""MQTT source: mirrors other agentlight bridges that publish to a broker.
+
+It subscribes to ``<prefix>/status`` and ``<prefix>/availability`` (``prefix``
+may hold ``+`` wildcards, one per level) and keeps one entry per *origin*, the
+topic prefix a message came from. Sessions keep their origin in their source
+name, so two bridges' sessions never mix. The source's global state is the most
+severe over its origins, a bridge whose availability says ``offline`` counting
+as disconnected. Prefixes this process publishes itself are skipped.
+
+Everything on the broker is untrusted: a payload that is too big, not JSON, not
+the status form, or from a newer version is refused with one log line per
+origin (until it sends a good one again), and the last good status stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bridge.net.mqtt import OWN_PREFIXES, Link, LinkState
+from bridge.pipeline.model import (
+    GLOBAL_SEVERITY,
+    AgentStatus,
+    ConnectionState,
+    GlobalState,
+    Session,
+    Snapshot,
+)
+from bridge.sources.base import Publish, Source
+from bridge.sources.mqtt.options import Options as MqttOptions
+from bridge.text.textsafe import clean
+
+if TYPE_CHECKING:
+    import aiomqtt
+
+log = logging.getLogger("agentlight.sources.mqtt")
+
+_CONNECTION = {
+    LinkState.CONNECTING: ConnectionState.CONNECTING,
+    LinkState.CONNECTED: ConnectionState.CONNECTED,
+    LinkState.DISCONNECTED: ConnectionState.DISCONNECTED,
+    LinkState.AUTH_FAILED: ConnectionState.AUTH_FAILED,
+}
+# Origins remembered at most; a broker full of junk topics must not grow us.
+_MAX_ORIGINS = 256
+
+
+@dataclass
+class _Origin:
+    status: AgentStatus | None = None
+    online: bool | None = None
+    # Kinds of refusal already logged; cleared by the next good payload, so a
+    # flood of bad ones (even varied) costs a line per kind, not per message.
+    refused: set[str] = field(default_factory=set)
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """Broker text for a log line: escaped (no terminal control) and cut short."""
+    return clean(text, limit)
+
+
+class MqttSource(Source):
+    """Reads other bridges' status from an MQTT broker."""
+
+    TYPE = "mqtt"
+    Options = MqttOptions
+
+    def __init__(
+        self,
+        name: str,
+        options: MqttOptions,
+        publish: Publish,
+        *,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        super().__init__(name, options, publish)
+        self.o = options
+        self.link = Link(name, options, role="sub", on_state=self._link_state, rand=rand)
+        self._origins: dict[str, _Origin] = {}
+        self.refused = 0  # payloads refused, for tests
+        self._full = False
+
+    async def run(self) -> None:
+        try:
+            import aiomqtt  # noqa: F401
+        except ImportError:
+            from bridge.net.mqtt import INSTALL_HINT
+
+            # Said once and shown; restarting would only repeat it.
+            log.error("%s: %s", self.name, INSTALL_HINT)
+            self.publish(ConnectionState.DISCONNECTED, None, INSTALL_HINT)
+            await asyncio.Event().wait()
+        await self.link.run(self._session)
+
+    def _link_state(self, state: LinkState, reason: str) -> None:
+        if state is LinkState.CONNECTED:
+            self._origins.clear()  # retained messages arrive again on subscribe
+            self._fold()
+        else:
+            self.publish(_CONNECTION[state], None, reason)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        qos = self.o.qos
+        await client.subscribe(
+            [(f"{self.o.prefix}/status", qos), (f"{self.o.prefix}/availability", qos)]
+        )
+        async for message in client.messages:
+            payload = message.payload
+            if not isinstance(payload, bytes | bytearray):
+                continue
+            self.handle(message.topic.value, bytes(payload))
+
+    # -- messages ---------------------------------------------------------------
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Take one message; public so fuzz tests can drive it without a broker."""
+        origin, _, kind = topic.rpartition("/")
+        if not origin or origin in OWN_PREFIXES or kind not in ("status", "availability"):
+            return
+        entry = self._origins.get(origin)
+        if entry is None:
+            if not payload:
+                return  # a retained message being cleared for an origin we never knew
+            if len(self._origins) >= _MAX_ORIGINS:
+                self.refused += 1
+                if not self._full:
+                    self._full = True
+                    log.warning(
+                        "%s: more than %d bridges on %s; ignoring new ones",
+                        self.name,
+                        _MAX_ORIGINS,
+                        _shown(self.o.prefix),
+                    )
+                return
+            entry = self._origins[origin] = _Origin()
+        changed = (
+            self._take_status(origin, entry, payload)
+            if kind == "status"
+            else self._take_availability(origin, entry, payload)
+        )
+        if entry.status is None and entry.online is None and not entry.refused:
+            del self._origins[origin]  # both retained messages cleared: forget it
+        if changed:
+            self._fold()
+
+    def _take_availability(self, origin: str, entry: _Origin, payload: bytes) -> bool:
+        if payload == b"online":
+            online: bool | None = True
+        elif payload == b"offline":
+            online = False
+        elif not payload:
+            online = None
+        else:
+            return self._refuse(
+                origin, entry, "availability", "availability is neither online nor offline"
+            )
+        if online is False and entry.online is not False:
+            log.info("%s: %s went offline", self.name, _shown(origin))
+        changed = online != entry.online
+        entry.online = online
+        return changed
+
+    def _take_status(self, origin: str, entry: _Origin, payload: bytes) -> bool:
+        from bridge.pipeline.status_json import status_from_json
+
+        if not payload:
+            changed = entry.status is not None
+            entry.status = None
+            return changed
+        if len(payload) > self.o.max_payload_bytes:
+            return self._refuse(
+                origin,
+                entry,
+                "size",
+                f"status over max_payload_bytes ({self.o.max_payload_bytes})",
+            )
+        try:
+            data = json.loads(payload)
+        except (ValueError, RecursionError):
+            return self._refuse(origin, entry, "json", "status is not JSON")
+        try:
+            status = status_from_json(data, origin=origin)
+        except (ValueError, TypeError, KeyError, RecursionError) as err:
+            return self._refuse(origin, entry, "form", f"status refused: {_shown(str(err), 120)}")
+        if entry.refused:
+            log.info("%s: %s sends a valid status again", self.name, _shown(origin))
+            entry.refused.clear()
+        changed = status != entry.status
+        entry.status = status
+        return changed
+
+    def _refuse(self, origin: str, entry: _Origin, kind: str, why: str) -> bool:
+        self.refused += 1
+        if kind not in entry.refused:
+            entry.refused.add(kind)
+            log.warning(
+                "%s: ignoring a message from %s: %s; keeping its last good status",
+                self.name,
+                _shown(origin),
+                why,
+            )
+        return False
+
+    # -- the model ---------------------------------------------------------------
+
+    def _fold(self) -> None:
+        states: list[GlobalState] = []
+        sessions: list[Session] = []
+        offline: list[str] = []
+        known = 0
+        for origin, entry in self._origins.items():
+            if entry.status is None and entry.online is None:
+                continue  # only junk so far
+            known += 1
+            if entry.online is False:
+                offline.append(origin)
+                states.append(GlobalState.DISCONNECTED)
+            elif entry.status is not None:
+                states.append(entry.status.state)
+                sessions.extend(entry.status.sessions)
+        if offline and len(offline) == known:
+            who = ", ".join(offline[:3]) + (" …" if len(offline) > 3 else "")
+            self.publish(ConnectionState.DISCONNECTED, None, f"{who} offline")
+            return
+        if not states:
+            self.publish(
+                ConnectionState.CONNECTED,
+                None,
+                f"waiting for a bridge on {self.o.prefix}/status",
+            )
+            return
+        state = next((g for g in GLOBAL_SEVERITY if g in states), states[0])
+        busy = sum(1 for s in sessions if s.state.value not in ("done", "interrupted"))
+        snapshot = Snapshot(state, tuple(sessions), active_sessions=busy)
+        detail = f"{', '.join(offline)} offline" if offline else None
+        self.publish(ConnectionState.CONNECTED, snapshot, detail)
+
+
+__all__ = ["MqttSource"]

@@ -1,0 +1,1 @@
+"""PocketPaw: its status stream, REST snapshot and event bus."""

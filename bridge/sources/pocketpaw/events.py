@@ -1,0 +1,323 @@
+"""PocketPaw's event bus applied onto the last status snapshot. No I/O here.
+
+The status stream is the truth but arrives about a second late (the server's
+1 s throttle); the event bus (``/api/v1/events/stream``) arrives ~1 ms after
+each event. :class:`Overlay` applies events with the server's own event map
+(``StatusTracker`` in PocketPaw 0.4.10 to 0.4.18):
+
+==================  ==================================================
+``agent_start``     a new session, ``thinking``
+``thinking``        ``thinking`` (tool cleared)
+``tool_start``      ``tool_running`` with ``name`` (or ``tool``)
+``tool_result``     ``streaming``, only from ``tool_running``
+``ask_user_question`` ``waiting_for_user``
+``error``           ``error`` with ``message``
+``agent_end``       gone
+==================  ==================================================
+
+Each snapshot replaces what the events built, except for events received
+after it was taken (they are applied again on top; applying a run of events
+again to a state that already has them gives the same state, so the overlap is
+harmless). Backend failures that only the bus carries (a ``tool_result`` with
+``status: "error"``, named ``agent`` when the backend itself failed; an
+``alert`` of error level) show as the session's ``error`` with the message
+for ``error_ttl`` seconds, even after the session ends, unless a new run
+(``agent_start``) on the same key replaces it. An ``error`` event is the
+server's own error: shown as the server shows it, gone with its session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bridge.pipeline.model import GlobalState, Session, SessionState, Snapshot
+
+__all__ = ["MAPPED", "BusEvent", "Overlay", "parse_event"]
+
+MAPPED = frozenset(
+    {
+        "agent_start",
+        "thinking",
+        "tool_start",
+        "tool_result",
+        "ask_user_question",
+        "error",
+        "agent_end",
+        "alert",
+    }
+)
+# Known, and nothing to show: ignored without a word.
+_QUIET = frozenset(
+    {
+        "connected",
+        "token_usage",
+        "thinking_done",
+        "agents_md_loaded",
+        "soul_state",
+        "health_update",
+        "inbox_update",
+    }
+)
+_QUIET_PREFIXES = ("trace_", "pocket_", "budget_")
+_ERROR_LEVELS = frozenset({"error", "critical", "fatal"})
+_KEEP_EVENTS = 1024  # recent events kept to re-apply over a snapshot
+_KEEP_SECONDS = 30.0  # longer than any snapshot request may take
+_MESSAGE_CHARS = 500
+# Titles remembered by key after their session ended: the server reads a title from
+# memory by key, so a new run of a known chat has it; the bus event carries none.
+_KEEP_TITLES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class BusEvent:
+    """One event from the bus.
+
+    :param at: loop time it was received (to order it against snapshots).
+    :param wall: wall-clock time it was received (a session's ``since``).
+    """
+
+    type: str
+    key: str
+    data: dict[str, Any]
+    at: float
+    wall: float
+
+
+def is_quiet(event_type: str) -> bool:
+    """Known event types with nothing to show."""
+    return event_type in _QUIET or event_type.startswith(_QUIET_PREFIXES)
+
+
+def parse_event(event_type: str, payload: str, *, at: float, wall: float) -> BusEvent:
+    """One frame's ``data:`` (``{"event": type, "data": {...}}``) as a :class:`BusEvent`.
+
+    :raises ValueError: not JSON, or not the envelope.
+    """
+    envelope = json.loads(payload)
+    if not isinstance(envelope, dict):
+        raise ValueError(f"expected a JSON object, got {type(envelope).__name__}")
+    data = envelope.get("data", {})
+    if not isinstance(data, dict):
+        raise ValueError("'data' should be an object")
+    name = envelope.get("event")
+    if isinstance(name, str) and name:
+        event_type = name
+    key = data.get("session_key")
+    return BusEvent(event_type, key if isinstance(key, str) else "", data, at, wall)
+
+
+@dataclass(slots=True)
+class _Failure:
+    message: str
+    since: float  # wall
+    until: float  # wall
+
+
+class Overlay:
+    """Events since the last snapshot, and failures kept for ``error_ttl``.
+
+    :param source: the source name sessions carry.
+    :param error_ttl: seconds a failure stays visible.
+    :param max_sessions: most sessions a view holds (as the snapshot parser).
+    """
+
+    def __init__(self, source: str, error_ttl: float, max_sessions: int) -> None:
+        self.source = source
+        self.error_ttl = error_ttl
+        self.max_sessions = max_sessions
+        self._recent: deque[BusEvent] = deque(maxlen=_KEEP_EVENTS)
+        self._sessions: dict[str, Session] = {}
+        self._base: Snapshot | None = None
+        self._touched = False  # the sessions differ from the base's
+        self._failures: dict[str, _Failure] = {}
+        self._titles: OrderedDict[str, str] = OrderedDict()
+
+    # -- input ----------------------------------------------------------------------
+
+    def rebase(self, snapshot: Snapshot, as_of: float) -> None:
+        """``snapshot`` is the truth as of loop time ``as_of``; newer events stay on top."""
+        self._base = snapshot
+        gone = self._sessions
+        self._sessions = {s.key: s for s in snapshot.sessions}
+        self._touched = False
+        # Before the replay below: a run restarted since the snapshot needs its title.
+        self._remember_titles(gone, self._sessions.keys())
+        while self._recent and self._recent[0].at < as_of - _KEEP_SECONDS:
+            self._recent.popleft()
+        for event in self._recent:
+            if event.at > as_of:
+                self._touched |= self._apply(event)
+
+    def add(self, event: BusEvent) -> bool:
+        """Apply one event; True when what :meth:`view` shows may have changed."""
+        self._recent.append(event)
+        changed = self._note_failure(event)
+        if self._base is not None:
+            touched = self._apply(event)
+            self._touched |= touched
+            changed |= touched
+        return changed
+
+    def forget(self) -> None:
+        """No snapshot holds any more (the status stream is down)."""
+        self._base = None
+        self._remember_titles(self._sessions)
+        self._sessions = {}
+        self._touched = False
+
+    # -- output ---------------------------------------------------------------------
+
+    def view(self, now_wall: float) -> Snapshot | None:
+        """The snapshot with the events and live failures on top (None without a snapshot)."""
+        base = self._base
+        if base is None:
+            return None
+        live = {k: f for k, f in self._failures.items() if f.until > now_wall}
+        if not self._touched and not live:
+            return base
+        sessions = dict(self._sessions)
+        for key, failure in live.items():
+            session = sessions.get(key) or _new_session(
+                key, self.source, failure.since, self._title(key)
+            )
+            if session.state is not SessionState.ERROR or session.error != failure.message:
+                session = replace(
+                    session,
+                    state=SessionState.ERROR,
+                    tool=None,
+                    error=failure.message,
+                    since=failure.since,
+                    raw_state="",
+                )
+            sessions[key] = session
+        shown = tuple(sessions.values())[: self.max_sessions]
+        if any(s.state is SessionState.ERROR for s in shown):
+            state = GlobalState.DEGRADED
+        elif shown:
+            state = GlobalState.ACTIVE
+        else:
+            state = GlobalState.IDLE
+        return replace(base, state=state, sessions=shown, active_sessions=len(shown))
+
+    def next_expiry(self, now_wall: float) -> float | None:
+        """Wall-clock time the next live failure ends (the view changes then)."""
+        return min((f.until for f in self._failures.values() if f.until > now_wall), default=None)
+
+    def prune(self, now_wall: float) -> None:
+        for key in [k for k, f in self._failures.items() if f.until <= now_wall]:
+            del self._failures[key]
+
+    # -- the event map --------------------------------------------------------------
+
+    def _note_failure(self, event: BusEvent) -> bool:
+        data, key = event.data, event.key
+        if event.type == "agent_start" and key:
+            # A new run on the key replaces an old failure.
+            return self._failures.pop(key, None) is not None
+        message: str | None = None
+        if event.type == "tool_result" and data.get("status") == "error" and key:
+            name = data.get("name")
+            result = _text(data.get("result")) or "failed"
+            message = result if name == "agent" else f"{_text(name) or 'tool'}: {result}"
+        elif event.type == "alert" and str(data.get("severity", "")).lower() in _ERROR_LEVELS:
+            message = _text(data.get("message")) or "alert"
+            if not key:
+                # An alert about no session in particular still needs to be seen.
+                key = f"alert:{_text(data.get('alert_type')) or 'error'}"
+        if message is None:
+            return False
+        self._failures[key] = _Failure(
+            message[:_MESSAGE_CHARS], event.wall, event.wall + self.error_ttl
+        )
+        return True
+
+    def _apply(self, event: BusEvent) -> bool:
+        """The server's StatusTracker transitions; True when the sessions changed."""
+        key, kind, data = event.key, event.type, event.data
+        if not key:
+            return False
+        sessions = self._sessions
+        if kind == "agent_start":
+            if key not in sessions and len(sessions) >= self.max_sessions:
+                return False
+            # Assignment keeps a restarted key in its place, as the server's dict does.
+            sessions[key] = _new_session(key, self.source, event.wall, self._title(key))
+            return True
+        session = sessions.get(key)
+        if session is None:
+            return False
+        if kind == "agent_end":
+            self._remember_titles({key: sessions.pop(key)})
+            return True
+        new: Session | None = None
+        if kind == "thinking":
+            if session.state is not SessionState.THINKING:
+                new = _moved(session, SessionState.THINKING, None, event.wall)
+        elif kind == "tool_start":
+            tool = _text(data.get("name")) or _text(data.get("tool"))
+            new = _moved(session, SessionState.TOOL_RUNNING, tool, event.wall)
+        elif kind == "tool_result":
+            if session.state is SessionState.TOOL_RUNNING:
+                new = _moved(session, SessionState.STREAMING, None, event.wall)
+        elif kind == "ask_user_question":
+            new = _moved(session, SessionState.WAITING_FOR_USER, None, event.wall)
+        elif kind == "error":
+            new = replace(
+                _moved(session, SessionState.ERROR, None, event.wall),
+                error=(_text(data.get("message")) or "Unknown error")[:_MESSAGE_CHARS],
+            )
+        if new is None or new == session:
+            return False
+        sessions[key] = new
+        return True
+
+    def _title(self, key: str) -> str | None:
+        """The title the server gave ``key`` last (titles come from its memory, by key)."""
+        old = self._sessions.get(key)
+        if old is not None and old.title:
+            return old.title
+        return self._titles.get(key)
+
+    def _remember_titles(self, sessions: dict[str, Session], staying: Iterable[str] = ()) -> None:
+        """Keep the titles of ``sessions`` that go (all but ``staying``) for a later run.
+
+        Only departures are noted: a live session's title is read from it, so a
+        snapshot costs a set difference, not a step per session.
+        """
+        titles = self._titles
+        for key in sessions.keys() - staying:
+            title = sessions[key].title
+            if title:
+                titles[key] = title
+                titles.move_to_end(key)
+        while len(titles) > _KEEP_TITLES:
+            titles.popitem(last=False)
+
+
+def _new_session(key: str, source: str, since: float, title: str | None = None) -> Session:
+    channel, sep, session_id = key.partition(":")
+    if not sep:
+        channel, session_id = "unknown", key
+    return Session(
+        key=key,
+        id=session_id,
+        channel=channel,
+        state=SessionState.THINKING,
+        title=title,
+        since=since,
+        source=source,
+    )
+
+
+def _moved(session: Session, state: SessionState, tool: str | None, wall: float) -> Session:
+    if session.state is state and session.tool == tool:
+        return session
+    return replace(session, state=state, tool=tool, since=wall, error=None, raw_state="")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,1 @@
+"""Presentation: status in words and server text made safe to show."""

@@ -1,0 +1,148 @@
+"""The agent's status in words a person uses, for a terminal or a status bar.
+
+``websocket:demo-web-1 tool_running(bash)`` is how the bridge thinks;
+"running bash" is what a person reads. Everything a server sent (titles, tool
+names, error messages, unknown state names) goes through
+:func:`bridge.text.textsafe.clean` here, so callers can print the result.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Mapping
+
+from bridge.pipeline.model import AgentStatus, GlobalState, Session, SessionState
+from bridge.text.textsafe import clean
+
+__all__ = [
+    "FIELDS",
+    "check_template",
+    "duration",
+    "fields",
+    "format_line",
+    "global_words",
+    "session_name",
+    "session_words",
+]
+
+# Server text is cut to this many characters before it is measured or shown.
+_TEXT_LIMIT = 120
+
+_GLOBAL = {
+    GlobalState.IDLE: "idle",
+    GlobalState.ACTIVE: "working",
+    GlobalState.DEGRADED: "a session failed",
+    GlobalState.CONNECTING: "connecting",
+    GlobalState.DISCONNECTED: "cannot reach the agent",
+    GlobalState.AUTH_FAILED: "the agent refused our key or token",
+}
+
+_SESSION = {
+    SessionState.THINKING: "thinking",
+    SessionState.TOOL_RUNNING: "running a tool",
+    SessionState.STREAMING: "answering",
+    SessionState.WAITING_FOR_USER: "waiting for you",
+    SessionState.ERROR: "error",
+    SessionState.PENDING: "queued",
+    SessionState.DONE: "done",
+    SessionState.INTERRUPTED: "interrupted",
+    SessionState.UNKNOWN: "in an unknown state",
+}
+
+# A server's own state name that the model folds into a coarser state, said the
+# way that server means it. AgP's "running" is every decide-and-act step (tools
+# included), not only thinking; "paused" waits to be resumed; "timed_out" is not
+# just any error. Keyed by the folded state too, so the name alone (from another
+# source, or forwarded over MQTT in another state) never picks the words.
+_RAW = {
+    (SessionState.THINKING, "running"): "running",
+    (SessionState.WAITING_FOR_USER, "paused"): "paused",
+    (SessionState.ERROR, "failed"): "failed",
+    (SessionState.ERROR, "timed_out"): "timed out",
+}
+
+
+def global_words(state: GlobalState) -> str:
+    return _GLOBAL.get(state, state.value)
+
+
+def session_words(session: Session) -> str:
+    """"running bash", "waiting for you", "error: Rate limit exceeded", "running, step 7", …"""
+    state = session.state
+    words = _RAW.get((state, session.raw_state)) or _SESSION.get(state, state.value)
+    if state is SessionState.TOOL_RUNNING and session.tool:
+        return f"running {clean(session.tool, _TEXT_LIMIT)}"
+    if state is SessionState.ERROR and session.error:
+        return f"{words}: {clean(session.error, _TEXT_LIMIT)}"
+    if state is SessionState.UNKNOWN and session.raw_state and session.raw_state != "unknown":
+        return f"{clean(session.raw_state, 40)} (a state agentlight does not know)"
+    if state is SessionState.THINKING and session.steps:
+        return f"{words}, step {session.steps}"
+    return words
+
+
+def session_name(session: Session) -> str:
+    """The channel and a short id: ``discord demo-guild-7``."""
+    channel = clean(session.channel, 30) if session.channel else ""
+    ident = session.id or session.key
+    if channel and ident.startswith(channel + ":"):
+        ident = ident[len(channel) + 1 :]
+    ident = clean(ident, 40)
+    return f"{channel} {ident}".strip() if channel and channel != "unknown" else ident
+
+
+def duration(seconds: float) -> str:
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+#: Fields of ``status --format`` templates.
+FIELDS = ("state", "label", "sessions", "focus", "tool", "title", "error", "seconds")
+
+
+def check_template(template: str) -> None:
+    """Raise ValueError naming the problem when ``template`` is not a usable format."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise ValueError(f"got {template!r}: {err} (write {{{{ and }}}} for braces)") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in FIELDS:
+            raise ValueError(
+                f"unknown field {{{name}}}; expected one of "
+                + ", ".join("{" + f + "}" for f in FIELDS)
+            )
+        if spec or conversion:
+            raise ValueError(f"{{{name}}}: no format specs or conversions, just {{{name}}}")
+
+
+def fields(status: AgentStatus, now: float | None = None) -> Mapping[str, str]:
+    """The values ``status --format`` fills in (every one safe to print)."""
+    now = time.time() if now is None else now
+    focus = status.most_urgent()
+    label = global_words(status.state)
+    if focus is not None and not status.state.from_bridge:
+        label = session_words(focus)
+    return {
+        "state": status.state.value,
+        "label": label,
+        "sessions": str(len(status.sessions)),
+        "focus": session_name(focus) if focus is not None else "",
+        "tool": clean(focus.tool, _TEXT_LIMIT) if focus is not None and focus.tool else "",
+        "title": clean(focus.title, _TEXT_LIMIT) if focus is not None and focus.title else "",
+        "error": clean(focus.error, _TEXT_LIMIT) if focus is not None and focus.error else "",
+        "seconds": (
+            str(int(focus.duration(now))) if focus is not None and focus.since > 0 else ""
+        ),
+    }
+
+
+def format_line(template: str, status: AgentStatus, now: float | None = None) -> str:
+    return template.format_map(dict(fields(status, now)))

@@ -1,0 +1,248 @@
+"""An RGB LED on a Raspberry Pi's GPIO pins, through gpiozero's ``RGBLED``.
+
+One ``[[devices]]`` entry per LED. An LED shows the device's look (the global
+state, or the most urgent session with ``show = "session"``), or with ``slot =
+N`` the N-th session slot: the same session stays on the same LED while it
+lives and a new session takes a free LED.
+
+Pins come from gpiozero's pin factory: its configured default (lgpio on a Pi 5,
+``GPIOZERO_PIN_FACTORY`` when set) unless ``pin_factory`` names one, or one
+injected by a test (``MockFactory(pin_class=MockPWMPin)``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.infra.errors import DriverError
+from bridge.pipeline.frame import Frame
+from devices.base import Driver
+from devices.led.color import Correction, check_correction, on_off
+from devices.led.view import single, slot_caps
+
+# BCM numbers a Pi has on its 40-pin header.
+_GPIO_PINS = range(0, 28)
+
+
+@dataclass(frozen=True, slots=True)
+class GpioOptions:
+    """Options of the ``gpio`` driver.
+
+    :param red: BCM pin number of the red leg (through its resistor).
+    :param green: BCM pin number of the green leg.
+    :param blue: BCM pin number of the blue leg.
+    :param active_high: true for a common-cathode LED (pin high = lit); false
+        for common anode (the shared leg on 3.3 V, pin low = lit).
+    :param pwm: dim with PWM (true); false switches each colour fully on or off.
+    :param brightness: cap 0-1 on everything this LED shows.
+    :param gamma: perceptual-to-linear exponent for smooth pulses; 1 = linear duty.
+    :param balance: [red, green, blue] multipliers 0-1 for LEDs whose colours
+        differ in strength (e.g. [1.0, 0.6, 0.8] tames a strong green).
+    :param pin_factory: a gpiozero pin factory name (lgpio, rpigpio, pigpio,
+        native, mock); empty = gpiozero's default (``GPIOZERO_PIN_FACTORY``).
+    :param slot: show the N-th session slot (1 = first) instead of the device's look.
+    :param slots: how many session LEDs share the sessions; set the same on each
+        of them, so a session waiting for an LED takes the first one that frees
+        up. Unset: every session keeps the slot it got.
+    """
+
+    red: int = 17
+    green: int = 27
+    blue: int = 22
+    active_high: bool = True
+    pwm: bool = True
+    brightness: float = 1.0
+    gamma: float = 2.2
+    balance: tuple[float, ...] = (1.0, 1.0, 1.0)
+    pin_factory: str = ""
+    slot: int | None = None
+    slots: int | None = None
+
+    def __post_init__(self) -> None:
+        pins = (self.red, self.green, self.blue)
+        for name, pin in zip(("red", "green", "blue"), pins, strict=True):
+            if pin not in _GPIO_PINS:
+                raise ValueError(f"{name}: {pin!r} is not a BCM GPIO number (0-27)")
+        if len(set(pins)) != 3:
+            raise ValueError(f"red, green and blue need three different pins, got {pins!r}")
+        check_correction(self.brightness, self.gamma, self.balance)
+        if self.slot is not None and self.slot < 1:
+            raise ValueError(f"slot counts from 1 (the first session), got {self.slot!r}")
+        if self.slots is not None:
+            if self.slots < 1:
+                raise ValueError(f"slots must be >= 1, got {self.slots!r}")
+            if self.slot is None:
+                raise ValueError("slots only applies together with slot")
+            if self.slot > self.slots:
+                raise ValueError(f"slot {self.slot} is beyond slots = {self.slots}")
+
+
+class GpioLedDriver(Driver):
+    """Shows looks on an RGB LED wired to three GPIO pins.
+
+    :param name: the device's name.
+    :param options: a :class:`GpioOptions`.
+    :param pin_factory: a gpiozero pin factory object; overrides the option
+        (tests pass ``MockFactory(pin_class=MockPWMPin)``).
+    """
+
+    TYPE = "gpio"
+    Options = GpioOptions
+    MAX_FPS = 30.0
+    SESSIONS = 0
+
+    def __init__(
+        self, name: str, options: GpioOptions | None = None, *, pin_factory: Any = None
+    ) -> None:
+        super().__init__(name, options)
+        opts: GpioOptions = self.options
+        self._factory = pin_factory
+        self._slot, self.caps = slot_caps(self.caps, opts.slot, opts.slots)
+        self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
+        self._led: Any = None
+        self._value: tuple[float, float, float] | None = None
+
+    @property
+    def rgbled(self) -> Any:
+        """The gpiozero ``RGBLED`` while open (for tests and ``devices``)."""
+        return self._led
+
+    async def _open(self) -> None:
+        # Importing gpiozero and probing the board can take a while on a Pi Zero.
+        self._led = await self.blocking(self._make_led)
+        self._value = None
+
+    def _make_led(self) -> Any:
+        opts: GpioOptions = self.options
+        try:
+            from gpiozero import RGBLED
+        except ImportError as err:
+            raise DriverError(
+                f"{self.name}: gpiozero is not installed; pip install 'agentlight[gpio]'"
+            ) from err
+        factory = self._factory or (named_factory(opts.pin_factory, opts.pwm) or None)
+        try:
+            return RGBLED(
+                opts.red,
+                opts.green,
+                opts.blue,
+                active_high=opts.active_high,
+                initial_value=(0, 0, 0),
+                pwm=opts.pwm,
+                pin_factory=factory,
+            )
+        except Exception as err:
+            raise DriverError(f"{self.name}: {explain_gpio_error(err, opts.pin_factory)}") from err
+
+    async def _show(self, frame: Frame) -> None:
+        _, color = single(frame, self._slot)
+        value: tuple[float, float, float]
+        if self.options.pwm:
+            value = self._correction.levels(color)
+        else:
+            value = tuple(float(on) for on in on_off(color))  # type: ignore[assignment]
+        if value == self._value:
+            return  # another session changed, or a refresh: the pins already show this
+        # Three PWM register writes: microseconds, so no thread hop (that would
+        # cost more CPU than the write on a Pi Zero at 30 fps).
+        self._led.value = value
+        self._value = value
+
+    async def _close(self, *, blank: bool) -> None:
+        led, self._led = self._led, None
+        if led is None:
+            return
+        try:
+            if blank:
+                led.value = (0, 0, 0)  # common anode: pins high, so dark before release
+        finally:
+            led.close()
+            self._value = None
+
+
+_factories: dict[str, Any] = {}
+_factories_lock = threading.Lock()
+
+
+def named_factory(name: str, pwm: bool = True) -> Any:
+    """gpiozero's pin factory registered as ``name`` (one shared instance per name).
+
+    Several LEDs on one Pi share one factory, as they would share
+    ``Device.pin_factory``. ``mock`` gets PWM-capable pins unless
+    ``GPIOZERO_MOCK_PIN_CLASS`` says otherwise, so a config can be tried on
+    any machine.
+    """
+    if not name:
+        return None
+    key = name.lower()
+    with _factories_lock:
+        factory = _factories.get(key)
+        if factory is None:
+            factory = _load_factory(key, pwm)
+            _factories[key] = factory
+        return factory
+
+
+def _load_factory(name: str, pwm: bool) -> Any:
+    from importlib.metadata import entry_points
+
+    if name == "mock" and pwm and not os.environ.get("GPIOZERO_MOCK_PIN_CLASS"):
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory(pin_class=_trimmed_pwm_pin_class())
+    for ep in entry_points(group="gpiozero_pin_factories"):
+        if ep.name == name:
+            return ep.load()()
+    known = sorted(ep.name for ep in entry_points(group="gpiozero_pin_factories"))
+    raise ValueError(f"gpiozero has no pin factory {name!r}; known: {', '.join(known)}")
+
+
+def _trimmed_pwm_pin_class() -> Any:
+    """gpiozero's MockPWMPin keeping only its recent history.
+
+    A mock pin records every change; a pulsing LED makes 90 a second, so a
+    config tried with ``pin_factory = "mock"`` for a day would grow without end.
+    """
+    from gpiozero.pins.mock import MockPWMPin
+
+    class TrimmedMockPWMPin(MockPWMPin):
+        KEEP = 1000
+
+        def _change_state(self, value: float) -> bool:
+            changed: bool = super()._change_state(value)
+            if len(self.states) > 2 * self.KEEP:
+                del self.states[: -self.KEEP]
+            return changed
+
+    return TrimmedMockPWMPin
+
+
+def explain_gpio_error(err: BaseException, factory: str = "") -> str:
+    """One line that says what went wrong with GPIO and how to fix it."""
+    kind = type(err).__name__
+    text = str(err) or kind
+    if kind == "BadPinFactory" or "pin factory" in text.lower():
+        return (
+            "no usable GPIO pin factory "
+            f"({text}); on a Raspberry Pi 5 install lgpio: 'sudo apt install python3-lgpio' "
+            "(Raspberry Pi OS, venv with --system-site-packages) or 'pip install lgpio' "
+            '(needs swig and liblgpio-dev); elsewhere try pin_factory = "mock"'
+        )
+    if kind == "PinPWMUnsupported":
+        return (
+            f"pin factory {factory or 'default'} has no PWM on these pins: set pwm = false, "
+            "or GPIOZERO_MOCK_PIN_CLASS=mockpwmpin for mock pins"
+        )
+    if kind in ("GPIOPinInUse", "PinInvalidPin", "PinInvalidFunction"):
+        return f"{text}: check red/green/blue pins (BCM numbers, each used once)"
+    if isinstance(err, PermissionError) or "permission" in text.lower():
+        return (
+            f"{text}: add the user to the 'gpio' group (sudo usermod -aG gpio $USER), log in again"
+        )
+    return f"GPIO failed: {text}"
+
+
+__all__ = ["GpioLedDriver", "GpioOptions", "explain_gpio_error", "named_factory"]

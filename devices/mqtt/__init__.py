@@ -1,0 +1,1 @@
+"""MQTT: publish the state to a broker, with Home Assistant discovery."""

@@ -1,0 +1,1 @@
+"""Elgato Stream Deck: driver, key layout, rendering, dummy decks, preview."""
