@@ -48,6 +48,40 @@ def test_unusable_retry_after_backs_off_exponentially() -> None:
     assert retry_delay(SourceUnavailable("x"), Backoff(0.1, 1.0, rand=lambda: 1.0)) == 0.1
 
 
+def test_backoff_stays_bounded_and_exact_through_ten_thousand_attempts() -> None:
+    # 2.0 ** 1024 overflowed a float: a device unplugged ~6 h lost its task.
+    top = Backoff(0.5, 30.0, rand=lambda: 1.0)
+    bottom = Backoff(0.5, 30.0, rand=lambda: 0.0)
+    highs = [top.next() for _ in range(10_000)]
+    lows = [bottom.next() for _ in range(10_000)]
+    assert highs[:8] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert set(highs[6:]) == {30.0} and set(lows[6:]) == {15.0}  # equal jitter at the cap
+    assert all(0.25 <= d <= 30.0 for d in lows + highs)
+    top.reset()
+    assert top.next() == 0.5
+    # A slow factor takes thousands of steps to reach its cap, and still gets there.
+    slow = Backoff(1e-300, 60.0, factor=1.01, rand=lambda: 1.0)
+    assert [slow.next() for _ in range(100_000)][-1] == 60.0
+
+
+@pytest.mark.parametrize(
+    ("initial", "maximum", "factor"),
+    [
+        (0, 1, 2),
+        (2, 1, 2),
+        (1, 2, 0.5),
+        (1, float("inf"), 2),
+        (float("nan"), 1, 2),
+        (1, 2, float("nan")),
+    ],
+)
+def test_backoff_refuses_settings_that_never_settle(
+    initial: float, maximum: float, factor: float
+) -> None:
+    with pytest.raises(ValueError):
+        Backoff(initial, maximum, factor)
+
+
 def test_plain_http_clients_load_no_ca_bundle_and_https_ones_verify() -> None:
     import ssl
 

@@ -1,10 +1,19 @@
-"""Exponential back-off with jitter, capped, resettable.
+"""Exponential back-off with jitter, capped, resettable, bounded forever.
 
-Hand-written rather than taken from tenacity or backoff: a reconnect loop
-changes state between attempts (stream vs. polling, a server's Retry-After,
-reset after a healthy connection), which those libraries' decorator and
-generator shapes don't fit; the arithmetic is ten lines. The random source is
-injectable so tests are deterministic.
+Written here rather than taken from tenacity: its wait strategies
+(``wait_exponential``, ``wait_random_exponential``) are the same arithmetic,
+and they do survive huge attempt numbers, but they take a ``RetryCallState``
+per call (we would fake one to carry an attempt count), draw from the
+``random`` module (the tests and the soak inject a seeded source), offer no
+"equal jitter" (never less than half the delay), and importing tenacity costs
+~30 ms of start-up. A reconnect loop also changes state between attempts
+(stream vs. polling, a server's Retry-After, reset after a healthy connection),
+which tenacity's decorator shape does not fit.
+
+The state is the current delay, not an attempt count: each ``next()``
+multiplies it by ``factor`` and clamps it at ``maximum``, so nothing grows after
+the cap and no power is ever computed (``2.0 ** 1024`` raised OverflowError and
+killed a device's task after ~6 h unplugged).
 """
 
 from __future__ import annotations
@@ -29,19 +38,19 @@ class Backoff:
         *,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if initial <= 0 or maximum < initial or factor < 1:
-            raise ValueError("need 0 < initial <= maximum and factor >= 1")
+        if not (0 < initial <= maximum < float("inf")) or not factor >= 1:
+            raise ValueError("need 0 < initial <= maximum < inf and factor >= 1")
         self.initial = initial
         self.maximum = maximum
         self.factor = factor
         self._rand = rand
-        self.attempts = 0
+        self._base = initial  # the un-jittered delay next() hands out next
 
     def next(self) -> float:
-        """The delay before the next attempt; grows with every call."""
-        base = min(self.maximum, self.initial * self.factor**self.attempts)
-        self.attempts += 1
+        """The delay before the next attempt; grows with every call up to the cap."""
+        base = self._base
+        self._base = min(self.maximum, base * self.factor)
         return base / 2 + self._rand() * base / 2
 
     def reset(self) -> None:
-        self.attempts = 0
+        self._base = self.initial
