@@ -28,7 +28,7 @@ from bridge.pipeline.model import GlobalState
 from bridge.pipeline.theme import default_theme
 from bridge.sources.pocketpaw.options import Options
 from bridge.sources.pocketpaw.source import PocketPawSource
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 
 ROOT = Path(__file__).resolve().parents[1]
 MS = 1e6  # ns per ms
@@ -54,9 +54,11 @@ class StampDriver(Driver):
     """Stamps the first time each frame's tag (its first session's tool) is shown."""
 
     TYPE = "bench"
-    SHOWS_SESSIONS = True  # the whole frame is built, sessions and all
-    # Nothing animates, so every show is a status change and not an effect tick.
-    NATIVE_EFFECTS = frozenset(Effect)
+    CAPS = Capabilities(
+        sessions=None,  # the whole frame is built, sessions and all
+        # Nothing animates, so every show is a status change and not an effect tick.
+        native_effects=frozenset(Effect),
+    )
 
     def __init__(self) -> None:
         super().__init__("bench")

@@ -13,10 +13,9 @@ Subclasses **may** override:
 
 - :meth:`Driver._open` — find and claim the hardware.
 - :meth:`Driver._close` — release it, leaving it dark when ``blank`` is true.
-- the class constants below, and ``Options`` (a dataclass of per-driver config
-  keys, checked when the config is loaded).
-
 - :meth:`Driver._on_input` — act on a press this driver emitted (page, brightness).
+- ``CAPS`` (what the driver asks of the engine, see below) and ``Options`` (a
+  dataclass of per-driver config keys, checked when the config is loaded).
 
 Blocking hardware calls belong in ``await self.blocking(fn, *args)`` inside
 the hooks: it runs them on the driver's own daemon thread, so a hung device
@@ -25,8 +24,10 @@ The engine bounds ``open`` with ``caps.open_timeout`` and every other call with
 ``caps.write_timeout``.
 
 What a driver asks of the engine is in ``self.caps`` (:class:`Capabilities`),
-built from the class constants and replaceable per instance (an option, or what
-``_open`` found out). The engine reads it on every frame.
+the one place for it: it starts as the class's ``CAPS`` and a driver replaces it
+per instance (``dataclasses.replace`` from an option in ``__init__``, or from
+what ``_open`` found out). The engine reads it on every frame; the user's
+``fps`` and ``refresh`` settings (:meth:`Driver.override_caps`) win over it.
 """
 
 from __future__ import annotations
@@ -107,33 +108,17 @@ class Driver(ABC):
     TYPE: ClassVar[str] = ""
     #: Per-driver options, a frozen dataclass; its fields are the config keys.
     Options: ClassVar[type[Any]] = NoOptions
-    #: Highest useful frame rate; effects are sampled no faster than this.
-    MAX_FPS: ClassVar[float] = 30.0
-    #: Effects the device runs itself; the engine does not animate those.
-    NATIVE_EFFECTS: ClassVar[frozenset[Effect]] = frozenset()
-    #: Seconds one show/close may take before the engine gives up on it.
-    WRITE_TIMEOUT: ClassVar[float] = 2.0
-    #: Seconds open may take (finding hardware, a board that resets on open).
-    OPEN_TIMEOUT: ClassVar[float] = 2.0
-    #: Whether this driver draws sessions (keys, segments) and not just one look.
-    SHOWS_SESSIONS: ClassVar[bool] = False
-    #: Room for sessions when SHOWS_SESSIONS: N stable slots, None for every session.
-    SESSIONS: ClassVar[int | None] = None
-    #: Seconds after which an unchanged frame is sent again; None never.
-    REFRESH: ClassVar[float | None] = None
+    #: What every instance asks of the engine until it replaces ``self.caps``.
+    #: A subclass sets its own (``CAPS = Capabilities(fps=10.0, ...)``), or
+    #: ``dataclasses.replace(Parent.CAPS, ...)`` to change a parent's few fields.
+    CAPS: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, name: str, options: Any = None) -> None:
         self.name = name
         self.options = options if options is not None else self.Options()
         self._overrides: dict[str, Any] = {}
-        self.caps = Capabilities(
-            fps=float(self.MAX_FPS),
-            native_effects=frozenset(self.NATIVE_EFFECTS),
-            refresh=self.REFRESH,
-            sessions=self.SESSIONS if self.SHOWS_SESSIONS else 0,
-            open_timeout=self.OPEN_TIMEOUT,
-            write_timeout=self.WRITE_TIMEOUT,
-        )
+        # Capabilities is frozen, so every instance may start from the same object.
+        self.caps = self.CAPS
         self._opened = False
         self._last: Frame | None = None
         self._health = Health(False, "not opened", time.time())

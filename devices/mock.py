@@ -48,8 +48,8 @@ class MockOptions:
         :class:`~bridge.infra.errors.DriverUnavailable` (a device that went away),
         ``"error"`` a plain ``RuntimeError`` (a driver bug, which the base
         class wraps in ``DriverError``).
-    :param fps: the driver's ``MAX_FPS``, so tests can make pulses cheap or dense.
-    :param write_timeout: the driver's ``WRITE_TIMEOUT`` in seconds, so a test
+    :param fps: the driver's ``caps.fps``, so tests can make pulses cheap or dense.
+    :param write_timeout: the driver's ``caps.write_timeout`` in seconds, so a test
         of ``hang_show`` need not wait the default two seconds.
     :param refresh: seconds after which the engine re-sends an unchanged frame; 0 never.
     :param slots: room for sessions: 0 none, N stable slots, -1 a slot for every session.

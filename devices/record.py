@@ -39,7 +39,7 @@ from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import DARK, Effect, Look
 from bridge.pipeline.status_json import status_to_json
 from bridge.text.textsafe import safe_json
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +76,7 @@ class RecordDriver(Driver):
     TYPE = "record"
     Options = RecordOptions
     # Effects are written as data, so the engine must not sample them.
-    NATIVE_EFFECTS = frozenset(Effect)
-    SHOWS_SESSIONS = True
+    CAPS = Capabilities(native_effects=frozenset(Effect), sessions=None)
 
     def __init__(self, name: str, options: RecordOptions | None = None) -> None:
         super().__init__(name, options)

@@ -34,7 +34,7 @@ from bridge.pipeline.model import Session, SessionRef, SessionState
 from bridge.text.statusline import duration, global_words, session_name, session_words
 from bridge.text.textsafe import clean, cut
 from devices.ansi import RESET, Depth, color_depth, fg, visible
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 
 log = logging.getLogger("agentlight.devices.terminal")
 
@@ -95,10 +95,10 @@ class TerminalDriver(Driver):
 
     TYPE = "terminal"
     Options = TerminalOptions
-    MAX_FPS = 10.0
-    SHOWS_SESSIONS = True
     #: Seconds between redraws that only advance the duration or follow a resize.
     REFRESH_INTERVAL: ClassVar[float] = 1.0
+    # Every session is named on the line; what it animates is decided on open.
+    CAPS = Capabilities(fps=10.0, sessions=None)
 
     def __init__(
         self,

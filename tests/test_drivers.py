@@ -121,7 +121,7 @@ def test_mock_fps_and_write_timeout_are_per_instance() -> None:
     fast = MockDriver("fast", MockOptions(fps=120.0, write_timeout=0.05))
     plain = MockDriver("plain")
     assert (fast.caps.fps, fast.caps.write_timeout) == (120.0, 0.05)
-    assert (plain.caps.fps, plain.caps.write_timeout) == (MockDriver.MAX_FPS, 2.0) == (30.0, 2.0)
+    assert (plain.caps.fps, plain.caps.write_timeout) == (MockDriver.CAPS.fps, 2.0) == (30.0, 2.0)
 
 
 @pytest.mark.parametrize(
@@ -355,8 +355,8 @@ async def test_record_reopen_after_forget_closes_the_stale_file(tmp_path: Path) 
 
 
 def test_record_declares_native_effects_and_sessions() -> None:
-    assert frozenset(Effect) == RecordDriver.NATIVE_EFFECTS
-    assert RecordDriver.SHOWS_SESSIONS
+    assert frozenset(Effect) == RecordDriver("d").caps.native_effects
+    assert RecordDriver("d").caps.sessions is None  # every session, each with a slot
     assert RecordDriver.TYPE == "record"
     assert RecordDriver("d").path == Path("agentlight-record.jsonl")
 
@@ -712,7 +712,7 @@ async def test_terminal_falls_back_to_ascii_when_the_stream_cannot_encode() -> N
 
 def test_terminal_class_settings() -> None:
     assert TerminalDriver.TYPE == "terminal"
-    assert TerminalDriver.MAX_FPS == 10.0
-    assert TerminalDriver.SHOWS_SESSIONS
+    assert TerminalDriver("t").caps.fps == 10.0
+    assert TerminalDriver("t").caps.shows_sessions
     with pytest.raises(ValueError):
         TerminalOptions(width=-1)

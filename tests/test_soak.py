@@ -22,7 +22,7 @@ import sys
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bridge.engine import Device, Engine
 from bridge.infra.errors import DriverUnavailable
@@ -49,8 +49,8 @@ WALL_EPOCH = 1_700_000_000.0
 class Native(MockDriver):
     """Runs every effect itself (like the record driver): one frame per change."""
 
-    NATIVE_EFFECTS = frozenset(Effect)
-    SHOWS_SESSIONS = True
+    # No room for sessions: MockDriver's own slots option (0) decides that.
+    CAPS = replace(MockDriver.CAPS, native_effects=frozenset(Effect))
 
 
 class Unpluggable(Native):

@@ -19,7 +19,7 @@ from typing import Any
 
 from bridge.infra.errors import DriverError
 from bridge.pipeline.frame import Frame
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 from devices.led.color import Correction, check_correction, on_off
 from devices.led.view import single, slot_caps
 
@@ -91,8 +91,8 @@ class GpioLedDriver(Driver):
 
     TYPE = "gpio"
     Options = GpioOptions
-    MAX_FPS = 30.0
-    SESSIONS = 0
+    # One look at 30 fps; the slot options make it a session's light.
+    CAPS = Capabilities(fps=30.0, sessions=0)
 
     def __init__(
         self, name: str, options: GpioOptions | None = None, *, pin_factory: Any = None

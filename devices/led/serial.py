@@ -25,7 +25,7 @@ from typing import Any, Literal
 from bridge.infra.errors import DriverError, DriverUnavailable
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import BLACK, Color, Effect, Look
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 from devices.led.color import Correction, check_correction
 from devices.led.serial_protocol import (
     COLOR_ORDERS,
@@ -145,11 +145,9 @@ class SerialLedDriver(Driver):
 
     TYPE = "serial"
     Options = SerialOptions
-    MAX_FPS = 30.0
-    SESSIONS = 0
-    REFRESH = DEFAULT_REFRESH["adalight"]
-    # The sketch's hello may take ~2 s after an Uno resets on open.
-    OPEN_TIMEOUT = 6.0
+    # The sketch's hello may take ~2 s after an Uno resets on open; the
+    # refresh and room for sessions follow the protocol and layout options.
+    CAPS = Capabilities(fps=30.0, sessions=0, refresh=DEFAULT_REFRESH["adalight"], open_timeout=6.0)
 
     def __init__(
         self,

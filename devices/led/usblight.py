@@ -23,7 +23,7 @@ from typing import Any
 
 from bridge.infra.errors import DriverError, DriverUnavailable
 from bridge.pipeline.frame import Frame
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 from devices.led.color import Correction, check_correction
 from devices.led.view import single, slot_caps
 
@@ -96,10 +96,8 @@ class UsbLightDriver(Driver):
 
     TYPE = "usblight"
     Options = UsbLightOptions
-    MAX_FPS = 30.0
-    SESSIONS = 0
     # HID enumeration plus opening every light can take a while.
-    OPEN_TIMEOUT = 5.0
+    CAPS = Capabilities(fps=30.0, sessions=0, open_timeout=5.0)
 
     def __init__(
         self, name: str, options: UsbLightOptions | None = None, *, exclusive: bool = True

@@ -41,7 +41,7 @@ from bridge.net.mqtt import (
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import Effect
 from bridge.pipeline.model import AgentStatus
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 from devices.mqtt.discovery import discovery_messages, discovery_topics
 
 if TYPE_CHECKING:
@@ -96,10 +96,9 @@ class MqttDriver(Driver):
 
     TYPE = "mqtt"
     Options = MqttOptions
-    # A status, not a picture: effects are the consumer's business.
-    NATIVE_EFFECTS = frozenset(Effect)
-    MAX_FPS = 10.0
-    SHOWS_SESSIONS = False  # frame.status carries every session regardless
+    # A status, not a picture: effects are the consumer's business. No session
+    # slots: frame.status carries every session regardless.
+    CAPS = Capabilities(native_effects=frozenset(Effect), fps=10.0, sessions=0)
 
     def __init__(self, name: str, options: MqttOptions | None = None) -> None:
         super().__init__(name, options)

@@ -43,7 +43,7 @@ from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import InputEvent, Target
 from bridge.pipeline.looks import Effect
 from bridge.pipeline.model import SessionRef
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 from devices.streamdeck.layout import (
     BLANK_ROLE,
     SESSION_FIELDS,
@@ -168,19 +168,22 @@ class StreamDeckDriver(Driver):
 
     TYPE = "streamdeck"
     Options = StreamDeckOptions
-    # Colours come whole (no sampled pulses); the driver blinks what needs you.
-    NATIVE_EFFECTS = frozenset(Effect)
-    MAX_FPS = 10.0
-    SHOWS_SESSIONS = True
-    SESSIONS = None  # every session gets a stable slot; the deck pages by slot
-    REFRESH = 1.0  # ticks the time in state and the slow blink
-    # Finding a deck opens each candidate to read its serial number.
-    OPEN_TIMEOUT = 5.0
-    WRITE_TIMEOUT = 5.0
+    #: Seconds between refreshes while something ticks (time in state, the slow blink).
+    TICK_REFRESH: ClassVar[float] = 1.0
     #: Seconds between refreshes while nothing on the deck ticks or blinks.
     IDLE_REFRESH: ClassVar[float] = 5.0
     #: Seconds a brightness change is shown on the global key.
     NOTE_SECONDS: ClassVar[float] = 2.0
+    CAPS = Capabilities(
+        # Colours come whole (no sampled pulses); the driver blinks what needs you.
+        native_effects=frozenset(Effect),
+        fps=10.0,
+        sessions=None,  # every session gets a stable slot; the deck pages by slot
+        refresh=TICK_REFRESH,
+        # Finding a deck opens each candidate to read its serial number.
+        open_timeout=5.0,
+        write_timeout=5.0,
+    )
 
     def __init__(
         self,
@@ -264,7 +267,7 @@ class StreamDeckDriver(Driver):
             self.caps = dataclasses.replace(self.caps, sessions=0, refresh=None)
         else:
             self._ticking = True
-            self.caps = dataclasses.replace(self.caps, refresh=self.REFRESH)
+            self.caps = dataclasses.replace(self.caps, refresh=self.TICK_REFRESH)
         log.info(
             "device %s: %s serial %s, %d keys %dx%d",
             self.name,
@@ -289,12 +292,8 @@ class StreamDeckDriver(Driver):
         if not opened.visual:
             return
         view = self._view(frame, opened, mono)
-        self._roles = view.roles + tuple(
-            Role("blank") for _ in range(opened.deck.TOUCH_KEY_COUNT)
-        )
-        changed = [
-            (k, face) for k, face in enumerate(view.faces) if self._written[k] != face
-        ]
+        self._roles = view.roles + tuple(Role("blank") for _ in range(opened.deck.TOUCH_KEY_COUNT))
+        changed = [(k, face) for k, face in enumerate(view.faces) if self._written[k] != face]
         strip = view.strip if view.strip != self._strip_written else None
         level = self._target_level(frame, mono)
         set_level = level if level != self._applied_level else None
@@ -390,7 +389,7 @@ class StreamDeckDriver(Driver):
         if on == self._ticking:
             return
         self._ticking = on
-        refresh = self.REFRESH if on else self.IDLE_REFRESH
+        refresh = self.TICK_REFRESH if on else self.IDLE_REFRESH
         self.caps = dataclasses.replace(self.caps, refresh=refresh)
         if on:
             # The engine computed its next wake without a refresh: wake it now.
@@ -473,9 +472,7 @@ class StreamDeckDriver(Driver):
                 from devices.streamdeck.dummy import DummyDeckTransport, dummy_device
 
                 serial = opts.serial or f"DUMMY-{self.name}"
-                self._dummy_transport = DummyDeckTransport(
-                    [dummy_device(opts.dummy_model, serial)]
-                )
+                self._dummy_transport = DummyDeckTransport([dummy_device(opts.dummy_model, serial)])
             manager = manager_class("dummy")
             manager.transport = self._dummy_transport
             return manager
