@@ -595,6 +595,17 @@ async def test_terminal_label_unknown_state_and_focus_duration() -> None:
     out.truncate()
     await term.show(make_frame("active", sessions, label="busy"), force=True)  # a refresh
     assert "telegram 9 3h07m" in out.getvalue()
+    # Past ten minutes the line shows whole minutes, so a refresh within one writes nothing.
+    now[0] = 988.0 + 12 * 60 + 5
+    out.seek(0)
+    out.truncate()
+    await term.show(make_frame("active", sessions, label="busy"), force=True)
+    assert out.getvalue().startswith("\r● busy — telegram 9 12m · ")
+    now[0] += 1.0
+    out.seek(0)
+    out.truncate()
+    await term.show(make_frame("active", sessions, label="busy"), force=True)
+    assert out.getvalue() == ""
     await term.close()
 
 

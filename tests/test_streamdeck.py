@@ -261,6 +261,22 @@ async def test_time_in_state_ticks_on_refresh(clock: Clock, frames: Frames) -> N
         assert driver.sent[-1][0] == 1
 
 
+async def test_past_ten_minutes_the_time_ticks_by_the_minute(
+    clock: Clock, frames: Frames
+) -> None:
+    async with opened(make_driver("mk2", clock)) as driver:
+        frame = frames(status(session("websocket:a", ago=12 * 60 + 5)))
+        await driver.show(frame)
+        first = driver.key_writes
+        clock.t = 1.0
+        await driver.show(frame, force=True)  # "12m" still: the key is not written
+        assert driver.key_writes == first
+        clock.t = 60.0
+        await driver.show(frame, force=True)  # "13m"
+        assert driver.key_writes == first + 1
+        assert driver.sent[-1][0] == 1
+
+
 async def test_waiting_key_blinks_between_two_cached_images(
     clock: Clock, frames: Frames
 ) -> None:

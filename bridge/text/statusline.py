@@ -93,11 +93,23 @@ def session_name(session: Session) -> str:
 
 
 def duration(seconds: float) -> str:
-    s = int(seconds)
+    """Time in a state, short, for a ticking timer: 12s, 3m05s, 12m, 1h05m.
+
+    The one formatter for the status line, ``agentlight status`` and the Stream
+    Deck. Precision follows size: seconds while they tell you something (it
+    just started, it is moving), whole minutes from 10 minutes on, where a
+    seconds digit that changes every second only catches the eye of someone
+    glancing at the light (and rewrites a deck key every second). Whole units
+    are cut, not rounded, as on a stopwatch: "1m" only once a minute has
+    passed. Never negative, even when a server's clock runs ahead of ours.
+    """
+    s = int(max(0.0, seconds))
     if s < 60:
         return f"{s}s"
-    if s < 3600:
+    if s < 600:
         return f"{s // 60}m{s % 60:02d}s"
+    if s < 3600:
+        return f"{s // 60}m"
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 

@@ -25,6 +25,7 @@ from bridge.pipeline.model import (
     SessionRef,
     SessionState,
 )
+from bridge.text.statusline import duration
 from devices.streamdeck.render import BLANK, RGB, Face, Strip, ink_on, safe, scale
 
 RoleKind = Literal["global", "session", "page", "blank"]
@@ -95,18 +96,6 @@ def rgb(color: Color) -> RGB:
     return color.to_bytes()
 
 
-def duration(seconds: float) -> str:
-    """Time in a state, short: 12s, 3m05s, 12m, 1h05m."""
-    s = int(max(0.0, seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
-
-
 def count(n: int) -> str:
     """A token count, short: 950, 12.3k, 4.1M."""
     if n < 1000:
@@ -135,10 +124,6 @@ def state_word(session: Session, look: Look) -> str:
     if session.state is SessionState.UNKNOWN and session.raw_state:
         return safe(session.raw_state)
     return _SHORT_STATE.get(session.state, session.state.value.replace("_", " ").capitalize())
-
-
-def needs_user(session: Session) -> bool:
-    return session.state in (SessionState.WAITING_FOR_USER, SessionState.ERROR)
 
 
 def _tokens(session: Session) -> int | None:
@@ -171,7 +156,7 @@ def session_face(
     footer = _footer(s, now, fields)
     header = channel_label(s.channel) if "channel" in fields else ""
     title = word if "state" in fields else ""
-    if needs_user(s):
+    if s.state.needs_user:
         # Stands out: full colour, alternating with a dark key in a coloured frame.
         if blink_on:
             return Face(
@@ -187,7 +172,7 @@ def session_face(
 
 def _footer(s: Session, now: float, fields: Sequence[str]) -> str:
     """Time in state and tokens, as " | "-separated variants, longest first."""
-    spent = duration(now - s.since) if "time" in fields and s.since > 0 else ""
+    spent = duration(s.duration(now)) if "time" in fields and s.since > 0 else ""
     total = _tokens(s) if "tokens" in fields else None
     if not total:
         return spent
@@ -215,7 +200,7 @@ def detail_cards(placed: Placed, now: float) -> list[tuple[str, str]]:
             text += f" think {count(reasoning)}"
         cards.append(("TOKENS", text))
     if s.since > 0:
-        cards.append(("TIME", f"{duration(now - s.since)} | {s.state.value.replace('_', ' ')}"))
+        cards.append(("TIME", f"{duration(s.duration(now))} | {s.state.value.replace('_', ' ')}"))
     cards.append(("SESSION", safe(s.key)))
     return cards
 
@@ -270,7 +255,7 @@ def global_face(status: AgentStatus, look: Look, *, note: str = "") -> Face:
 
 def page_face(page: int, pages: int, hidden: Sequence[Placed], *, blink_on: bool) -> Face:
     """The page key; it lights up when a session on another page needs you."""
-    urgent = [p for p in hidden if needs_user(p.session)]
+    urgent = [p for p in hidden if p.session.state.needs_user]
     lines = (f"+{len(hidden)} more",) if hidden else ()
     if urgent:
         color = rgb(urgent[0].look.color)
@@ -305,7 +290,7 @@ def strip_for(status: AgentStatus, look: Look, placed: Sequence[Placed], now: fl
         title = safe(s.title) if s.title else ""
         bits = [channel_label(s.channel), title, state_word(s, urgent.look)]
         if s.since > 0:
-            bits.append(duration(now - s.since))
+            bits.append(duration(s.duration(now)))
         detail = " ".join(b for b in bits if b)
     dots = tuple(rgb(p.look.color) for p in sorted(placed, key=lambda p: p.slot))
     return Strip(rgb(look.color), " · ".join(parts), detail, dots)
@@ -372,7 +357,6 @@ __all__ = [
     "View",
     "channel_label",
     "count",
-    "duration",
     "layout",
     "session_face",
     "state_word",
