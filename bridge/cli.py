@@ -1,12 +1,14 @@
-"""``agentlight`` command line.
+"""``agentlight`` command line: the parser, and the dispatch to each command.
 
-Only argparse and logging are imported here: ``agentlight --help`` must stay
-fast on a Raspberry Pi Zero. Each command imports what it needs when it runs.
+Only argparse is imported here: ``agentlight --help`` must stay fast on a
+Raspberry Pi Zero. Each command is a module of :mod:`bridge.commands`, imported
+only when it runs (its ``main(args)`` runs it).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Container, Sequence
@@ -450,17 +452,62 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if SIGNALS.stop_requested:
             return 0  # stopped before anything started
-        from bridge import app  # the heavy part, only once a command runs
-
-        if SIGNALS.stop_requested:
-            return 0
-        return app.dispatch(args)
+        return run_command(args)
     except BrokenPipeError:
         # `agentlight status | head -1`: the reader left; that is not an error.
         _quiet_stdout()
         return 0
     finally:
         SIGNALS.uninstall()
+
+
+def command_main(name: str) -> Callable[[argparse.Namespace], int]:
+    """The ``main`` of command ``name``: its module in :mod:`bridge.commands`, imported now."""
+    if name == "devices":
+        return _devices
+    module = importlib.import_module(f"bridge.commands.{name.replace('-', '_')}")
+    main: Callable[[argparse.Namespace], int] = module.main
+    return main
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the command ``args`` names; a usage or config error is exit 2, Ctrl-C exit 0."""
+    from bridge.infra.signals import SIGNALS
+
+    command = command_main(args.command)  # the heavy part, only once a command runs
+    if SIGNALS.stop_requested:
+        return 0  # stopped while importing: nothing was opened yet
+    from bridge.commands.common import UsageError
+    from bridge.infra.errors import ConfigError
+
+    try:
+        return command(args)
+    except UsageError as err:
+        print(f"agentlight {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except ConfigError as err:
+        for one in getattr(err, "errors", [err]):
+            print(f"agentlight: config error: {one}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    """``agentlight devices`` (until it is a module of :mod:`bridge.commands` too)."""
+    from devices import inventory
+
+    if args.udev_rules:
+        print(inventory.udev_rules(), end="")
+        return 0
+    sections = inventory.survey()
+    if args.json:
+        import json
+
+        print(json.dumps(inventory.render_json(sections), indent=2))
+    else:
+        print(inventory.render_text(sections))
+    return 0
 
 
 def _quiet_stdout() -> None:

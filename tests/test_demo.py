@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge import demo
+from bridge.commands import demo
 from bridge.simulator import SimAgent
 from bridge.simulator import tour as tour_mod
 from bridge.simulator.tour import MIN_STEP, Tour, step_seconds

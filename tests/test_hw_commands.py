@@ -21,10 +21,10 @@ from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 from bridge.cli import main
+from bridge.commands.test_pattern import pattern, run_test_pattern
 from bridge.infra.config import parse_config
 from bridge.infra.errors import ConfigError
 from bridge.pipeline.theme import default_theme
-from bridge.testpattern import pattern, run_test_pattern
 from devices import inventory
 from devices.led.serial_protocol import adalight_header
 from tests.ptyboard import Board

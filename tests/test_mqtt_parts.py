@@ -124,7 +124,7 @@ def test_password_never_shows_and_resolves_in_order(
 
 
 def test_check_hides_the_password(tmp_path: Path) -> None:
-    from bridge.app import describe_config
+    from bridge.commands.check import describe_config
 
     text = describe_config(_config({"username": "u", "password": "hunter2-secret"}))
     assert "hunter2" not in text

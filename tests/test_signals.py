@@ -57,6 +57,31 @@ async def test_a_signal_before_the_loop_stops_it_as_soon_as_it_attaches() -> Non
         assert stop.is_set()
 
 
+async def test_until_stopped_hands_the_work_a_stop_the_signals_set() -> None:
+    signals = Signals()
+
+    async def work(stop: asyncio.Event) -> str:
+        assert not stop.is_set()
+        signals.dispatch(signal.SIGINT)  # Ctrl-C while it runs
+        await asyncio.wait_for(stop.wait(), 5)
+        return "stopped"
+
+    assert await signals.until_stopped(work, or_else="not started") == "stopped"
+
+
+async def test_until_stopped_does_not_start_work_after_a_stop_during_start_up() -> None:
+    signals = Signals()
+    signals.dispatch(signal.SIGTERM)  # during the imports
+    started: list[bool] = []
+
+    async def work(stop: asyncio.Event) -> int:
+        started.append(True)
+        return 1
+
+    assert await signals.until_stopped(work, or_else=0) == 0
+    assert not started
+
+
 async def test_sighup_stops_unless_a_reload_callback_is_plugged_in() -> None:
     signals = Signals()
     reloads: list[int] = []

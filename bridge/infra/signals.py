@@ -6,6 +6,9 @@ of killing the process (devices left lit) or printing a traceback; the command
 then ends its start cleanly with exit 0. Once the event loop runs,
 :meth:`Signals.attached` routes the same signals to an :class:`asyncio.Event`.
 
+A command uses :data:`SIGNALS`: ``until_stopped(work)`` runs its work with a stop
+event the signals set; ``stop_requested`` and ``attached(stop)`` are the parts of it.
+
 SIGHUP means "the controlling terminal went away": stop, like SIGTERM. A
 service manager that wants SIGHUP to mean *reload* plugs a callback in with
 :meth:`Signals.set_reload` (it runs on the event loop); a second stop signal
@@ -17,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
 
 # Not typing's: importing typing costs --help ~4 ms, and this module is loaded
@@ -25,7 +28,9 @@ from types import FrameType
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # asyncio is not imported before it is needed: --help stays fast
     import asyncio
-    from typing import Any
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 __all__ = ["SIGNALS", "STOP_SIGNALS", "Signals"]
 
@@ -113,6 +118,20 @@ class Signals:
             if installed and self._saved:
                 # remove_signal_handler put the defaults back; keep catching.
                 self.install()
+
+    async def until_stopped(
+        self, work: Callable[[asyncio.Event], Awaitable[T]], *, or_else: T
+    ) -> T:
+        """``await work(stop)``, a stop signal setting ``stop``; ``or_else`` when a stop
+        signal came before (during start-up): then ``work`` is not started, so nothing
+        is opened only to be closed again."""
+        import asyncio
+
+        if self.stop_requested:
+            return or_else
+        stop = asyncio.Event()
+        with self.attached(stop):
+            return await work(stop)
 
 
 #: The process's signals; ``bridge.cli.main`` installs it first thing.

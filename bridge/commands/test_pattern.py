@@ -8,6 +8,7 @@ the real engine, so blinks blink and pulses breathe exactly as they will in
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -16,8 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from bridge.infra.config import Config
+from bridge.engine import Device, Engine
+from bridge.infra.config import Config, load_config
 from bridge.infra.errors import ConfigError
+from bridge.infra.logsetup import setup_logging
+from bridge.infra.signals import SIGNALS
 from bridge.pipeline.looks import Look
 from bridge.pipeline.model import (
     ConnectionState,
@@ -127,8 +131,6 @@ async def run_test_pattern(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Walk the devices through the pattern; 0 when every device showed it, else 1."""
-    from bridge.app import _signals
-    from bridge.engine import Device, Engine
     from devices import driver_class
 
     out = out or sys.stdout
@@ -147,7 +149,7 @@ async def run_test_pattern(
     color = out.isatty() and not os.environ.get("NO_COLOR")
     runner = asyncio.create_task(engine.run([], stop))
     ever_shown: set[str] = set()
-    with _signals(stop):
+    with SIGNALS.attached(stop):
         waiter = asyncio.create_task(stop.wait())
         open_wait = max(dev.driver.caps.open_timeout for dev in devices) + 1.0
         ready = asyncio.create_task(engine.ready.wait())
@@ -176,6 +178,14 @@ async def run_test_pattern(
     return 1 if failed else 0
 
 
+def main(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    setup_logging(args.verbose, args.quiet, "warning")
+    if not 0.1 <= args.step <= 60:
+        raise ConfigError(f"--step must be from 0.1 to 60 seconds, got {args.step:g}")
+    return asyncio.run(run_test_pattern(config, device=args.device, step=args.step))
+
+
 def _note_shown(devices: Sequence[object], seen: set[str]) -> None:
     for dev in devices:
         driver = dev.driver  # type: ignore[attr-defined]
@@ -188,4 +198,4 @@ def _dot(look: Look) -> str:
     return f"\x1b[38;2;{r};{g};{b}m●\x1b[0m "
 
 
-__all__ = ["Step", "describe", "pattern", "run_test_pattern"]
+__all__ = ["Step", "describe", "main", "pattern", "run_test_pattern"]

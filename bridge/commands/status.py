@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Callable
 
+from bridge.commands.common import config_from
 from bridge.infra.config import Config
+from bridge.infra.logsetup import setup_logging
 from bridge.infra.signals import SIGNALS
 from bridge.pipeline.model import AgentStatus, ConnectionState, SourceStatus
 from bridge.text.statusline import (
@@ -117,9 +120,12 @@ async def read_status(
     return folded
 
 
-def main(args: argparse.Namespace, config: Config) -> int:
-    if SIGNALS.stop_requested:
-        return 0
+def main(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    setup_logging(args.verbose, args.quiet, None, default=logging.ERROR)
+    if args.verbose == 0:
+        # The answer (or its absence) is the output; the sources need not add to it.
+        logging.getLogger("agentlight.sources").setLevel(logging.CRITICAL)
     last: list[str] = []
 
     def show(status: AgentStatus) -> None:
@@ -130,17 +136,15 @@ def main(args: argparse.Namespace, config: Config) -> int:
             if not args.json and not args.format:
                 print(flush=True)  # a blank line between readings
 
-    async def run() -> AgentStatus:
-        stop = asyncio.Event()
-        with SIGNALS.attached(stop):
-            return await read_status(
-                config,
-                answer_within=args.timeout,
-                stop=stop,
-                on_change=show if args.watch else None,
-            )
+    async def read(stop: asyncio.Event) -> AgentStatus:
+        on_change = show if args.watch else None
+        return await read_status(
+            config, answer_within=args.timeout, stop=stop, on_change=on_change
+        )
 
-    status = asyncio.run(run())
+    status = asyncio.run(SIGNALS.until_stopped(read, or_else=None))
+    if status is None:
+        return 0  # stopped before it started
     if args.watch:
         return 0
     print(render(status, args), flush=True)

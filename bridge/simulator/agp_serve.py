@@ -1,25 +1,23 @@
-"""``agentlight demo --agp`` and ``agentlight simulate --agp``: the AgP simulator at work.
+"""The AgP simulator at work: serving its looping scenario, listing its sessions.
 
-The demo lists the scenario's sessions in a temporary ``sessions_from`` directory,
-so the bridge picks each one up as it starts, the way a script that launches AgP
-tasks would tell a running bridge about them.
+``agentlight simulate --agp`` serves it (:func:`serve_agp`); the demo
+(``agentlight demo --agp``) lists the scenario's sessions with :func:`listing` in a
+``sessions_from`` directory, so the bridge picks each one up as it starts, the way
+a script that launches AgP tasks would tell a running bridge about them.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import secrets
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from bridge.simulator.agp import AgpServer, SimAgp
 from bridge.simulator.agp_scenario import run_agp_scenario
 
-RunBridge = Callable[..., Awaitable[int]]
+__all__ = ["listing", "serve_agp"]
 
 
 def listing(directory: Path) -> Callable[[str, bool], None]:
@@ -34,38 +32,6 @@ def listing(directory: Path) -> Callable[[str, bool], None]:
                 path.unlink()
 
     return on_session
-
-
-def agp_source(url: str, key: str, directory: Path, speed: float) -> dict[str, Any]:
-    """The ``[[sources]]`` table that watches the simulator, timings scaled by ``speed``."""
-    fast = speed > 1.0
-    return {
-        "type": "agp",
-        "name": "agp",
-        "url": url,
-        "api_key": key,
-        "sessions_from": str(directory),
-        # Sped up, the docs' 2-5 s would miss whole states: insist on a shorter one.
-        "interval": max(0.5, 2.0 / speed) if fast else 2.0,
-        "allow_any_interval": fast,
-        "show_done_for": 8.0 / speed,
-        "show_interrupted_for": 10.0 / speed,
-        "show_failed_for": 12.0 / speed,
-    }
-
-
-async def run_agp_demo(args: argparse.Namespace, run_bridge: RunBridge) -> int:
-    """The demo with the simulated AgP as its source (devices and theme as ``run_demo``)."""
-    from bridge.demo import demo_config, run_tour
-
-    key = secrets.token_urlsafe(16)
-    agp = SimAgp()
-    with tempfile.TemporaryDirectory(prefix="agentlight-agp-") as tmp:
-        directory = Path(tmp)
-        async with AgpServer(agp, api_key=key) as server:
-            config = demo_config(args, agp_source(server.url, key, directory, args.speed))
-            scenario = run_agp_scenario(agp, speed=args.speed, on_session=listing(directory))
-            return await run_tour(args, config, scenario, run_bridge)
 
 
 async def serve_agp(

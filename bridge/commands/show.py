@@ -11,7 +11,10 @@ import argparse
 import asyncio
 import time
 
-from bridge.infra.config import Config
+from bridge.app import build_devices
+from bridge.commands.common import UsageError
+from bridge.infra.config import Config, default_config, load_config
+from bridge.infra.logsetup import setup_logging
 from bridge.infra.signals import SIGNALS
 from bridge.pipeline.model import (
     ConnectionState,
@@ -22,7 +25,7 @@ from bridge.pipeline.model import (
     SourceStatus,
 )
 
-__all__ = ["made_up_status", "main"]
+__all__ = ["made_up_status", "main", "show"]
 
 _SOURCE = "show"
 
@@ -51,8 +54,6 @@ def made_up_status(state: str, tool: str | None = None, title: str | None = None
 
 
 async def show(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> int:
-    from bridge.app import build_devices
-
     engine = build_devices(config)  # no sources: nothing of theirs is shown
     if args.state != "off":
         engine.publish(made_up_status(args.state, args.tool, args.title))
@@ -71,17 +72,9 @@ async def show(config: Config, args: argparse.Namespace, stop: asyncio.Event) ->
     return 0
 
 
-def main(args: argparse.Namespace, config: Config) -> int:
+def main(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else default_config()
+    setup_logging(args.verbose, args.quiet or args.verbose == 0)
     if args.tool and args.state != "tool_running":
-        from bridge.app import UsageError
-
         raise UsageError(f"--tool goes with tool_running, not {args.state}")
-
-    async def run() -> int:
-        stop = asyncio.Event()
-        if SIGNALS.stop_requested:
-            return 0
-        with SIGNALS.attached(stop):
-            return await show(config, args, stop)
-
-    return asyncio.run(run())
+    return asyncio.run(SIGNALS.until_stopped(lambda stop: show(config, args, stop), or_else=0))

@@ -4,6 +4,9 @@ A real local HTTP server speaks PocketPaw's status API; a real bridge reads it
 and shows it on the terminal (or the devices of ``-c FILE``). The tour
 (:mod:`bridge.simulator.tour`) also stops the server and refuses the key once,
 so the bridge's own states appear too.
+
+``--agp``: the simulated H Company AgP instead, its sessions listed in a temporary
+``sessions_from`` directory (:func:`bridge.simulator.agp_serve.listing`).
 """
 
 from __future__ import annotations
@@ -11,13 +14,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
+import secrets
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+import tempfile
+from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
+from bridge.app import run_bridge
 from bridge.infra.config import Config, load_config, parse_config
+from bridge.infra.logsetup import setup_logging
 
-__all__ = ["demo_config", "header", "run_demo", "run_tour", "tour_seconds"]
+__all__ = [
+    "agp_source",
+    "demo_config",
+    "header",
+    "main",
+    "run_agp_demo",
+    "run_demo",
+    "run_tour",
+    "tour_seconds",
+]
 
 
 def tour_seconds(speed: float) -> float:
@@ -58,7 +76,6 @@ def header(url: str, seconds: float) -> str:
 
 
 async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
-    from bridge.app import run_bridge
     from bridge.simulator import SimAgent, SimServer
     from bridge.simulator.tour import DEMO_KEY, Tour, error_ttl_for
 
@@ -85,7 +102,7 @@ async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
         }
         config = demo_config(args, source)
         print(header(server.url, round_seconds), flush=True)
-        return await run_tour(args, config, Tour(agent, server, speed=args.speed).run(), run_bridge)
+        return await run_tour(args, config, Tour(agent, server, speed=args.speed).run())
     finally:
         await server.stop()
 
@@ -110,10 +127,7 @@ def demo_config(args: argparse.Namespace, source: dict[str, Any]) -> Config:
 
 
 async def run_tour(
-    args: argparse.Namespace,
-    config: Config,
-    tour: Coroutine[Any, Any, Any],
-    run_bridge: Callable[[Config, asyncio.Event], Awaitable[int]],
+    args: argparse.Namespace, config: Config, tour: Coroutine[Any, Any, Any]
 ) -> int:
     """The bridge on ``config`` while ``tour`` drives the simulator, ``--duration`` at most."""
     stop = asyncio.Event()
@@ -127,12 +141,48 @@ async def run_tour(
         await asyncio.gather(task, return_exceptions=True)
 
 
-def main(args: argparse.Namespace) -> int:
-    if getattr(args, "agp", False):
-        from bridge.app import run_bridge
-        from bridge.simulator.agp_demo import run_agp_demo
+def agp_source(url: str, key: str, directory: Path, speed: float) -> dict[str, Any]:
+    """The ``[[sources]]`` table that watches the AgP simulator, timings scaled by ``speed``."""
+    fast = speed > 1.0
+    return {
+        "type": "agp",
+        "name": "agp",
+        "url": url,
+        "api_key": key,
+        "sessions_from": str(directory),
+        # Sped up, the docs' 2-5 s would miss whole states: insist on a shorter one.
+        "interval": max(0.5, 2.0 / speed) if fast else 2.0,
+        "allow_any_interval": fast,
+        "show_done_for": 8.0 / speed,
+        "show_interrupted_for": 10.0 / speed,
+        "show_failed_for": 12.0 / speed,
+    }
 
-        return asyncio.run(run_agp_demo(args, run_bridge))
+
+async def run_agp_demo(args: argparse.Namespace) -> int:
+    """The demo with the simulated AgP as its source (devices and theme as ``run_demo``)."""
+    from bridge.simulator.agp import AgpServer, SimAgp
+    from bridge.simulator.agp_scenario import run_agp_scenario
+    from bridge.simulator.agp_serve import listing
+
+    key = secrets.token_urlsafe(16)
+    agp = SimAgp()
+    with tempfile.TemporaryDirectory(prefix="agentlight-agp-") as tmp:
+        directory = Path(tmp)
+        async with AgpServer(agp, api_key=key) as server:
+            config = demo_config(args, agp_source(server.url, key, directory, args.speed))
+            scenario = run_agp_scenario(agp, speed=args.speed, on_session=listing(directory))
+            return await run_tour(args, config, scenario)
+
+
+def main(args: argparse.Namespace) -> int:
+    # The live line owns the terminal; only warnings unless asked.
+    setup_logging(args.verbose, args.quiet or args.verbose == 0)
+    if args.verbose == 0:
+        # The tour's outages are staged: the line shows them, the log need not.
+        logging.getLogger("agentlight.sources").setLevel(logging.CRITICAL)
+    if getattr(args, "agp", False):
+        return asyncio.run(run_agp_demo(args))
     round_seconds = tour_seconds(args.speed)
     try:
         return asyncio.run(run_demo(args, round_seconds))
