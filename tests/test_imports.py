@@ -335,3 +335,20 @@ def test_each_rule_flags_its_break(source: str, target: str, rule: str) -> None:
 )
 def test_what_the_layering_allows_passes(source: str, target: str) -> None:
     assert broken_rules([Edge(source, target, "x.py", 1)]) == []
+
+
+# -- the command line finds each command's module -----------------------------------------
+
+
+def test_every_command_on_the_command_line_has_its_module() -> None:
+    from bridge.cli import _COMMANDS, command_main
+
+    names = [name for name, *_ in _COMMANDS]
+    assert len(names) == 9
+    for name in names:
+        assert callable(command_main(name)), name
+    modules = product_modules(ROOT, ["bridge"])
+    # Every module in bridge/commands/ is a command the parser lists, or shared by them.
+    commands = {m for m in modules if m.startswith("bridge.commands.")}
+    listed = {f"bridge.commands.{name.replace('-', '_')}" for name in names}
+    assert commands - COMMANDS_SHARED <= listed
