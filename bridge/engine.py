@@ -1,10 +1,12 @@
 """The engine: sources publish, the mapping runs once per change, devices show.
 
-One task per source (supervised: a crash is logged and the source restarted)
-and one task per device. A device task sleeps until the status changes, its
-next effect step is due or its refresh period ends, so nothing runs while
-every look is static. A device that fails is logged once per episode, marked
-unhealthy and reopened with back-off; the others never wait for it.
+One task per source and one per device, each supervised: a source or device
+loop that dies of an unexpected error is logged once with its traceback and
+restarted with back-off, so a bug in one driver never takes another driver or a
+source with it. A device task sleeps until the status changes, its next effect
+step is due or its refresh period ends, so nothing runs while every look is
+static. A device that fails is logged once per episode, marked unhealthy and
+reopened with back-off; the others never wait for it.
 
 Doors for what comes later, all usable while running: input events from
 devices (routed back to the driver's own actions, then to sources), a redraw
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bridge.infra.backoff import Backoff
+from bridge.infra.errors import DriverError, DriverFault
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import InputEvent
 from bridge.pipeline.looks import Look
@@ -83,6 +86,7 @@ class Engine:
         self._source_objs: dict[str, Source] = {}
         self._source_tasks: dict[str, asyncio.Task[None]] = {}
         self._inputs: asyncio.Queue[InputEvent] | None = None
+        self._router: asyncio.Task[None] | None = None
         self._running = False
         self.ready = asyncio.Event()
         #: Devices whose first open failed: reported, never holding ``ready``.
@@ -99,8 +103,15 @@ class Engine:
         return {name: r.device.driver.health for name, r in self._runners.items()}
 
     def loop_alive(self) -> bool:
-        """True while every source and device task is running (for a watchdog ping)."""
+        """True while the engine runs its supervisors (for a watchdog ping).
+
+        Each task restarts what it supervises after any crash, so one that has
+        ended means the engine itself is broken; a device or source that keeps
+        failing is reported as unhealthy instead, and must not restart the bridge.
+        """
         tasks = [*self._device_tasks.values(), *self._source_tasks.values()]
+        if self._router is not None:
+            tasks.append(self._router)
         return self._running and not any(t.done() for t in tasks)
 
     # -- status in ----------------------------------------------------------
@@ -179,7 +190,7 @@ class Engine:
         self.ready.clear()
         device.driver.attach(self._on_input, runner.redraw)
         if self._running:
-            self._device_tasks[name] = asyncio.create_task(runner.run(), name=f"device:{name}")
+            self._device_tasks[name] = asyncio.create_task(runner.keep(), name=f"device:{name}")
         return runner
 
     async def add_device(self, device: Device) -> None:
@@ -244,6 +255,21 @@ class Engine:
             )
 
     async def _route_inputs(self, queue: asyncio.Queue[InputEvent]) -> None:
+        crash: BaseException | None = None
+        while True:
+            try:
+                await self._route_inputs_once(queue)
+            except asyncio.CancelledError as err:
+                if _cancelled():
+                    raise
+                crash = err
+            except Exception as err:
+                crash = err
+            # Not reached unless routing itself has a bug: presses must keep flowing.
+            log.error("routing device input crashed; carrying on", exc_info=crash)
+            await asyncio.sleep(1.0)
+
+    async def _route_inputs_once(self, queue: asyncio.Queue[InputEvent]) -> None:
         while True:
             event = await queue.get()
             runner = self._runners.get(event.device)
@@ -285,12 +311,14 @@ class Engine:
             )
         for name, runner in self._runners.items():
             runner.device.driver.attach(self._on_input, runner.redraw)
-            self._device_tasks[name] = asyncio.create_task(runner.run(), name=f"device:{name}")
+            self._device_tasks[name] = asyncio.create_task(runner.keep(), name=f"device:{name}")
         router = asyncio.create_task(self._route_inputs(self._inputs), name="inputs")
+        self._router = router
         try:
             await stop.wait()
         finally:
             self._running = False
+            self._router = None
             tasks = [router, *self._source_tasks.values(), *self._device_tasks.values()]
             for task in tasks:
                 task.cancel()
@@ -300,15 +328,37 @@ class Engine:
             await self._shutdown_devices()
 
     async def _supervise(self, source: Source) -> None:
+        """Run ``source`` forever: a crash is logged once per episode and restarted.
+
+        An episode ends when a run lasts longer than the back-off cap: a source
+        that crashes once a day starts again at the shortest pause, with a
+        traceback, while one that crashes on every start says so once.
+        """
         backoff = Backoff(1.0, 60.0, rand=self._rand)
+        loop = asyncio.get_running_loop()
+        crashing = False
         while True:
+            started = loop.time()
+            crash: BaseException | None = None
             try:
                 await source.run()
-                log.error("source %s stopped by itself; restarting", source.name)
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as err:
+                if _cancelled():
+                    raise
+                crash = err  # raised by the source's own code, not a stop
             except Exception as err:
-                log.exception("source %s crashed: %s", source.name, err)
+                crash = err
+            if loop.time() - started > backoff.maximum:
+                backoff.reset()
+                crashing = False
+            what = "stopped by itself" if crash is None else f"crashed: {_reason(crash)}"
+            if not crashing:
+                log.error(
+                    "source %s %s; restarting with back-off", source.name, what, exc_info=crash
+                )
+            else:
+                log.debug("source %s %s again", source.name, what)
+            crashing = True
             # Through the source, so its own record of what it published stays true.
             source.publish(ConnectionState.DISCONNECTED, None, "crashed")
             await asyncio.sleep(backoff.next())
@@ -388,6 +438,30 @@ class _DeviceRunner:
             global_color=color,
             t=frame.t,
         )
+
+    async def keep(self) -> None:
+        """Run the device loop forever: whatever ends it is logged and it starts again.
+
+        :meth:`run` handles every failure it expects (a device that cannot open
+        or show); this is for the rest, a bug in a driver or in the engine's own
+        per-device code. The device is let go and reopened after the same
+        back-off as a failing device, so a bug hit on every frame costs one
+        traceback and one attempt per back-off cap, and no other device waits.
+        """
+        while True:
+            crash: BaseException = RuntimeError("the device loop returned")
+            try:
+                await self.run()
+            except asyncio.CancelledError as err:
+                if _cancelled():
+                    raise
+                crash = err
+            except Exception as err:
+                crash = err
+            self._fail("crashed", crash)
+            with contextlib.suppress(Exception):  # the driver is suspect: let go of it anyway
+                await self._drop()
+            await self._retry_pause()
 
     async def run(self) -> None:
         driver = self.device.driver
@@ -476,15 +550,18 @@ class _DeviceRunner:
 
     def _fail(self, what: str, err: BaseException) -> None:
         driver = self.device.driver
-        reason = "timed out" if isinstance(err, TimeoutError) else str(err) or type(err).__name__
+        reason = _reason(err)
         driver.mark_unhealthy(f"{what}: {reason}")
         if not self._failing:
             self._failing = True
-            log.warning(
+            # A bug gets its traceback, once per episode; a device that went away does not.
+            log.log(
+                logging.ERROR if _is_bug(err) else logging.WARNING,
                 "device %s: %s: %s; retrying with back-off (other devices carry on)",
                 driver.name,
                 what,
                 reason,
+                exc_info=err if _is_bug(err) else None,
             )
         else:
             log.debug("device %s: still failing: %s", driver.name, reason)
@@ -500,6 +577,23 @@ class _DeviceRunner:
             await _bounded(driver.close(blank=False), driver.caps.write_timeout)
         driver.forget()
         driver.mark_unhealthy(detail)  # the failure, not "closed", is the news
+
+
+def _cancelled() -> bool:
+    """Whether the current task was asked to stop (not a CancelledError its callee raised)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
+def _reason(err: BaseException) -> str:
+    return "timed out" if isinstance(err, TimeoutError) else str(err) or type(err).__name__
+
+
+def _is_bug(err: BaseException) -> bool:
+    """An error no device or network explains: a driver's or the engine's own bug."""
+    if isinstance(err, DriverFault):
+        return not isinstance(err.__cause__, OSError | TimeoutError)
+    return not isinstance(err, DriverError | OSError | TimeoutError)
 
 
 async def _bounded(aw: Awaitable[T], seconds: float) -> T:

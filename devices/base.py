@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
-from bridge.infra.errors import DriverError
+from bridge.infra.errors import DriverError, DriverFault
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import InputEvent
 from bridge.pipeline.looks import Effect
@@ -177,7 +177,7 @@ class Driver(ABC):
             raise
         except Exception as err:
             self._set_health(False, f"open failed: {err}")
-            raise DriverError(f"{self.name}: open failed: {err}") from err
+            raise DriverFault(f"{self.name}: open failed: {err}") from err
         self._opened = True
         self._last = None
         self._set_health(True, "open")
@@ -200,7 +200,7 @@ class Driver(ABC):
             raise
         except Exception as err:
             self._set_health(False, f"show failed: {err}")
-            raise DriverError(f"{self.name}: show failed: {err}") from err
+            raise DriverFault(f"{self.name}: show failed: {err}") from err
         self._last = frame
         if not self._health.ok:
             self._set_health(True, "showing")

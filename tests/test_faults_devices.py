@@ -23,6 +23,7 @@ from bridge.pipeline.frame import Frame
 from bridge.pipeline.mapping import Mapper, next_wake
 from bridge.pipeline.model import (
     AgentStatus,
+    ConnectionState,
     GlobalState,
     SessionState,
     SourceStatus,
@@ -149,6 +150,16 @@ def test_failing_show_is_isolated_logged_once_and_retried_with_back_off(
     with caplog.at_level(logging.DEBUG, logger=ENGINE_LOG):
         virtual(main)
     assert len(warnings_about(caplog, "bad")) == 1  # once per episode, not per frame
+    # A driver bug (a plain RuntimeError) is an ERROR with its traceback; a device
+    # that went away is a WARNING without one.
+    (record,) = [
+        r
+        for r in caplog.records
+        if r.getMessage().startswith("device bad:") and r.levelno >= logging.WARNING
+    ]
+    assert (record.levelno, record.exc_info is not None) == (
+        (logging.ERROR, True) if fault == "error" else (logging.WARNING, False)
+    )
     assert not warnings_about(caplog, "good")
     # Reopened and retried after 0.5, 1, 2, 4, 4, ... seconds (first, doubling, capped).
     retries = gaps(bad.times("show"))
@@ -156,6 +167,102 @@ def test_failing_show_is_isolated_logged_once_and_retried_with_back_off(
     assert set(retries[3:]) == {4.0}
     assert len(retries) >= 6
     assert bad.shown == []
+
+
+# -- a driver bug that ends the device's loop -----------------------------------------------
+
+
+class Bugged(Plug):
+    """``_show`` raises ``error`` for its first ``crashes`` calls (a bug in the driver or
+    its library), then works. A CancelledError that is no stop escapes every
+    ``except Exception`` and used to end the device's task for good."""
+
+    def __init__(self, name: str, error: BaseException, crashes: int) -> None:
+        super().__init__(name)
+        self.error, self.crashes = error, crashes
+
+    async def _show(self, frame: Frame) -> None:
+        if self.crashes:
+            self.crashes -= 1
+            self.tried.append((asyncio.get_running_loop().time(), "show"))
+            raise self.error
+        await super()._show(frame)
+
+
+@pytest.mark.parametrize(
+    "error", [RuntimeError("bug"), KeyError("slot"), asyncio.CancelledError()], ids=repr
+)
+def test_a_driver_bug_is_logged_once_restarted_and_costs_the_others_no_frame(
+    error: BaseException, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = MockDriver("good", MockOptions(fps=10))
+    bad = Bugged("bad", error, crashes=8)
+
+    async def main() -> None:
+        b = await start(good, bad)
+        b.engine.publish(status("active", ("websocket:p", "thinking", None)))
+        alive = []
+        for _ in range(60):  # 30 s: eight crashes, back-off up to its 4 s cap, recovery
+            await asyncio.sleep(0.5)
+            alive.append(b.engine.loop_alive())
+        assert all(alive)  # one device's bug never stops the watchdog pings
+        assert bad.health.ok and bad.last_frame is not None
+        assert bad.last_frame.focus is not None and bad.last_frame.focus.key == "websocket:p"
+        await b.finish()
+
+    with caplog.at_level(logging.DEBUG, logger=ENGINE_LOG):
+        virtual(main)
+    # The pulsing device got every frame at 10 fps through all eight crashes.
+    stamps = [f.t for f in good.frames[1:]]
+    assert len(stamps) >= 290 and set(gaps(stamps)) == {0.1}
+    # Restarted after the device's back-off each time (reopened, then shown).
+    assert gaps(bad.times("show"))[:8] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+    assert len(bad.times("open")) == 9
+    # Logged once, with its traceback; then "working again".
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(":")[0] for r in loud] == ["device bad"]
+    assert loud[0].levelno == logging.ERROR and loud[0].exc_info is not None
+    assert any(r.getMessage() == "device bad: working again" for r in caplog.records)
+
+
+def test_a_crashing_source_is_restarted_with_back_off_and_logged_once_per_episode(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bridge.sources.base import Source
+
+    class Crashy(Source):
+        def __init__(self) -> None:
+            super().__init__("crashy", None, lambda s: None)
+            self.starts: list[float] = []
+            self.plan = [0.0] * 6 + [100.0] + [0.0] * 2  # seconds each run lasts, then raises
+
+        async def run(self) -> None:
+            self.starts.append(vloop().time())
+            self.publish(ConnectionState.CONNECTED, None, "up")
+            if not self.plan:
+                await asyncio.Event().wait()
+            await asyncio.sleep(self.plan.pop(0))
+            raise RuntimeError("bug in the source")
+
+    async def main() -> None:
+        b = await start(MockDriver("m"))
+        crashy = Crashy()
+        crashy._publish_cb = b.engine.publish
+        await b.engine.add_source(crashy)
+        await asyncio.sleep(400)
+        assert b.engine.loop_alive()
+        assert crashy.status is not None and crashy.status.detail == "up"
+        await b.finish()
+        # 1, 2, 4 ... s apart; a run longer than the cap (60 s) starts a new episode.
+        assert gaps(crashy.starts) == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 101.0, 2.0, 4.0]
+
+    with caplog.at_level(logging.DEBUG, logger=ENGINE_LOG):
+        virtual(main)
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in loud] == [
+        "source crashy crashed: bug in the source; restarting with back-off"
+    ] * 2  # the first episode and the one after the long run
+    assert all(r.exc_info is not None for r in loud)
 
 
 # -- unplugged, replugged, unplugged again ---------------------------------------------------

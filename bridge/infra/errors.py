@@ -78,5 +78,12 @@ class DriverError(AgentlightError):
     """A device driver failed to open, show or close."""
 
 
+class DriverFault(DriverError):
+    """A driver's own code raised something it did not mean to (a bug, not the device).
+
+    The engine logs it once with its traceback and restarts the device with back-off.
+    """
+
+
 class DriverUnavailable(DriverError, ConnectionError):
     """The device is gone (unplugged, busy); the engine reopens it with back-off."""
