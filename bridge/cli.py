@@ -463,8 +463,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def command_main(name: str) -> Callable[[argparse.Namespace], int]:
     """The ``main`` of command ``name``: its module in :mod:`bridge.commands`, imported now."""
-    if name == "devices":
-        return _devices
     module = importlib.import_module(f"bridge.commands.{name.replace('-', '_')}")
     main: Callable[[argparse.Namespace], int] = module.main
     return main
@@ -491,23 +489,6 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
-
-
-def _devices(args: argparse.Namespace) -> int:
-    """``agentlight devices`` (until it is a module of :mod:`bridge.commands` too)."""
-    from devices import inventory
-
-    if args.udev_rules:
-        print(inventory.udev_rules(), end="")
-        return 0
-    sections = inventory.survey()
-    if args.json:
-        import json
-
-        print(json.dumps(inventory.render_json(sections), indent=2))
-    else:
-        print(inventory.render_text(sections))
-    return 0
 
 
 def _quiet_stdout() -> None:

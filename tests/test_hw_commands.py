@@ -21,12 +21,15 @@ from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 from bridge.cli import main
+from bridge.commands import devices as devices_command
 from bridge.commands.test_pattern import pattern, run_test_pattern
 from bridge.infra.config import parse_config
 from bridge.infra.errors import ConfigError
 from bridge.pipeline.theme import default_theme
-from devices import inventory
+from devices.led import survey as led_survey
 from devices.led.serial_protocol import adalight_header
+from devices.streamdeck import survey as deck_survey
+from devices.survey import udev_fix
 from tests.ptyboard import Board
 from tests.test_usblight import blinkstick_square
 
@@ -80,7 +83,7 @@ def test_missing_libraries_and_permissions_are_one_line_each(
     monkeypatch.setattr(
         os, "access", lambda p, m: False if str(p) == str(tty) else real_access(p, m)
     )
-    text = inventory.render_text([inventory.serial_ports()])
+    text = devices_command.render_text([led_survey.serial_ports()])
     assert f"problem: no permission to open {tty}: sudo usermod -aG" in text
 
     # Submodules too: once imported (the streamdeck extra is in dev), "import
@@ -90,22 +93,22 @@ def test_missing_libraries_and_permissions_are_one_line_each(
         "StreamDeck.DeviceManager",
     ):  # fmt: skip
         monkeypatch.setitem(sys.modules, module, None)
-    monkeypatch.setattr(inventory, "board_model", lambda: "Raspberry Pi 5 Model B Rev 1.0")
-    sections = {s.kind: s for s in inventory.survey()}
+    monkeypatch.setattr(led_survey, "board_model", lambda: "Raspberry Pi 5 Model B Rev 1.0")
+    sections = {s.kind: s for s in devices_command.survey()}
     assert (
         sections["serial"].problem == "pyserial is not installed: pip install 'agentlight[serial]'"
     )
     assert "pip install 'agentlight[usb]'" in sections["usblight"].problem
     assert "pip install 'agentlight[gpio]'" in sections["gpio"].problem
     assert "not installed" in sections["streamdeck"].note
-    for line in inventory.render_text(list(sections.values())).splitlines():
+    for line in devices_command.render_text(list(sections.values())).splitlines():
         assert "Traceback" not in line
 
 
 def test_gpio_on_a_pi_without_lgpio_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
-    monkeypatch.setattr(inventory, "board_model", lambda: "Raspberry Pi 5 Model B Rev 1.0")
-    section = inventory.gpio()
+    monkeypatch.setattr(led_survey, "board_model", lambda: "Raspberry Pi 5 Model B Rev 1.0")
+    section = led_survey.gpio()
     assert "python3-lgpio" in section.problem
     assert section.problem.startswith("Raspberry Pi 5")
 
@@ -137,7 +140,7 @@ def test_udev_hints_name_a_file_udev_reads_before_uaccess() -> None:
     from devices.led.usblight import explain_usb_error
 
     # 73-seat-late.rules applies uaccess: a 99- file would come too late for it.
-    for hint in (inventory._udev_fix("/dev/hidraw0"), explain_usb_error(PermissionError("x"))):
+    for hint in (udev_fix("/dev/hidraw0"), explain_usb_error(PermissionError("x"))):
         assert "/etc/udev/rules.d/70-agentlight.rules" in hint, hint
 
 
@@ -259,7 +262,7 @@ def test_stream_decks_listed_through_the_librarys_dummy_transport(
     device_manager = pytest.importorskip("StreamDeck.DeviceManager")
     real = device_manager.DeviceManager
     monkeypatch.setattr(device_manager, "DeviceManager", lambda: real(transport="dummy"))
-    section = inventory.stream_decks()
+    section = deck_survey.stream_decks()
     assert section.found and not section.problem
     first = section.found[0]
     assert first.kind == "streamdeck" and first.name == "Stream Deck Original"
@@ -270,5 +273,5 @@ def test_stream_decks_listed_through_the_librarys_dummy_transport(
             raise RuntimeError("Probe failed to find any functional HID backend.")
 
     monkeypatch.setattr(device_manager, "DeviceManager", NoBackend)
-    section = inventory.stream_decks()
+    section = deck_survey.stream_decks()
     assert "hidapi" in section.problem and "\n" not in section.problem

@@ -175,7 +175,7 @@ async def test_every_source_starts_with_the_status_shown_for_it() -> None:
         },
         file="<test>",
     )
-    assert sorted(s.type for s in config.sources) == sorted(bridge.sources.SOURCES)
+    assert sorted(s.type for s in config.sources) == sorted(f.type for f in bridge.sources.SOURCES)
     for entry in config.sources:
         recorder = Recorder()
         (source,) = build_sources(dataclasses.replace(config, sources=(entry,)), recorder)

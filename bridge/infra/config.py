@@ -191,22 +191,33 @@ def _array(value: object, file: str | None, key: str) -> list[dict[str, Any]]:
     return value
 
 
-def _type_of(table: dict[str, Any], known: dict[str, str], file: str | None, key: str) -> str:
+def _type_of(
+    table: dict[str, Any],
+    known: Callable[[str], object],
+    types: Callable[[], list[str]],
+    file: str | None,
+    key: str,
+) -> str:
+    """The entry's ``type``, a family ``known`` finds (``types`` lists them for the error)."""
     type_name = table.get("type")
     if not isinstance(type_name, str):
         raise ConfigError(
-            f"got {describe(type_name)}, expected one of {', '.join(sorted(known))}"
+            f"got {describe(type_name)}, expected one of {', '.join(types())}"
             if "type" in table
-            else f"missing, expected one of {', '.join(sorted(known))}",
+            else f"missing, expected one of {', '.join(types())}",
             file=file,
             key=f"{key}.type",
         )
-    if type_name not in known:
+    try:
+        known(type_name)
+    except KeyError:
         raise ConfigError(
-            f"unknown type {type_name!r}, expected one of {', '.join(sorted(known))}",
+            f"unknown type {type_name!r}, expected one of {', '.join(types())}",
             file=file,
             key=f"{key}.type",
-        )
+        ) from None
+    except ConfigError as err:  # an installed family of that name that does not load
+        raise ConfigError(err.detail, file=file, key=f"{key}.type") from None
     return type_name
 
 
@@ -230,15 +241,17 @@ def _entries(
     value: object,
     file: str | None,
     section: str,
-    known: dict[str, str],
+    known: Callable[[str], object],
+    types: Callable[[], list[str]],
     example: str,
     build: Callable[[dict[str, Any], str, str, str, list[ConfigError]], T],
 ) -> tuple[T, ...]:
     """Every ``[[section]]`` table, built by ``build(table, type, name, key, errors)``.
 
-    Each type must be one of ``known`` and each name unique (the type by default,
-    ``type-2`` and on after the first entry); an error in one table is reported
-    with those in the others, and ``build`` may add more to ``errors``.
+    Each type must be one ``known`` finds (it raises KeyError if not; ``types`` lists
+    them for the error) and each name unique (the type by default, ``type-2`` and on
+    after the first entry); an error in one table is reported with those in the
+    others, and ``build`` may add more to ``errors``.
     """
     result = []
     errors: list[ConfigError] = []
@@ -247,7 +260,7 @@ def _entries(
     for i, table in enumerate(tables):
         key = f"{section}[{i}]"
         try:
-            type_name = _type_of(table, known, file, key)
+            type_name = _type_of(table, known, types, file, key)
             default_name = type_name if i == 0 else f"{type_name}-{i + 1}"
             name = _name_of(table, default_name, seen, file, key)
             result.append(build(table, type_name, name, key, errors))
@@ -266,23 +279,23 @@ def _entries(
 def _sources(
     value: object, file: str | None, base_dir: Path | None = None
 ) -> tuple[SourceConfig, ...]:
-    from bridge.sources import SOURCES, source_options
+    from bridge.sources import family_of, types
 
     def build(
         table: dict[str, Any], type_name: str, name: str, key: str, errors: list[ConfigError]
     ) -> SourceConfig:
         rest = {k: v for k, v in table.items() if k not in ("type", "name")}
         rest = _resolve_paths(rest, base_dir)
-        options = from_table(source_options(type_name), rest, file=file, key=key)
+        options = from_table(family_of(type_name).options_class(), rest, file=file, key=key)
         return SourceConfig(type_name, name, options)
 
-    return _entries(value, file, "sources", SOURCES, "pocketpaw", build)
+    return _entries(value, file, "sources", family_of, types, "pocketpaw", build)
 
 
 def _devices(
     value: object, file: str | None, base_dir: Path | None = None
 ) -> tuple[DeviceConfig, ...]:
-    from devices import DRIVERS, driver_class
+    from devices import family_of, types
 
     def build(
         table: dict[str, Any], type_name: str, name: str, key: str, errors: list[ConfigError]
@@ -298,10 +311,10 @@ def _devices(
         )
         rest = {k: v for k, v in table.items() if k not in _DEVICE_COMMON}
         rest = _resolve_paths(rest, base_dir)
-        options = from_table(driver_class(type_name).Options, rest, file=file, key=key)
+        options = from_table(family_of(type_name).options_class(), rest, file=file, key=key)
         return DeviceConfig(type_name, name, show, options, fps, refresh)
 
-    return _entries(value, file, "devices", DRIVERS, "terminal", build)
+    return _entries(value, file, "devices", family_of, types, "terminal", build)
 
 
 def _seconds_or_rate(

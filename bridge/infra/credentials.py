@@ -11,15 +11,18 @@ config value, its environment variable and its credential name, and gets a
    ``systemctl show``);
 3. the environment variable (e.g. from ``EnvironmentFile=``).
 
-Credential names used by agentlight (:data:`CREDENTIALS`): ``pocketpaw-status-key``,
-``pocketpaw-token``, ``agp-api-key``, ``mqtt_password``. A new source adds its row
-there and in the README's credentials table, and calls :func:`resolve_secret`::
+Each family names the credentials it reads in its descriptor
+(:attr:`bridge.infra.family.Family.credentials`; :func:`credentials` lists them all:
+``pocketpaw-status-key``, ``pocketpaw-token``, ``agp-api-key``, ``mqtt_password``),
+and the README's credentials table and ``systemd/agentlight.service`` name them too.
+Its code calls :func:`resolve_secret`::
 
     from bridge.infra.credentials import resolve_secret
     password = resolve_secret(options.password, "AGENTLIGHT_MQTT_PASSWORD", "mqtt_password")
 
-:func:`warn_if_exposed` warns when a config file that holds a secret can be read
-by every user on the machine.
+:func:`warn_if_exposed` warns when a config file, or a file an option names as
+holding a secret (the family's ``secret_files``), can be read by every user on
+the machine.
 """
 
 from __future__ import annotations
@@ -30,23 +33,15 @@ import os
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.infra.errors import ConfigError
 from bridge.infra.secret import Secret
 
+if TYPE_CHECKING:
+    from bridge.infra.family import Family
+
 log = logging.getLogger("agentlight.service")
-
-#: Credential names agentlight reads from ``$CREDENTIALS_DIRECTORY``, and what they hold.
-CREDENTIALS: dict[str, str] = {
-    "pocketpaw-status-key": "PocketPaw status API key (api_key, POCKETPAW_STATUS_API_KEY)",
-    "pocketpaw-token": "PocketPaw dashboard token (token, POCKETPAW_TOKEN)",
-    "agp-api-key": "H Company AgP API key (api_key, H_API_KEY)",
-    "mqtt_password": "MQTT broker password (read by bridge/net/mqtt.py)",
-}
-
-#: Option fields that name a file holding a secret (checked like the config itself).
-SECRET_FILE_FIELDS = ("token_file", "password_file", "key_file", "api_key_file")
 
 _MAX_BYTES = 64 * 1024  # a key or token, never a file this big
 
@@ -134,14 +129,37 @@ def secret_fields(config: Any) -> list[str]:
 
 
 def secret_files(config: Any) -> list[tuple[str, Path]]:
-    """(``sources.<name>.<field>``, path) for every option naming a file that holds a secret."""
+    """(``sources.<name>.<field>``, path) for every option naming a file that holds a secret.
+
+    Which options do is the family's to say (its descriptor's ``secret_files``).
+    """
     found = []
     for group in ("sources", "devices"):
         for entry in getattr(config, group, ()):
+            fields = _family(group, entry.type).secret_files
             for field, value in _fields(entry.options):
-                if field in SECRET_FILE_FIELDS and isinstance(value, str) and value:
+                if field in fields and isinstance(value, str) and value:
                     found.append((f"{group}.{entry.name}.{field}", Path(value).expanduser()))
     return found
+
+
+def credentials() -> dict[str, str]:
+    """Every systemd credential the built-in families read, and what it holds."""
+    from bridge.sources import SOURCES
+    from devices import DRIVERS
+
+    return {c.name: c.holds for family in (*SOURCES, *DRIVERS) for c in family.credentials}
+
+
+def _family(group: str, type_name: str) -> Family:
+    # The registries import only the families' descriptors (no I/O library).
+    if group == "sources":
+        from bridge.sources import family_of as source_family
+
+        return source_family(type_name)
+    from devices import family_of as device_family
+
+    return device_family(type_name)
 
 
 def _fields(options: Any) -> Iterator[tuple[str, Any]]:

@@ -2,8 +2,8 @@
 
 The source logs what went wrong ("cannot reach http://…"); a newcomer also needs
 to know what to do about it. :class:`Hints` sits between the sources and the
-engine and, the first time a source is disconnected or refused, logs one line
-naming the likely fixes.
+engine and, the first time a source is disconnected or refused, logs the line
+its family's hint (:attr:`bridge.sources.family.SourceFamily.hints`) gives.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bridge.infra.config import Config
+from bridge.infra.config import Config, SourceConfig
 from bridge.pipeline.model import ConnectionState, SourceStatus
 
 log = logging.getLogger("agentlight")
@@ -25,10 +25,7 @@ class Hints:
     def __init__(self, config: Config, publish: Callable[[SourceStatus], None]) -> None:
         self._publish = publish
         self._said: set[tuple[str, ConnectionState]] = set()
-        self._urls = {
-            s.name: str(getattr(s.options, "url", "")) for s in config.sources
-        }
-        self._types = {s.name: s.type for s in config.sources}
+        self._sources: dict[str, SourceConfig] = {s.name: s for s in config.sources}
         self._built_in = config.file is None or config.file.startswith("<")
 
     def __call__(self, status: SourceStatus) -> None:
@@ -44,27 +41,13 @@ class Hints:
             log.warning("%s", text)
 
     def hint(self, status: SourceStatus) -> str:
-        kind = self._types.get(status.name, "")
-        url = self._urls.get(status.name, "")
-        if kind != "pocketpaw":
+        """The hint of the family of the source that published ``status`` ("" for none)."""
+        from bridge.sources import family_of
+
+        entry = self._sources.get(status.name)
+        if entry is None:
             return ""
-        if status.connection is ConnectionState.DISCONNECTED:
-            detail = (status.detail or "").lower()
-            if detail and "connect" not in detail and "refused" not in detail:
-                return ""  # it answers, but wrongly: the source's own line says how
-            where = (
-                "agentlight run --url http://HOST:8888"
-                if self._built_in
-                else "the url in your config's [[sources]]"
-            )
-            return (
-                f"no PocketPaw answers at {url}: is it running (`pocketpaw serve`)? "
-                f"On another machine: {where}. Without PocketPaw: agentlight demo. "
-                "Still trying in the background."
-            )
-        return (
-            f"PocketPaw at {url} refused the bridge: from another machine it needs its "
-            "dashboard token (set POCKETPAW_TOKEN, or token_file = a copy of the server's "
-            "~/.pocketpaw/access_token); if the server sets POCKETPAW_STATUS_API_KEY, give "
-            "the bridge the same key."
-        )
+        hint = family_of(entry.type).hint_function()
+        if hint is None:
+            return ""
+        return hint(status, entry.options, built_in=self._built_in)
