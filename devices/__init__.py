@@ -10,22 +10,27 @@ Adding a driver family is one package and one row:
      ValueError("key: got …, expected …")``). The module imports its hardware
      library only inside ``_open``, never at the top, so ``agentlight check``
      reads ``Options`` without it (``Options`` may also live in an ``options.py``).
-   - ``survey.py`` for hardware: a function taking nothing and returning a
+   - ``survey.py`` for hardware: ``survey()``, taking nothing and returning a
      :class:`devices.survey.Section` of what is attached (:class:`devices.survey.Found`
      items), for ``agentlight devices``. It imports the library inside and never
      raises: a missing library or permission is the section's or item's
      ``problem``, one line naming the fix.
-   - ``__init__.py``: the family's descriptor, importing nothing else::
+   - a udev rules file, if users need one to open the device (USB HID): e.g.
+     ``70-agentlight-<family>.rules`` in the package (listed in ``package-data``
+     in ``pyproject.toml``; the built-in ones sit in ``devices/udev/``, which
+     ``systemd/`` links to), printed by ``agentlight devices --udev-rules``.
+   - ``__init__.py``: the family's descriptor, importing nothing but these::
 
+         from bridge.infra.family import Credential
          from devices.family import DeviceFamily
 
          FAMILY = DeviceFamily(
              type="<family>",                        # the config's type = "…"
              options="devices.<family>.driver:<Family>Options",
              driver="devices.<family>.driver:<Family>Driver",
-             survey="devices.<family>.survey:<function>",       # hardware only
-             udev_rules="devices:udev/70-agentlight-<family>.rules",  # if it needs one
-             credentials=(Credential(...),),         # systemd credentials it reads, if any
+             survey="devices.<family>.survey:survey",              # hardware only
+             udev_rules="devices.<family>:70-agentlight-<family>.rules",  # if any
+             credentials=(Credential("<family>-password", "what it holds"),),  # if any
          )
 
    The simple drivers (``terminal``, ``record``, ``mock``) are single modules; their

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,9 @@ from bridge.pipeline.model import ConnectionState, SourceStatus
 from bridge.simulator import SimAgent, SimServer
 from bridge.sources import starting_status
 from devices.mock import MockDriver
-from tests.conftest import Recorder
+from tests.conftest import Recorder, eventually
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -245,3 +251,93 @@ def test_help_is_the_full_parsers_help_at_argparses_width(
     full = build_parser()
     full.formatter_class = argparse.RawDescriptionHelpFormatter  # sized by argparse itself
     assert shown == full.format_help()
+
+
+# -- what start-up imports: no HTTP, hardware or imaging library before it is needed ----
+
+HTTP = ("httpx", "httpcore", "h11", "anyio", "httpx_sse", "sniffio", "h2")
+HARDWARE = ("gpiozero", "lgpio", "serial", "hid", "busylight_core", "StreamDeck", "PIL", "aiomqtt")
+
+# Runs ``code`` (or the CLI with argv) and, at exit, prints the top-level packages it
+# loaded. Empty stand-ins for the hardware libraries come first on the path: an import
+# of one that is not installed would fail and leave no trace in sys.modules.
+_PROBE = """\
+import atexit, sys
+_base = set(sys.modules)
+
+@atexit.register
+def _dump():
+    loaded = sorted({m.split(".")[0] for m in set(sys.modules) - _base})
+    sys.__stderr__.write("\\nLOADED:" + ",".join(loaded) + "\\n")
+
+"""
+
+
+def _probe_env(tmp_path: Path) -> dict[str, str]:
+    tripwires = tmp_path / "tripwires"
+    for name in HARDWARE:
+        (tripwires / name).mkdir(parents=True, exist_ok=True)
+        (tripwires / name / "__init__.py").write_text("")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tripwires), str(ROOT)])}
+
+
+def _loaded(stderr: str) -> list[str]:
+    return stderr.rpartition("LOADED:")[2].strip().split(",")
+
+
+def _probe(tmp_path: Path, code: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE + code],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=_probe_env(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return _loaded(result.stderr)
+
+
+def test_every_family_descriptor_and_options_load_without_io_libraries(tmp_path: Path) -> None:
+    loaded = _probe(
+        tmp_path,
+        "import bridge.sources, devices\n"
+        "for f in (*bridge.sources.SOURCES, *devices.DRIVERS):\n"
+        "    f.options_class()\n",
+    )
+    assert "bridge" in loaded and "devices" in loaded  # the probe sees imports
+    assert not set(loaded) & {*HTTP, *HARDWARE}
+
+
+def test_check_imports_no_http_or_hardware_library(tmp_path: Path) -> None:
+    loaded = _probe(
+        tmp_path,
+        "from bridge.cli import main\nmain(['check', '-c', 'config.example.toml'])\n",
+    )
+    assert "bridge" in loaded
+    assert not set(loaded) & {*HTTP, *HARDWARE}
+
+
+async def test_a_terminal_and_record_run_imports_no_hardware_library(tmp_path: Path) -> None:
+    record = tmp_path / "r.jsonl"
+    async with SimServer(SimAgent()) as server:
+        config = tmp_path / "c.toml"
+        config.write_text(
+            f'[[sources]]\ntype = "pocketpaw"\nurl = "{server.url}"\n'
+            f'[[devices]]\ntype = "record"\npath = "{record}"\n[[devices]]\ntype = "terminal"\n'
+        )
+        code = f"from bridge.cli import main\nmain(['run', '-c', {str(config)!r}])\n"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _PROBE + code,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=_probe_env(tmp_path),
+        )  # fmt: skip
+
+        def idle() -> bool:
+            lines = record.read_text().splitlines() if record.exists() else []
+            return any(json.loads(line)["global"] == "idle" for line in lines)
+
+        try:
+            await eventually(idle, 30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+    loaded = _loaded(err.decode())
+    assert "httpx" in loaded  # the source ran: the probe sees what it imported
+    assert not set(loaded) & set(HARDWARE)

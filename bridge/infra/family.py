@@ -30,7 +30,7 @@ from bridge.infra.errors import ConfigError
 F = TypeVar("F", bound="Family")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Credential:
     """A systemd credential (``$CREDENTIALS_DIRECTORY/<name>``) a family reads.
 

@@ -8,8 +8,9 @@ Adding a source family is one package and one row:
      keys, each with a default and a ``:param:`` line. It checks its values in
      ``__post_init__`` (``raise ValueError("key: got …, expected …")``) and imports
      no I/O library, so ``agentlight check`` reads it without the source's stack.
-   - ``source.py``: a :class:`~bridge.sources.base.Source` subclass, built as
-     ``Source(name, options, publish)``. ``run()`` loops until cancelled and never
+   - ``source.py``: a :class:`~bridge.sources.base.Source` subclass with ``TYPE``
+     and ``Options`` (the one from ``options.py``), built as ``Source(name,
+     options, publish)``. ``run()`` loops until cancelled and never
      raises for a server problem: it calls ``self.publish(ConnectionState.…,
      snapshot, detail)`` instead, first ``CONNECTING`` with detail
      ``f"connecting to {where}"`` (``where``: the option named by ``connects_to``).
@@ -19,7 +20,7 @@ Adding a source family is one package and one row:
    - ``hints.py`` (optional): ``hint(status, options, *, built_in) -> str``, a
      :class:`~bridge.sources.family.Hint`: the one line ``agentlight run`` logs the
      first time the source is disconnected or refused ("" for none).
-   - ``__init__.py``: the family's descriptor, importing nothing else::
+   - ``__init__.py``: the family's descriptor, importing nothing but these::
 
          from bridge.infra.family import Credential
          from bridge.sources.family import SourceFamily
