@@ -37,7 +37,8 @@ Adding a driver family is one package and one row:
    descriptors are in this file.
 
 2. What the device needs from the engine is its ``caps`` (a
-   :class:`devices.base.Capabilities`): replace ``self.caps`` (``dataclasses.replace``)
+   :class:`devices.base.Capabilities`): every instance starts with the class's
+   ``CAPS = Capabilities(...)`` and replaces ``self.caps`` (``dataclasses.replace``)
    in ``__init__`` (from an option) or in ``_open`` (from what it found):
 
    - ``caps.fps``: effects are sampled no faster (LEDs: 30).

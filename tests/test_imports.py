@@ -312,7 +312,7 @@ def test_a_cycle_hidden_in_a_function_is_found_and_named(tmp_path: Path) -> None
         ("bridge.commands.demo", "bridge.commands.run", "imports the command line or a command"),
         ("bridge.app", "bridge.commands.demo", "the composition root imports a command"),
         ("bridge.simulator.agp", "bridge.commands.demo", "the simulator imports a command"),
-        ("devices.inventory", "bridge.commands.common", "imports the command line or a command"),
+        ("devices.survey", "bridge.commands.common", "imports the command line or a command"),
     ],
 )
 def test_each_rule_flags_its_break(source: str, target: str, rule: str) -> None:

@@ -149,13 +149,12 @@ DRIVER = '''\
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from bridge.pipeline.frame import Frame
-from devices.base import Driver
+from devices.base import Capabilities, Driver
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +174,10 @@ class LampOptions:
 class LampDriver(Driver):
     TYPE = "lamp"
     Options = LampOptions
+    CAPS = Capabilities(fps=10.0)
 
     def __init__(self, name: str, options: LampOptions | None = None) -> None:
         super().__init__(name, options)
-        self.caps = dataclasses.replace(self.caps, fps=10.0)
         self._file: Any = None
 
     async def _open(self) -> None:
@@ -466,7 +465,8 @@ def test_one_row_each_makes_the_toys_configurable_and_hinted(tmp_path: Path) -> 
         file="<test>",
     )
     assert type(config.sources[0].options).__module__ == "toysource.options"
-    assert devices.driver_class("lamp").__name__ == "LampDriver"
+    lamp = devices.driver_class("lamp")("desk")
+    assert type(lamp).__name__ == "LampDriver" and lamp.caps.fps == 10.0
     assert bridge.sources.starting_status("toy", "toy", config.sources[0].options) == (
         SourceStatus("toy", ConnectionState.CONNECTING, None, "connecting to toy://lamp")
     )
