@@ -42,7 +42,7 @@ def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
 def _schedule() -> tuple[list[Figure], dict[str, Any]]:
     from bridge.sources.agp.options import Options
     from bridge.sources.agp.source import AgpSource
-    from tests.vclock import run_virtual
+    from harness.vclock import run_virtual
 
     async def main() -> list[float]:
         loop = asyncio.get_running_loop()

@@ -1,9 +1,9 @@
 """MQTT: one bridge's frame → Mosquitto → a second bridge's device, and publishes per minute.
 
-A real Mosquitto on 127.0.0.1 (started here, like the tests do); the publishing
-bridge (``benchmarks.mqtt_pub``: Engine + scripted source + the real ``mqtt``
-device) in its own process; the subscribing bridge (the real ``mqtt`` source
-feeding an Engine with a stamping driver) in this one. Both stamps are
+A real Mosquitto on 127.0.0.1 (started here with :mod:`harness.mosquitto`, as the
+tests do); the publishing bridge (``benchmarks.mqtt_pub``: Engine + scripted source +
+the real ``mqtt`` device) in its own process; the subscribing bridge (the real
+``mqtt`` source feeding an Engine with a stamping driver) in this one. Both stamps are
 ``time.monotonic_ns()``: the frame handed to the publisher's mqtt device, and
 the frame handed to the subscriber's device.
 
@@ -27,6 +27,7 @@ from benchmarks.procs import ROOT
 from benchmarks.report import Figure, percentile
 from bridge.engine import Device, Engine
 from bridge.pipeline.theme import default_theme
+from harness.mosquitto import INSTALL, Broker, mosquitto_binary
 
 MS = 1e6  # ns per ms
 
@@ -101,10 +102,8 @@ async def _animate(port: int, seconds: float) -> dict[str, Any]:
 
 
 def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
-    from tests.mosquitto import Broker, mosquitto_binary
-
     if mosquitto_binary() is None:
-        note = "mosquitto is not installed (apt-get install -y mosquitto)"
+        note = f"mosquitto is not installed ({INSTALL})"
         return [
             Figure("mqtt.p99", "MQTT bridge → bridge p99", None, "ms", 20.0, note=note),
         ], {"skipped": note}

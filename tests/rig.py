@@ -25,7 +25,7 @@ from bridge.sources.pocketpaw.options import Options
 from bridge.sources.pocketpaw.source import PocketPawSource
 from devices.base import Driver
 from devices.mock import MockDriver
-from tests.vclock import run_virtual, vloop
+from harness.vclock import run_virtual, vloop
 
 
 class TimedTransport(httpx.AsyncHTTPTransport):

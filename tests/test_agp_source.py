@@ -1,6 +1,6 @@
 """The AgP source against the built-in AgP simulator over real HTTP on 127.0.0.1.
 
-Timing tests run on the virtual clock (``tests/vclock.py``): the docs' 3 s and
+Timing tests run on the virtual clock (``harness/vclock.py``): the docs' 3 s and
 12 s intervals, a 10-minute long task and a 60 s auth retry cost nothing and
 are measured exactly from when each request left.
 """
@@ -29,8 +29,8 @@ from bridge.simulator.agp import SimAgp, status_path
 from bridge.simulator.faults import Fault
 from bridge.sources.agp.options import Options
 from bridge.sources.agp.source import _PUBLISH_GAP
+from harness.vclock import gaps, run_virtual, vloop
 from tests.agp_helpers import KEY, agp_server, keys, raw, session, watched, watching
-from tests.vclock import gaps, run_virtual, vloop
 
 AGP_LOG = "agentlight.sources.agp"
 # Changes are published at most this often: a time seen on the recorder is this late at most.

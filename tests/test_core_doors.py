@@ -34,9 +34,9 @@ from bridge.pipeline.theme import default_theme, parse_theme
 from bridge.sources.base import Source
 from devices.mock import MockDriver, MockOptions
 from devices.record import RecordDriver, RecordOptions
+from harness.vclock import run_virtual, vloop
 from tests.conftest import eventually
 from tests.frames import make_session, make_source
-from tests.vclock import run_virtual, vloop
 
 
 def connected(name: str, state: str, *sessions: tuple[str, str]) -> SourceStatus:

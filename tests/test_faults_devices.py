@@ -30,8 +30,8 @@ from bridge.pipeline.model import (
 )
 from bridge.pipeline.theme import default_theme
 from devices.mock import MockDriver, MockOptions
+from harness.vclock import gaps, run_virtual, vloop
 from tests.frames import make_source
-from tests.vclock import gaps, run_virtual, vloop
 
 ENGINE_LOG = "agentlight.engine"
 RETRY = (0.5, 4.0)

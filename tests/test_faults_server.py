@@ -3,7 +3,7 @@
 Each test breaks the simulator on 127.0.0.1 in one way and checks that nothing
 crashes, that the device says what is going on (``disconnected``,
 ``auth_failed``) and that the right state comes back with the server. Tests
-about waiting times run on the virtual clock (:mod:`tests.vclock`), so a
+about waiting times run on the virtual clock (:mod:`harness.vclock`), so a
 60 s ``auth_retry`` or a 429's ``Retry-After`` costs nothing and is measured
 exactly.
 """
@@ -28,9 +28,9 @@ import pytest
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.model import ConnectionState, GlobalState
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
+from harness.vclock import gaps, run_virtual, vloop
 from tests.conftest import FAST, eventually
 from tests.rig import Rig, start_rig, stream_back_off
-from tests.vclock import gaps, run_virtual, vloop
 
 PP_LOG = "agentlight.sources.pocketpaw"
 

@@ -27,8 +27,8 @@ from bridge.pipeline.theme import default_theme
 from devices import driver_class
 from devices.led.color import Correction
 from devices.led.gpio import GpioLedDriver, GpioOptions, named_factory
+from harness.vclock import run_virtual, vloop
 from tests.ledrig import EngineRun, disconnected, status
-from tests.vclock import run_virtual, vloop
 
 AMBER = 0xB0 / 255  # green of the default theme's waiting_for_user (#ffb000)
 

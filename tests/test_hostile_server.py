@@ -2,7 +2,7 @@
 
 Each test attacks one class of problem: streams that never finish a frame,
 session floods, odd ``Retry-After`` values, a session stuck in error. Timing
-runs on the virtual clock (:mod:`tests.vclock`), so minutes cost nothing and
+runs on the virtual clock (:mod:`harness.vclock`), so minutes cost nothing and
 are measured exactly.
 """
 
@@ -18,9 +18,9 @@ import pytest
 
 from bridge.pipeline.model import ConnectionState, SourceStatus
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
+from harness.vclock import gaps, run_virtual, vloop
 from tests.conftest import RunSource, eventually
 from tests.rig import Rig, start_rig, stream_back_off
-from tests.vclock import gaps, run_virtual, vloop
 
 PP_LOG = "agentlight.sources.pocketpaw"
 

@@ -15,10 +15,10 @@ from bridge.simulator import EVENTS_PATH, STREAM_PATH, Fault, SimAgent, SimServe
 from bridge.sources.pocketpaw.events import BusEvent, Overlay
 from bridge.sources.pocketpaw.options import Options, is_local
 from bridge.sources.pocketpaw.source import PocketPawSource
+from harness.vclock import run_virtual, vloop
 from tests.conftest import RunSource, eventually
 from tests.frames import make_session, make_snapshot
 from tests.rig import start_rig
-from tests.vclock import run_virtual, vloop
 
 PP_LOG = "agentlight.sources.pocketpaw"
 NEVER = 1e6  # a status stream that sends its first snapshot and nothing after

@@ -20,7 +20,7 @@ from bridge.pipeline.theme import default_theme
 from bridge.service.notify import STATUS_MAX, Notifier, clean_status, watchdog_interval
 from bridge.service.supervisor import ServiceSupervisor, status_text
 from devices.mock import MockDriver, MockOptions
-from tests.vclock import run_virtual, vloop
+from harness.vclock import run_virtual, vloop
 
 
 class Manager:

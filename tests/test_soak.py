@@ -3,7 +3,7 @@
 Hours of agent activity, thousands of sessions coming and going, server
 outages, dropped and broken streams, rate limits and an unplugged device run
 through the real code paths (simulator on 127.0.0.1, PocketPaw source over
-real HTTP, Engine, mock devices) on the virtual clock of :mod:`tests.vclock`,
+real HTTP, Engine, mock devices) on the virtual clock of :mod:`harness.vclock`,
 so they take seconds. Between the end of the first simulated hour and the end
 of the last, memory (tracemalloc), asyncio tasks and open file descriptors
 must not grow, and the devices must still show the truth.
@@ -34,7 +34,7 @@ from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServe
 from bridge.sources.pocketpaw.options import Options
 from bridge.sources.pocketpaw.source import PocketPawSource
 from devices.mock import MockDriver, MockOptions
-from tests.vclock import run_virtual, vloop
+from harness.vclock import run_virtual, vloop
 
 HOUR = 3600.0
 # End of hour 1 (the reference), end of hour 2 (tracing starts), ten minutes later
