@@ -32,22 +32,19 @@ from devices.base import Capabilities, Driver
 
 ROOT = Path(__file__).resolve().parents[1]
 MS = 1e6  # ns per ms
-# Issue 13: the last frame of a 1,000-frame burst is shown within 20 ms of its write.
-BURST_BUDGET_MS = 20.0
 
 
 @dataclass(frozen=True)
 class Plan:
     frames: int  # per session count, 50 ms apart
-    burst: int
     big_frames: int  # 1 MiB frames, 1 s apart
     compare_seconds: float
 
     @classmethod
     def for_run(cls, quick: bool) -> Plan:
         if quick:
-            return cls(frames=80, burst=1000, big_frames=3, compare_seconds=14.0)
-        return cls(frames=600, burst=1000, big_frames=5, compare_seconds=60.0)
+            return cls(frames=80, big_frames=3, compare_seconds=14.0)
+        return cls(frames=600, big_frames=5, compare_seconds=60.0)
 
 
 class StampDriver(Driver):
@@ -209,7 +206,6 @@ async def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
             ]
             details[f"s{sessions}"] = {"n": len(values), "lost": lost}
 
-        figures += await _burst(server, driver, plan.burst, details)
         figures += await _big(server, driver, plan.big_frames, details)
         figures += await _compare(server, main, real, plan.compare_seconds, details)
 
@@ -231,75 +227,6 @@ async def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
         await real.close()
         await server.close()
     return figures, details
-
-
-async def run_burst(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
-    """Only the burst figures (``python -m benchmarks --only burst``), repeated."""
-    details: dict[str, Any] = {}
-    server = await ServerProcess.start()
-    main = Bridge(server.url)
-    figures: list[Figure] = []
-    try:
-        await server.call("wait_streams", n=1, within=10.0)
-        await main.wait_idle(10.0)
-        await _series(server, main.driver, 1, 40, 0.05)  # warm-up, not reported
-        lasts: list[float] = []
-        for _ in range(3 if quick else 10):
-            found = await _burst(server, main.driver, 1000, details)
-            last = found[0].value
-            lasts.append(float("inf") if last is None else last)
-            await asyncio.sleep(0.2)
-        figures = found
-        # The worst of the repeats carries the budget; every run is in the details.
-        figures[0] = Figure(
-            "burst.last_latency",
-            found[0].label + f" (worst of {len(lasts)})",
-            max(lasts),
-            "ms",
-            BURST_BUDGET_MS,
-            note=f"runs: {', '.join(f'{v:.1f}' for v in lasts)} ms",
-        )
-        details["burst_runs_ms"] = lasts
-    finally:
-        await main.close()
-        await server.close()
-    return figures, details
-
-
-async def _burst(
-    server: ServerProcess, driver: StampDriver, count: int, details: dict[str, Any]
-) -> list[Figure]:
-    sessions = 10
-    tag = f"burst-{time.monotonic_ns()}-"
-    answer = await server.call("burst", sessions=sessions, count=count, tag=tag)
-    tags = [f"{tag}{i}" for i in range(count)]
-    last_shown = await driver.wait_seen(tags[-1], 30.0)
-    shown = sum(1 for t in tags if t in driver.seen)
-    stamps = answer["stamps"]
-    last = (driver.seen[tags[-1]] - stamps[-1]) / MS if last_shown else None
-    write_ms = (stamps[-1] - stamps[0]) / MS
-    details["burst"] = {"sessions": sessions, "shown": shown, "write_ms": write_ms}
-    label = f"burst of {count:,} frames ({sessions} sessions)"
-    return [
-        Figure(
-            "burst.last_latency",
-            f"{label}: last frame latency",
-            last,
-            "ms",
-            BURST_BUDGET_MS,
-            note=f"after the last write; server wrote all {count:,} in {write_ms:.0f} ms",
-        ),
-        Figure("burst.shown", f"{label}: frames shown", shown, "", note="the rest coalesced"),
-        Figure(
-            "burst.last_shown",
-            f"{label}: last frame shown",
-            1.0 if last_shown else 0.0,
-            "",
-            1.0,
-            "min",
-            note="1 = yes",
-        ),
-    ]
 
 
 async def _big(

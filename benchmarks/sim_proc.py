@@ -1,10 +1,11 @@
 """The benchmark's PocketPaw: a SimServer in a process of its own.
 
 ``python -m benchmarks.sim_proc driven`` prints ``{"port": P}`` and then obeys one JSON
-command per stdin line, answering one JSON line each. Every frame is written with
-``SimServer.send_frame`` and stamped with ``time.monotonic_ns()`` just before the
-write; CLOCK_MONOTONIC is one clock for every process on Linux, so the bridge's
-process can subtract its own stamps from these.
+command per stdin line, answering one JSON line each. Every status frame is written
+with ``SimServer.send_frame`` and stamped with ``time.monotonic_ns()`` just before the
+write, every event-bus event (``busy``) just before it is published; CLOCK_MONOTONIC
+is one clock for every process on Linux, so the bridge's process can subtract its own
+stamps from these.
 
 Driven mode also serves a second agent with the real server's timings (1 s throttle,
 30 s keepalive) on ``real_port``; ``changes`` applies each change to both agents, so a
@@ -32,6 +33,39 @@ from bridge.simulator import SimAgent, SimServer
 # again: in driven mode every frame goes through send_frame, where it is stamped.
 _NEVER = 1e6
 _CHANGE_KEY = "websocket:bench-0"
+_BUSY_KEY = "websocket:busy-0"
+# One tool call of a busy agent as the bus carries it: model turns (trace spans and
+# their token counts), then the previous tool's result and the next tool's start; a
+# tool runs for the other nine events. The trace names are illustrative: the bridge
+# treats every ``trace_*`` alike.
+_BUSY_CYCLE = (
+    "trace_span_start",
+    "token_usage",
+    "trace_span_end",
+    "trace_span_start",
+    "token_usage",
+    "trace_span_end",
+    "trace_span_start",
+    "trace_span_end",
+    "tool_result",
+    "tool_start",
+)
+_TOOL_OUTPUT = "total 48\n" + "-rw-r--r-- 1 agent agent  1234 Nov 25 19:03 notes.md\n" * 8
+
+
+def _trace(kind: str, key: str, call: int, seq: int) -> dict[str, Any]:
+    """A trace event's data, about the size of a real span (ids, names, attributes)."""
+    data: dict[str, Any] = {
+        "session_key": key,
+        "trace_id": f"{call:032x}",
+        "span_id": f"{seq:016x}",
+        "name": "llm.turn" if seq % 3 else "tool.call",
+        "attributes": {"model": "claude-sonnet-4", "backend": "claude_agent_sdk", "step": call},
+    }
+    if kind.endswith("_end"):
+        data["duration_ms"] = 3.2
+        data["status"] = "ok"
+    return data
 
 
 async def _read_line() -> str:
@@ -70,15 +104,51 @@ class Driven:
             await self.server.send_frame(body)
         return {"stamps": stamps}
 
-    async def burst(self, sessions: int, count: int, tag: str) -> dict[str, Any]:
-        """``count`` frames written back to back, each handed to the socket as soon as
-        the previous one was (asyncio's drain is the only pause)."""
-        bodies = [payloads.text(sessions, f"{tag}{i}") for i in range(count)]
-        stamps: list[int] = []
-        for body in bodies:
-            stamps.append(time.monotonic_ns())
-            await self.server.send_frame(body)
-        return {"stamps": stamps}
+    async def busy(self, rate: float, seconds: float, tag: str) -> dict[str, Any]:
+        """A busy agent on the event bus: ``rate`` events a second for ``seconds``.
+
+        Trace, token and tool events (:data:`_BUSY_CYCLE`, ten to a tool call), each
+        published on the agent's bus, which the server writes as one chunk, one frame,
+        as PocketPaw does. Every ``tool_start`` names its tool ``{tag}{n}``; the last
+        event is one. Each event is stamped just before it is published, so a latency
+        counts the server's own queue and write too. On an absolute schedule: a late
+        event does not push the later ones.
+        """
+        agent, key = self.agent, _BUSY_KEY
+        started = 0  # an agent_start published here, counted with the rest
+        if key not in {s["session_key"] for s in agent.snapshot()["sessions"]}:
+            agent.agent_start(key, "Busy agent")
+            started = 1
+            await asyncio.sleep(0.2)  # the bridge has the session before the clock starts
+        calls = max(1, round(rate * seconds / len(_BUSY_CYCLE)))
+        events = [(call, kind) for call in range(calls) for kind in _BUSY_CYCLE]
+        stamps: list[int] = []  # of the tool_start events
+        tags: list[str] = []
+        late = 0.0
+        start = time.monotonic() + 0.05
+        for i, (call, kind) in enumerate(events):
+            due = start + i / rate
+            # Even when late, a pause: the server's writer runs between two events.
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            late = max(late, time.monotonic() - due)
+            now = time.monotonic_ns()
+            if kind == "tool_start":
+                stamps.append(now)
+                tags.append(f"{tag}{call}")
+                agent.tool_start(key, f"{tag}{call}")
+            elif kind == "tool_result":
+                agent.tool_result(key, name=f"{tag}{call - 1}", result=_TOOL_OUTPUT)
+            elif kind == "token_usage":
+                agent.token_usage(key, 1200 + call, 85)
+            else:
+                agent.publish(kind, _trace(kind, key, call, i))
+        return {
+            "stamps": stamps,
+            "tags": tags,
+            "events": started + len(events),
+            "seconds": time.monotonic() - start,
+            "late_ms": late * 1000,
+        }
 
     async def changes(self, count: int, gap: list[float], seed: int) -> dict[str, Any]:
         """Agent changes a REST poller can see too: each one is applied to the agent
@@ -109,8 +179,8 @@ class Driven:
             return await self.wait_streams(**cmd)
         if op == "series":
             return await self.series(**cmd)
-        if op == "burst":
-            return await self.burst(**cmd)
+        if op == "busy":
+            return await self.busy(**cmd)
         if op == "changes":
             return await self.changes(**cmd)
         if op == "requests":

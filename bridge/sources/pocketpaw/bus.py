@@ -91,6 +91,7 @@ class BusFollower:
         self._problem = ""
         self.live = False  # connected and following right now
         self.requests = 0  # stream requests made
+        self.events = 0  # bus events read (``connected`` not counted), for benchmarks and tests
 
     async def run(self, client: httpx.AsyncClient) -> None:
         backoff = Backoff(self.o.reconnect_min, self.o.reconnect_max, rand=self._rand)
@@ -179,6 +180,7 @@ class BusFollower:
                 self._problem = ""
                 log.info("%s: following PocketPaw's event bus at %s", self.name, self.o.url)
                 continue
+            self.events += 1
             if name not in MAPPED:
                 if not is_quiet(name):
                     self._once.info(

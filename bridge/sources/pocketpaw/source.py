@@ -517,6 +517,11 @@ class PocketPawSource(Source):
         """Event-bus stream requests made, for benchmarks and tests."""
         return self._bus.requests if self._bus is not None else 0
 
+    @property
+    def events_read(self) -> int:
+        """Event-bus events read so far, every type (``connected`` aside), for benchmarks."""
+        return self._bus.events if self._bus is not None else 0
+
     def _events_wanted(self) -> bool:
         return events_wanted(self.name, self.o, token_set=self._token is not None)
 
