@@ -289,3 +289,22 @@ async def test_a_burst_read_at_once_parses_only_its_newest_frame(
     assert source.state.frames - before < 5
     shown = {tool for s in rec.statuses for _, _, tool in sessions(s)}
     assert len(shown) < 5  # the last one and perhaps one per 64 KiB read
+
+
+async def test_a_burst_of_chunks_read_at_once_parses_only_its_newest_frame(
+    agent: SimAgent, server: SimServer, run_source: RunSource
+) -> None:
+    source, rec = await run_source(server.url)
+    await rec.wait_state("idle")
+    before = source.state.frames
+
+    def body(tool: str) -> str:
+        session = {"session_key": "websocket:b", "state": "tool_running", "tool_name": tool}
+        return json.dumps({"global": {"state": "active"}, "sessions": [session]})
+
+    # As uvicorn writes them: a chunk per frame. Written with no pause, they are read
+    # together, and httpx hands them over one by one without waiting: one parse.
+    for i in range(500):
+        await server.send_frame(body(f"t{i}"))
+    await rec.wait_for(lambda s: sessions(s) == [("websocket:b", "tool_running", "t499")])
+    assert source.state.frames - before < 5

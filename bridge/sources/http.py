@@ -31,10 +31,8 @@ Errors (all :class:`~bridge.infra.errors.SourceError`):
   ``identity`` so size caps count what is held) or the wrong content type.
 
 The client never follows redirects (credentials go only to the configured
-host) and sends ``Accept-Encoding: identity``. A request made with
-``extensions={BULK: True}`` (an SSE stream) is read a socket read at a time by
-:mod:`bridge.sources.stream_transport` instead of a chunk at a time; the
-response and its errors are httpx's all the same.
+host) and sends ``Accept-Encoding: identity``. Everything, the SSE streams too,
+goes through httpx's own transport (its proxy settings, TLS and HTTP parsing).
 """
 
 from __future__ import annotations
@@ -45,18 +43,15 @@ import email.utils
 import math
 import ssl
 import time
-import urllib.request
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 
 import httpx
 
 from bridge import __version__
 from bridge.infra.backoff import Backoff
 from bridge.infra.errors import AuthFailed, SourceError, SourceUnavailable
-from bridge.sources.stream_transport import BULK, BulkStreamTransport
 
 __all__ = [
-    "BULK",
     "MAX_RETRY_AFTER",
     "AuthHint",
     "BodyTooLarge",
@@ -126,11 +121,6 @@ def make_client(
         they reach only ``base_url``'s host).
     :param transport: an httpx transport for tests; the default talks real HTTP.
     """
-    tls = _tls_for(base_url)
-    if transport is None and not _proxied(base_url):
-        # One context for both, so the stream verifies exactly as the rest.
-        context = tls if isinstance(tls, ssl.SSLContext) else httpx.create_ssl_context()
-        transport = BulkStreamTransport(httpx.AsyncHTTPTransport(verify=context), context)
     return httpx.AsyncClient(
         base_url=base_url,
         headers={
@@ -143,28 +133,8 @@ def make_client(
         timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
         transport=transport,
         follow_redirects=False,
-        verify=tls,
+        verify=_tls_for(base_url),
     )
-
-
-def _proxied(base_url: str) -> bool:
-    """True when httpx would send requests to ``base_url`` through a proxy.
-
-    Then the client keeps httpx's own transport, which honours it; the bulk
-    stream reader connects only directly. httpx's own rules decide (``HTTP_PROXY``
-    and friends, ``NO_PROXY`` patterns, the OS settings ``urllib`` reads).
-    """
-    try:
-        from httpx._utils import URLPattern, get_environment_proxies
-    except ImportError:  # an httpx that moved them: any proxy at all keeps its transport
-        return bool(urllib.request.getproxies())
-    url = httpx.URL(base_url)
-    # The client's own order: the most specific pattern first, and the first match wins.
-    mounts = sorted(
-        ((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items()),
-        key=lambda item: item[0],
-    )
-    return next((proxy is not None for pattern, proxy in mounts if pattern.matches(url)), False)
 
 
 def _tls_for(base_url: str) -> ssl.SSLContext | bool:
@@ -245,26 +215,29 @@ async def get_body(
 @contextlib.asynccontextmanager
 async def open_event_stream(
     client: httpx.AsyncClient, path: str, *, connect_within: float, auth: AuthHint
-) -> AsyncIterator[httpx.AsyncByteStream]:
-    """GET an SSE stream and give its raw body, read in bulk, once the answer checks out.
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """GET an SSE stream and give its body, as read, once the answer checks out.
 
-    The body is what the server sent (identity, checked), without httpx's decoder
-    layers: each item is what one socket read completed. No read timeout: the
-    caller decides when a stream is stale (by frames, not bytes).
+    The body is what the server sent (identity, checked), through httpx's
+    ``aiter_raw``: no decoder, each item as httpx read it (for a chunked body, a
+    chunk, which is one frame from PocketPaw). No read timeout: the caller decides
+    when a stream is stale (by frames, not bytes).
     """
     async with client.stream(
         "GET",
         path,
         headers={"Accept": "text/event-stream", "Cache-Control": "no-store"},
         timeout=httpx.Timeout(None, connect=connect_within),
-        # Read a socket read at a time, not a chunk (a frame) at a time.
-        extensions={BULK: True},
     ) as response:
         check(response, auth=auth, content_type="text/event-stream")
-        body = response.stream
-        if not isinstance(body, httpx.AsyncByteStream):  # a sync transport on an async client
-            raise TypeError(f"not an async body: {type(body).__name__}")
-        yield body
+        body = response.aiter_raw()
+        try:
+            yield body
+        finally:
+            # A reader that stops early (stale, cancelled) leaves it suspended: close it
+            # now rather than whenever the garbage collector gets to it.
+            if isinstance(body, AsyncGenerator):
+                await body.aclose()
 
 
 def retry_delay(err: BaseException, backoff: Backoff, *, minimum: float = 1.0) -> float:

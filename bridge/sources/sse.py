@@ -208,15 +208,14 @@ def decode(frame: bytes) -> ServerSentEvent | None:
 class Newest:
     """Holds frames read but not yet handled; hands them over once the reader pauses.
 
-    The body comes a socket read at a time (:mod:`bridge.sources.stream_transport`;
-    through plain httpx, a chunk, i.e. a frame, at a time), and during a burst
-    reads follow each other with no pause, so "what has been read" is only
-    known when the reading task waits for the network:
-    :meth:`add` schedules one :meth:`flush`, which runs then, with every frame
-    added meanwhile (the newest ``keep``, oldest first). During a burst the
-    hand-overs are at least ``min_gap`` seconds apart, so the reader keeps up
-    instead of parsing a snapshot per 64 KiB read; after a quiet spell the
-    first one is immediate.
+    httpx hands the body over a chunk at a time (PocketPaw writes each frame as
+    its own chunk), and during a burst one read holds many of them, handed over
+    with no pause in between, so "what has been read" is only known when the
+    reading task waits for the network: :meth:`add` schedules one
+    :meth:`flush`, which runs then, with every frame added meanwhile (the newest
+    ``keep``, oldest first). During a burst the hand-overs are at least
+    ``min_gap`` seconds apart, so the reader keeps up instead of parsing a
+    snapshot per read; after a quiet spell the first one is immediate.
 
     :param handle: called with the frames; must not raise.
     """
