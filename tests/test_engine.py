@@ -16,9 +16,9 @@ from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import BLACK, Color, Effect
 from bridge.pipeline.theme import default_theme
 from devices.mock import MockDriver, MockOptions
+from harness.vclock import gaps, run_virtual, vloop
 from tests.conftest import eventually
 from tests.frames import make_source
-from tests.vclock import gaps, run_virtual, vloop
 
 
 class Running:
