@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from bridge.engine import Device, Engine
@@ -16,7 +18,11 @@ from bridge.infra.config import Config, load_config
 from bridge.infra.signals import SIGNALS
 
 if TYPE_CHECKING:
+    from bridge.api.host import ApiHost
+    from bridge.api.options import ApiOptions
     from bridge.pipeline.model import SourceStatus
+
+log = logging.getLogger("agentlight")
 
 __all__ = [
     "FIRST_LOOK_WAIT",
@@ -84,6 +90,7 @@ async def run_bridge(
     on_engine: Callable[[Engine], None] | None = None,
     hints: bool = False,
     on_log_level: Callable[[str], None] | None = None,
+    on_api: Callable[[ApiHost], None] | None = None,
 ) -> int:
     """Run ``config`` until SIGINT/SIGTERM (or ``stop``); devices are left dark.
 
@@ -94,6 +101,11 @@ async def run_bridge(
 
     Under systemd the bridge reports READY, STATUS and watchdog pings, and
     SIGHUP re-reads the config file (``on_log_level`` gets a changed log level).
+
+    With ``[api]`` the local HTTP API starts once the sources run (its library
+    is imported then, never without it), and a reload adds, changes or removes
+    it; ``on_api`` gets its :class:`~bridge.api.host.ApiHost` when it is made.
+    Returns 1 when the API cannot listen.
     """
     from bridge.service.notify import under_service_manager
     from bridge.service.runtime import ServiceRuntime
@@ -102,7 +114,21 @@ async def run_bridge(
     stop = stop or asyncio.Event()
     if SIGNALS.stop_requested:
         return 0  # asked to stop while starting: nothing was opened yet
+    started = time.monotonic()
     engine = build_devices(config)
+    api: list[ApiHost] = []  # made on first use: no [api], nothing of it imported
+
+    async def apply_api(options: ApiOptions | None) -> None:
+        if not api:
+            if options is None:
+                return
+            from bridge.api.host import ApiHost
+
+            api.append(ApiHost(engine, started=started))
+            if on_api is not None:
+                on_api(api[0])
+        await api[0].apply(options)
+
     for s in config.sources:
         engine.publish(starting_status(s.name, s.type, s.options))
     if on_engine is not None:
@@ -113,10 +139,12 @@ async def run_bridge(
         config,
         load=(lambda: load_config(file)) if file and not file.startswith("<") else None,
         on_log_level=on_log_level,
+        on_api=apply_api,
     )
     # systemctl reload; in a terminal SIGHUP still stops (the terminal went away).
     reloads = service.reloader is not None and under_service_manager()
     asked: list[bool] = []
+    status = 0
     if reloads:
         # READY may go out before the sources run: a reload asked for by then
         # waits for them (a reload compares the running sources with the file).
@@ -128,12 +156,17 @@ async def run_bridge(
             try:
                 try:
                     await _start_sources(engine, config, hints, stop)
+                    if config.api is not None and not stop.is_set():
+                        status = await _start_api(apply_api, config.api)
                 except Exception:
-                    # A source that cannot start (its credentials, a missing
-                    # library) ends the run as it did before anything was shown:
-                    # devices dark, whatever on_exit says.
+                    # A source or the API that cannot start (its credentials, a
+                    # missing library) ends the run as it did before anything was
+                    # shown: devices dark, whatever on_exit says.
                     engine.on_exit = None
                     raise
+                if status:
+                    engine.on_exit = None
+                    stop.set()
                 if reloads:
                     SIGNALS.set_reload(service.request_reload)
                     if asked:
@@ -141,10 +174,28 @@ async def run_bridge(
                 await running
             finally:
                 stop.set()
-                await asyncio.gather(running, return_exceptions=True)
+                # The API goes first: its clients see the stream end, and the
+                # discovery file goes, while the devices go dark.
+                await asyncio.gather(
+                    running, *(host.close() for host in api), return_exceptions=True
+                )
                 await reporter
     finally:
         SIGNALS.set_reload(None)
+    return status
+
+
+async def _start_api(
+    apply_api: Callable[[ApiOptions | None], Awaitable[None]], options: ApiOptions
+) -> int:
+    """Start the API; 1 (logged) when it cannot listen, so the run ends."""
+    from bridge.api.host import ApiStartError
+
+    try:
+        await apply_api(options)
+    except ApiStartError as err:
+        log.error("%s", err)
+        return 1
     return 0
 
 

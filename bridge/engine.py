@@ -9,9 +9,11 @@ static. A device that fails is logged once per episode, marked unhealthy and
 reopened with back-off; the others never wait for it.
 
 Doors for what comes later, all usable while running: input events from
-devices (routed back to the driver's own actions, then to sources), a redraw
-on request (``Driver.invalidate``), theme swaps that keep effect phases, and
-devices and sources added, removed or replaced one at a time.
+devices (routed back to the driver's own actions, then to sources) and from
+elsewhere (``send_input``: the local API), a redraw on request
+(``Driver.invalidate``), theme swaps that keep effect phases, devices and
+sources added, removed or replaced one at a time, and a word after every change
+of looks (``watch``: the local API's event stream).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class Engine:
         #: Devices whose first open failed: reported, never holding ``ready``.
         self.not_ready: set[str] = set()
         self._pending_first: set[str] = set()
+        self._watchers: list[Callable[[], None]] = []
         for device in devices:
             self._add_runner(device)
 
@@ -168,6 +171,28 @@ class Engine:
         self.version += 1
         for runner in self._runners.values():
             runner.wake.set()
+        for watcher in tuple(self._watchers):
+            try:
+                watcher()
+            except Exception:
+                # A watcher's bug must not stop the devices or the other watchers.
+                log.exception("a change watcher failed; the others carry on")
+
+    def watch(self, watcher: Callable[[], None]) -> Callable[[], None]:
+        """Call ``watcher()`` after every change of looks (status or theme); returns
+        a function that stops it.
+
+        It runs inside the change (a source's publish), so it only notes that
+        something changed and reads ``mapped`` later: a watcher that keeps only
+        the newest state can never fall behind.
+        """
+        self._watchers.append(watcher)
+
+        def unwatch() -> None:
+            with contextlib.suppress(ValueError):
+                self._watchers.remove(watcher)
+
+        return unwatch
 
     def _first_attempt_done(self, name: str, *, failed: bool = False) -> None:
         if failed:
@@ -242,10 +267,14 @@ class Engine:
 
     # -- input --------------------------------------------------------------
 
-    def _on_input(self, event: InputEvent) -> None:
+    def send_input(self, event: InputEvent) -> bool:
+        """Put ``event`` on the input path, as a device's press: to the driver named
+        ``event.device`` (if any), then to every source. False when it was dropped
+        (the engine is not running, or presses come faster than they are handled).
+        """
         queue = self._inputs
         if queue is None:
-            return
+            return False
         try:
             queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -253,6 +282,11 @@ class Engine:
                 "device %s: presses are coming faster than they are handled; dropping one",
                 event.device,
             )
+            return False
+        return True
+
+    def _on_input(self, event: InputEvent) -> None:
+        self.send_input(event)
 
     async def _route_inputs(self, queue: asyncio.Queue[InputEvent]) -> None:
         crash: BaseException | None = None

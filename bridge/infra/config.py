@@ -10,13 +10,16 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bridge.infra.errors import ConfigError, ConfigErrors
 from bridge.infra.validate import convert, describe, from_table
 from bridge.pipeline.looks import DARK, Effect, Look
 from bridge.pipeline.mapping import ShowMode
 from bridge.pipeline.theme import LookSpec, Theme, default_theme, load_theme_file, parse_theme
+
+if TYPE_CHECKING:
+    from bridge.api.options import ApiOptions
 
 T = TypeVar("T")
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -72,9 +75,11 @@ class Config:
     shutdown_timeout: float = 0.8
     file: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    #: The local HTTP API (``[api]``); None: not served.
+    api: ApiOptions | None = None
 
 
-_TOP_LEVEL = ("bridge", "sources", "devices", "theme")
+_TOP_LEVEL = ("bridge", "sources", "devices", "theme", "api")
 _DEVICE_COMMON = ("type", "name", "show", "fps", "refresh")
 
 
@@ -138,6 +143,7 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
     sources = _collect(errors, lambda: _sources(data.get("sources"), file, base_dir), no_sources)
     devices = _collect(errors, lambda: _devices(data.get("devices"), file, base_dir), no_devices)
     theme = _collect(errors, lambda: _theme(data.get("theme"), file, base_dir), None)
+    api = _collect(errors, lambda: _api(data.get("api"), devices, file, base_dir), None)
     ConfigErrors.raise_if(errors)
     assert theme is not None
     return Config(
@@ -148,6 +154,7 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
         log_level=settings.log_level,
         shutdown_timeout=settings.shutdown_timeout,
         file=file,
+        api=api,
     )
 
 
@@ -335,6 +342,33 @@ def _seconds_or_rate(
         return value
     allowed = f"0 (off) or {low:g} to {high:g}" if zero_ok else f"{low:g} to {high:g}"
     raise ConfigError(f"got {value!r}, expected {allowed}", file=file, key=f"{key}.{name}")
+
+
+def _api(
+    value: object, devices: tuple[DeviceConfig, ...], file: str | None, base_dir: Path | None
+) -> ApiOptions | None:
+    """The ``[api]`` table (None when there is none); its library must be installed."""
+    if value is None:
+        return None
+    from bridge.api import INPUT_DEVICE
+    from bridge.api.options import INSTALL_HINT, ApiOptions, aiohttp_missing
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"got {describe(value)}, expected a table", file=file, key="api")
+    options = from_table(ApiOptions, _resolve_paths(value, base_dir), file=file, key="api")
+    for i, device in enumerate(devices):
+        if device.name == INPUT_DEVICE:
+            # Presses from POST /v1/input carry this device name: a driver of the
+            # same name would take them for its own.
+            raise ConfigError(
+                f"the name {INPUT_DEVICE!r} is taken by the API's presses while [api] is on; "
+                "give this device another name",
+                file=file,
+                key=f"devices[{i}].name",
+            )
+    if aiohttp_missing():
+        raise ConfigError(INSTALL_HINT, file=file, key="api")
+    return options
 
 
 def _theme(value: object, file: str | None, base_dir: Path | None) -> Theme:

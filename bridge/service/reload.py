@@ -3,7 +3,9 @@
 Only what changed is touched: a new theme is swapped in (looks it leaves alone
 keep their effect phase), devices are added, removed or replaced by name,
 sources whose entry changed are restarted and the others keep their server
-connection. Everything new is built before anything is applied, so a config
+connection, and the local API is started, restarted or stopped when its
+``[api]`` table changed (its event streams end then; their clients reconnect).
+Everything new is built before anything is applied, so a config
 that does not load — or a device or source that rejects its options — is
 refused with one log line while the running config carries on.
 """
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bridge.infra.errors import ConfigError
 
 if TYPE_CHECKING:
+    from bridge.api.options import ApiOptions
     from bridge.engine import Device, Engine
     from bridge.infra.config import Config, DeviceConfig, SourceConfig
 
@@ -37,10 +40,14 @@ class Plan:
     sources_added: list[str] = field(default_factory=list)
     sources_removed: list[str] = field(default_factory=list)
     sources_changed: list[str] = field(default_factory=list)
+    #: "added", "removed", "changed" or "" for the ``[api]`` table.
+    api: str = ""
 
     def describe(self) -> str:
         parts = ["theme"] if self.theme else []
         parts += self.settings
+        if self.api:
+            parts.append(f"api {self.api}")
         for what, names in (
             ("devices added", self.devices_added),
             ("devices removed", self.devices_removed),
@@ -61,6 +68,8 @@ def plan(old: Config, new: Config) -> Plan:
             p.settings.append(name)
     p.devices_added, p.devices_removed, p.devices_changed = _diff(old.devices, new.devices)
     p.sources_added, p.sources_removed, p.sources_changed = _diff(old.sources, new.sources)
+    if new.api != old.api:
+        p.api = "added" if old.api is None else "removed" if new.api is None else "changed"
     return p
 
 
@@ -99,6 +108,7 @@ class Reloader:
     :param load: reads the config again (raises :class:`ConfigError` when it is wrong).
     :param on_log_level: called with a changed ``[bridge] log_level``; None when
         ``-v``/``-q`` fixed the level on the command line.
+    :param on_api: applies a changed ``[api]`` table (None: stop the API).
     """
 
     def __init__(
@@ -108,11 +118,13 @@ class Reloader:
         load: Callable[[], Config],
         *,
         on_log_level: Callable[[str], None] | None = None,
+        on_api: Callable[[ApiOptions | None], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.config = config
         self._load = load
         self._on_log_level = on_log_level
+        self._on_api = on_api
         self._lock = asyncio.Lock()
         self.reloads = 0
 
@@ -182,4 +194,10 @@ class Reloader:
                 await step(f"replacing device {name}", engine.replace_device(device))
             else:
                 await step(f"adding device {name}", engine.add_device(device))
+        if p.api and self._on_api is not None:
+            # Last: sources and devices never wait for the API (nor its library's import).
+            what = "stopping the api" if new.api is None else "starting the api"
+            await step(what, self._on_api(new.api))
+        elif p.api:
+            log.warning("reload: the [api] change applies after a restart")
         return ", ".join(failed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bridge.service.notify import Notifier
@@ -18,6 +18,7 @@ from bridge.service.reload import Reloader
 from bridge.service.supervisor import ServiceSupervisor
 
 if TYPE_CHECKING:
+    from bridge.api.options import ApiOptions
     from bridge.engine import Engine
     from bridge.infra.config import Config
 
@@ -41,6 +42,7 @@ class ServiceRuntime:
         notifier: Notifier | None = None,
         watchdog: float | None = None,
         on_log_level: Callable[[str], None] | None = None,
+        on_api: Callable[[ApiOptions | None], Awaitable[None]] | None = None,
         **supervisor_options: float,
     ) -> None:
         self.engine = engine
@@ -51,7 +53,9 @@ class ServiceRuntime:
             **supervisor_options,
         )
         self.reloader = (
-            Reloader(engine, config, load, on_log_level=on_log_level) if load is not None else None
+            Reloader(engine, config, load, on_log_level=on_log_level, on_api=on_api)
+            if load is not None
+            else None
         )
         self._reload_task: asyncio.Task[None] | None = None
         self._again = False
