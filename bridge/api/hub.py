@@ -55,6 +55,7 @@ class Hub:
         self._streams = 0
         self._counted = asyncio.Event()
         self._ticker: asyncio.Task[None] | None = None
+        self.closed = False
         self._unwatch = engine.watch(self._changed)
 
     # -- the document ---------------------------------------------------------
@@ -88,8 +89,9 @@ class Hub:
     # -- streams --------------------------------------------------------------
 
     async def wait(self, version: int, tick: int) -> None:
-        """Until the document is newer than ``version`` or a keepalive is due after ``tick``."""
-        while self.version == version and self.tick == tick:
+        """Until the document is newer than ``version``, a keepalive is due after ``tick``,
+        or the hub is closed."""
+        while self.version == version and self.tick == tick and not self.closed:
             await self._wake.wait()
 
     def _wake_all(self) -> None:
@@ -135,6 +137,7 @@ class Hub:
 
     def close(self) -> None:
         """Stop listening to the engine; wake every stream (they end as the server stops)."""
+        self.closed = True
         self._unwatch()
         if self._ticker is not None:
             self._ticker.cancel()

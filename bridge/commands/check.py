@@ -30,6 +30,16 @@ def describe_config(config: Config) -> str:
         lines.append("on exit: devices go dark")
     else:
         lines.append(f"on exit: {config.on_exit.color.hex} {config.on_exit.effect.value}")
+    if config.api is not None:
+        api = config.api
+        host = f"[{api.host}]" if ":" in api.host else api.host
+        if api.token or api.token_file:
+            guarded = "token required"
+        elif api.loopback:
+            guarded = "this machine only"
+        else:
+            guarded = "token required: $AGENTLIGHT_API_TOKEN or the systemd credential"
+        lines.append(f"api: http://{host}:{api.port}  ({guarded}){_options(api)}")
     return "\n".join(lines)
 
 

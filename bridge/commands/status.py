@@ -1,9 +1,11 @@
 """``agentlight status``: read the agent once (or on every change) and print it.
 
-The same sources as ``run`` (so the same URL, credentials and checks), no
-devices. Three shapes: a few lines for people, the versioned JSON form
-(:mod:`bridge.pipeline.status_json`) for scripts, or one ``--format`` line for a shell
-prompt or a tmux status bar.
+When a bridge runs with the local API and neither ``-c`` nor ``--url`` is
+given, its status is read from that API (found by its discovery file); else
+through the same sources as ``run`` (so the same URL, credentials and checks),
+no devices. Either way the output is the same, in three shapes: a few lines for
+people, the versioned JSON form (:mod:`bridge.pipeline.status_json`) for
+scripts, or one ``--format`` line for a shell prompt or a tmux status bar.
 """
 
 from __future__ import annotations
@@ -123,6 +125,10 @@ async def read_status(
 def main(args: argparse.Namespace) -> int:
     config = config_from(args)
     setup_logging(args.verbose, args.quiet, None, default=logging.ERROR)
+    if not getattr(args, "config", None) and not getattr(args, "url", None):
+        answered = _from_api(args)
+        if answered is not None:
+            return answered
     if args.verbose == 0:
         # The answer (or its absence) is the output; the sources need not add to it.
         logging.getLogger("agentlight.sources").setLevel(logging.CRITICAL)
@@ -148,10 +154,7 @@ def main(args: argparse.Namespace) -> int:
     if args.watch:
         return 0
     print(render(status, args), flush=True)
-    ok = bool(status.sources) and all(
-        s.connection is ConnectionState.CONNECTED and s.snapshot is not None
-        for s in status.sources
-    )
+    ok = _ok(status)
     if not ok and not args.json and not args.format:
         url = next((str(getattr(s.options, "url", "")) for s in config.sources), "")
         print(
@@ -160,3 +163,86 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if ok else 1
+
+
+def _ok(status: AgentStatus) -> bool:
+    return bool(status.sources) and all(
+        s.connection is ConnectionState.CONNECTED and s.snapshot is not None
+        for s in status.sources
+    )
+
+
+def _from_api(args: argparse.Namespace) -> int | None:
+    """``status`` through a running bridge's API; None when none is found or it does not
+    answer (then the command asks the agent's servers itself, as without a bridge)."""
+    from bridge.api import discovery
+
+    found = discovery.find()
+    if found is None:
+        return None
+    from bridge.api.client import ApiUnavailable, fetch_status, follow_status, wait_or_stop
+
+    log = logging.getLogger("agentlight.status")
+    log.info("reading the running bridge's API at %s", found.url)
+    if not args.watch:
+        try:
+            status = asyncio.run(fetch_status(found, args.timeout))
+        except ApiUnavailable as err:
+            log.info("the bridge's API at %s did not answer (%s); asking the agent", found.url, err)
+            return None
+        print(render(status, args), flush=True)
+        if not _ok(status) and not args.json and not args.format:
+            print(
+                f"agentlight status: the running bridge ({found.url}) has no answer from the "
+                "agent (see its log)",
+                file=sys.stderr,
+            )
+        return 0 if _ok(status) else 1
+
+    last: list[str] = []
+    seen: list[bool] = []
+
+    def show(status: AgentStatus) -> None:
+        seen.append(True)
+        text = render(status, args)
+        if not last or text != last[-1]:
+            last[:] = [text]
+            print(text, flush=True)
+            if not args.json and not args.format:
+                print(flush=True)
+
+    async def watch(stop: asyncio.Event) -> bool:
+        from bridge.pipeline.model import SourceStatus
+
+        while not stop.is_set():
+            follow = asyncio.create_task(
+                follow_status(found, show, connect_timeout=args.timeout)
+            )
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({follow, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (follow, stopped):
+                task.cancel()
+            results = await asyncio.gather(follow, stopped, return_exceptions=True)
+            if stop.is_set():
+                break
+            if not seen:
+                return False  # never answered: ask the agent instead
+            err = results[0]
+            reason = clean(err, 200) if isinstance(err, ApiUnavailable) else "it went away"
+            show(
+                AgentStatus.fold(
+                    (
+                        SourceStatus(
+                            "agentlight",
+                            ConnectionState.DISCONNECTED,
+                            None,
+                            f"lost the bridge's API at {found.url}: {reason}",
+                        ),
+                    )
+                )
+            )
+            await wait_or_stop(stop, 1.0)
+        return True
+
+    answered = asyncio.run(SIGNALS.until_stopped(watch, or_else=True))
+    return 0 if answered else None
