@@ -28,7 +28,6 @@ from bridge.pipeline.theme import default_theme
 from tests.api_rig import SseReader, api_rig, get, raw_request, read_response
 from tests.frames import make_source
 
-
 TOKEN = "s3cret-token-for-the-tests"
 
 
@@ -173,7 +172,8 @@ async def test_keepalive_comments_keep_an_idle_stream_open(tmp_path: Path) -> No
 
 async def test_a_client_that_vanishes_mid_event_is_let_go(tmp_path: Path) -> None:
     async with api_rig(tmp_path) as rig:
-        rig.publish(make_source("pp", "active", [(f"websocket:{i}", "thinking") for i in range(50)]))
+        sessions = [(f"websocket:{i}", "thinking") for i in range(50)]
+        rig.publish(make_source("pp", "active", sessions))
         streams = [await SseReader.open(rig.port) for _ in range(3)]
         await rig.server.hub.wait_streams(lambda n: n == 3)
         for stream in streams:
@@ -264,7 +264,12 @@ async def test_a_press_that_cannot_be_one_is_refused(
 
 async def test_a_press_needs_the_token_even_on_loopback(tmp_path: Path) -> None:
     async with api_rig(tmp_path) as rig, rig.client() as client:
-        for auth in ({}, {"Authorization": "Bearer wrong-token-of-some-length"}, {"Authorization": f"Basic {rig.token}"}):
+        wrong: tuple[dict[str, str], ...] = (
+            {},
+            {"Authorization": "Bearer wrong-token-of-some-length"},
+            {"Authorization": f"Basic {rig.token}"},
+        )
+        for auth in wrong:
             response = await client.post("/v1/input", json={"target": "global"}, headers=auth)
             assert response.status_code == 401
             assert response.headers["www-authenticate"].startswith("Bearer")
@@ -354,18 +359,20 @@ async def test_a_subresource_from_a_page_is_refused(tmp_path: Path, site: str) -
 
 async def test_an_allowed_origin_gets_cors_answers(tmp_path: Path) -> None:
     origin = "https://dash.example:8443"
-    async with api_rig(tmp_path, allow_origins=(origin,)) as rig:
-        async with rig.client(headers={"Origin": origin}) as client:
-            response = await client.get("/v1/status")
-            assert response.status_code == 200
-            assert response.headers["access-control-allow-origin"] == origin
-            preflight = await client.options(
-                "/v1/input", headers={"Access-Control-Request-Method": "POST"}
-            )
-            assert preflight.status_code == 204
-            assert "Authorization" in preflight.headers["access-control-allow-headers"]
-            other = await client.get("/v1/status", headers={"Origin": "https://dash.example"})
-            assert other.status_code == 403
+    async with (
+        api_rig(tmp_path, allow_origins=(origin,)) as rig,
+        rig.client(headers={"Origin": origin}) as client,
+    ):
+        response = await client.get("/v1/status")
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == origin
+        preflight = await client.options(
+            "/v1/input", headers={"Access-Control-Request-Method": "POST"}
+        )
+        assert preflight.status_code == 204
+        assert "Authorization" in preflight.headers["access-control-allow-headers"]
+        other = await client.get("/v1/status", headers={"Origin": "https://dash.example"})
+        assert other.status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -411,7 +418,7 @@ async def test_an_oversized_body_is_refused_before_it_is_read(tmp_path: Path) ->
             "Content-Length: 100000000\r\n\r\n"
         ).encode()
         # Only the head is sent: the answer must not wait for 100 MB.
-        status, headers, body = await raw_request(rig.port, head)
+        status, headers, _ = await raw_request(rig.port, head)
         assert status == 413
         assert headers.get("connection") == "close"
         # Without a length up front (chunked), the body is cut off at max_body.
@@ -455,7 +462,8 @@ async def test_connections_over_the_cap_are_answered_503(tmp_path: Path) -> None
         streams = [await SseReader.open(rig.port) for _ in range(3)]
         for stream in streams:
             assert await stream.head() == 200
-        status, headers, body = await raw_request(rig.port, get("/v1/status", f"127.0.0.1:{rig.port}"))
+        request = get("/v1/status", f"127.0.0.1:{rig.port}")
+        status, _, body = await raw_request(rig.port, request)
         assert status == 503
         assert json.loads(body)["error"]
         streams[0].abort()
@@ -557,7 +565,7 @@ async def test_listening_beyond_loopback_needs_a_token(
 async def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     async with api_rig(tmp_path) as rig:
         host = ApiHost(rig.engine, environ={"XDG_RUNTIME_DIR": str(tmp_path)})
-        with pytest.raises(ApiStartError, match="cannot listen on 127.0.0.1"):
+        with pytest.raises(ApiStartError, match=r"cannot listen on 127\.0\.0\.1"):
             await host.apply(ApiOptions(listen=f"127.0.0.1:{rig.port}"))
         # The running one is untouched.
         async with rig.client() as client:
