@@ -23,6 +23,10 @@ from benchmarks import procs
 from benchmarks.report import Figure
 
 HTTP = frozenset({"httpx", "httpcore", "h11", "anyio", "httpx_sse", "sniffio", "h2"})
+# The local API's server library and its own dependencies: loaded only with [api].
+SERVER = frozenset(
+    {"aiohttp", "multidict", "yarl", "aiohappyeyeballs", "aiosignal", "frozenlist", "propcache"}
+)
 HARDWARE = frozenset(
     {
         "gpiozero",
@@ -145,14 +149,14 @@ def run(quick: bool, url: str) -> tuple[list[Figure], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="agentlight-bench-") as name:
         tmp = Path(name)
         cases = [
-            ("help", "--help", _imports_of(["--help"], tmp), HTTP | HARDWARE),
+            ("help", "--help", _imports_of(["--help"], tmp), HTTP | HARDWARE | SERVER),
             (
                 "check",
                 "check -c config.example.toml",
                 _imports_of(["check", "-c", "config.example.toml"], tmp),
-                HTTP | HARDWARE,
+                HTTP | HARDWARE | SERVER,
             ),
-            ("run", "run (record + terminal)", _imports_of_run(url, tmp), HARDWARE),
+            ("run", "run (record + terminal)", _imports_of_run(url, tmp), HARDWARE | SERVER),
         ]
     for key, what, names, banned in cases:
         top = _top(names)

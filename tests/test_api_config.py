@@ -260,3 +260,62 @@ async def test_send_input_takes_a_press_only_while_running() -> None:
     assert sum(engine.send_input(press) for _ in range(100)) < 100  # the queue is bounded
     stop.set()
     await task
+
+
+# -- what is imported ---------------------------------------------------------------
+
+_SERVER_LIBS = ("aiohttp", "multidict", "yarl")
+
+_RUN_WITHOUT_API = """
+import asyncio, sys
+from bridge.app import run_bridge
+from bridge.infra.config import parse_config
+
+config = parse_config(
+    {
+        "sources": [{"type": "pocketpaw", "url": "http://127.0.0.1:9", "events": "off"}],
+        "devices": [{"type": "record", "path": "/dev/null"}],
+    },
+    file="<test>",
+)
+
+async def main():
+    stop = asyncio.Event()
+    engines = []
+    task = asyncio.create_task(run_bridge(config, stop, on_engine=engines.append))
+    while not engines or not engines[0].sources:  # until the sources run: start-up is over
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+
+asyncio.run(main())
+print("LOADED:" + ",".join(m for m in %r if m in sys.modules))
+"""
+
+_CHECK_WITH_API = """
+import sys
+from bridge.commands.check import describe_config
+from bridge.infra.config import parse_config
+
+describe_config(parse_config(
+    {"sources": [{"type": "pocketpaw"}], "devices": [{"type": "terminal"}], "api": {}},
+    file="<test>",
+))
+print("LOADED:" + ",".join(m for m in %r if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("code", [_RUN_WITHOUT_API, _CHECK_WITH_API], ids=["run", "check"])
+def test_the_server_library_loads_only_for_a_running_api(code: str) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code % (_SERVER_LIBS,)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "LOADED:", result.stderr[-2000:]

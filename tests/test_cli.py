@@ -186,7 +186,7 @@ def test_help_does_not_import_http_or_hardware_libraries() -> None:
         "from bridge.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('httpx', 'httpcore', 'h11', 'anyio', 'gpiozero', 'serial', 'PIL',"
-        " 'StreamDeck', 'webcolors') if m in sys.modules]\n"
+        " 'StreamDeck', 'webcolors', 'aiohttp', 'multidict', 'yarl') if m in sys.modules]\n"
         "print('HEAVY:' + ','.join(heavy))\n"
     )
     result = subprocess.run(
