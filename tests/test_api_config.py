@@ -319,3 +319,23 @@ def test_the_server_library_loads_only_for_a_running_api(code: str) -> None:
         timeout=60,
     )
     assert result.stdout.strip().splitlines()[-1] == "LOADED:", result.stderr[-2000:]
+
+
+def test_the_example_configs_api_table_is_every_key_and_runs_as_uncommented() -> None:
+    import dataclasses
+    import re
+    import tomllib
+
+    text = (Path(__file__).resolve().parent.parent / "config.example.toml").read_text()
+    assert load_config(Path(__file__).resolve().parent.parent / "config.example.toml").api is None
+    block = text[text.index("# [api]\n") :].split("\n\n", 1)[0]
+    lines = [m.group(1) for line in block.splitlines() if (m := re.match(r"^# (\w+ = .*)$", line))]
+    table = tomllib.loads("\n".join(lines))
+    fields = {f.name for f in dataclasses.fields(ApiOptions)}
+    assert set(table) == fields
+    defaults = ApiOptions()
+    for name, value in table.items():
+        if name not in ("token", "token_file", "allow_origins", "allow_hosts"):
+            assert getattr(defaults, name) == value, name
+    del table["token"], table["token_file"]  # placeholders
+    assert config(table).api is not None

@@ -118,13 +118,17 @@ def _nonblank(value: Secret | str | None) -> Secret | None:
 
 
 def secret_fields(config: Any) -> list[str]:
-    """``sources.<name>.<field>`` for every secret set in a loaded config's options."""
+    """``sources.<name>.<field>`` for every secret set in a loaded config's options
+    (and ``api.token``)."""
     found = []
     for group in ("sources", "devices"):
         for entry in getattr(config, group, ()):
             for field, value in _fields(entry.options):
                 if isinstance(value, Secret) and value:
                     found.append(f"{group}.{entry.name}.{field}")
+    api = getattr(config, "api", None)
+    if api is not None and api.token:
+        found.append("api.token")
     return found
 
 
@@ -140,15 +144,25 @@ def secret_files(config: Any) -> list[tuple[str, Path]]:
             for field, value in _fields(entry.options):
                 if field in fields and isinstance(value, str) and value:
                     found.append((f"{group}.{entry.name}.{field}", Path(value).expanduser()))
+    api = getattr(config, "api", None)
+    if api is not None and api.token_file:
+        found.append(("api.token_file", Path(api.token_file).expanduser()))
     return found
 
 
+#: Credentials the bridge itself reads (not a source's or a device's).
+BRIDGE_CREDENTIALS = {
+    "agentlight-api-token": "the local API's token ([api] token, AGENTLIGHT_API_TOKEN)",
+}
+
+
 def credentials() -> dict[str, str]:
-    """Every systemd credential the built-in families read, and what it holds."""
+    """Every systemd credential the bridge and its built-in families read, and what it holds."""
     from bridge.sources import SOURCES
     from devices import DRIVERS
 
-    return {c.name: c.holds for family in (*SOURCES, *DRIVERS) for c in family.credentials}
+    found = {c.name: c.holds for family in (*SOURCES, *DRIVERS) for c in family.credentials}
+    return {**found, **BRIDGE_CREDENTIALS}
 
 
 def _family(group: str, type_name: str) -> Family:
