@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const imgs = path.join(root, "com.agentlight.agent.sdPlugin", "imgs");
 const { face, renderKey } = await import(path.join(root, "build/src/render/svg.js"));
-const { emptySessionFace, pageFace } = await import(path.join(root, "build/src/layout.js"));
+const { pageFace } = await import(path.join(root, "build/src/layout.js"));
 
 const write = (rel, data) => {
 	fs.mkdirSync(path.dirname(path.join(imgs, rel)), { recursive: true });
@@ -29,7 +29,7 @@ write("plugin/category.svg", glyph('<circle cx="10" cy="10" r="7"/><circle cx="1
 // Keys before the plugin draws them: the plugin's own look, in grey.
 const agentKey = face("global", { bg: [28, 28, 28], bar: [90, 90, 90], header: "AGENT", title: "agentlight", marker: "ring" });
 write("actions/agent-key.svg", renderKey(agentKey, 72) + "\n");
-write("actions/session-key.svg", renderKey(emptySessionFace("SESSION"), 72) + "\n");
+write("actions/session-key.svg", renderKey(face("session", { bg: [0, 0, 0], bar: [50, 50, 50], header: "SESSION", fg: [150, 150, 150] }), 72) + "\n");
 write("actions/control-key.svg", renderKey(pageFace(0, 1, [], true), 72) + "\n");
 
 // The marketplace icon: a working Agent key, as big as the store shows it.

@@ -11,7 +11,6 @@ import type { LinkState } from "./api/link.js";
 import {
 	controlFace,
 	detailsFace,
-	emptySessionFace,
 	globalFace,
 	mostUrgent,
 	offlineGlobalFace,
@@ -24,7 +23,7 @@ import {
 } from "./layout.js";
 import { NEEDS_USER, type Session, type Status } from "./model.js";
 import { type Clock, Painter, realClock, type Want } from "./painter.js";
-import { dataUrl, type Face, renderKey, renderStrip, type Strip } from "./render/svg.js";
+import { BLANK, dataUrl, type Face, renderKey, renderStrip, type Strip } from "./render/svg.js";
 
 export type Role = "agent" | "session" | "control";
 export type Controller = "Keypad" | "Encoder";
@@ -296,10 +295,10 @@ export class Board {
 			if (open !== null) {
 				timed.add(open);
 				const index = this.sessionKeys(inst.device).findIndex((i) => i.id === inst.id);
-				return this.one(detailsFace(open, now, index) ?? emptySessionFace(""));
+				return this.one(detailsFace(open, now, index) ?? BLANK);
 			}
 			const session = this.sessionFor(inst, state.status, deck);
-			if (session === null) return this.one(emptySessionFace(label));
+			if (session === null) return this.one(BLANK); // an empty slot is black, as on agentlight's own deck
 			timed.add(session);
 			if (NEEDS_USER.has(session.state)) {
 				return this.blinking(sessionFace(session, now, true), sessionFace(session, now, false), session.look.period);

@@ -2,7 +2,7 @@
  * What each of the plugin's keys shows, as pure functions of the status: a port of
  * devices/streamdeck/layout.py (global key, session key, page key, details cards, the
  * touch strip's summary), so a key here looks like the same key on agentlight's own deck.
- * Plus the looks only the plugin has: offline (no stream) and a key with no session.
+ * Plus the looks only the plugin has: offline (no stream), and a key for a named control.
  */
 import { NEEDS_USER, type Look, type Session, type Status, urgency, words } from "./model.js";
 import { type Face, face, inkOn, type RGB, scale, type Strip } from "./render/svg.js";
@@ -203,11 +203,6 @@ export function offlineGlobalFace(why: Offline, detail = ""): Face {
 /** A session key while the plugin has no stream: no stale state, just "offline". */
 export function offlineSessionFace(label: string): Face {
 	return face("session", { bg: [20, 20, 20], bar: [50, 50, 50], header: label, title: "Offline", fg: [150, 150, 150] });
-}
-
-/** A session key whose slot is empty: a plain key with its slot, so the deck stays readable. */
-export function emptySessionFace(label: string): Face {
-	return face("session", { bg: [0, 0, 0], bar: [24, 24, 24], header: label, fg: [110, 110, 110], lines: ["no session"] });
 }
 
 /** The page key; it lights up when a session on another page needs you. */

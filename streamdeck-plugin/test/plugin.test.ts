@@ -117,7 +117,7 @@ describe("plugin in a fake Stream Deck app", () => {
 		let from = w.app.sent.length;
 		w.app.press("next");
 		await w.app.waitForKey("s1", /Title of c/, 3000, from);
-		await w.app.waitForKey("s2", /no session/, 3000, from);
+		await w.app.waitFor((m) => m.context === "s2" && m.event === "setImage" && svgOf(m).length < 300, 3000, from, "s2 black");
 		// Page 2 hides the error: the page key lights up for it.
 		await w.app.waitForKey("next", /MORE · 2\/2 · 1 need you/, 3000, from);
 		from = w.app.sent.length;
@@ -171,7 +171,7 @@ describe("plugin in a fake Stream Deck app", () => {
 		w.app.willAppear(ACTIONS.session, "s1", { settings: { slot: 1 }, column: 1 });
 		w.app.willAppear(ACTIONS.control, "next", { settings: { control: "page_next" }, column: 2 });
 		await w.app.waitForKey("agent", /Resting/);
-		await w.app.waitForKey("s1", /no session/);
+		await w.app.waitFor((m) => m.context === "s1" && m.event === "setImage" && svgOf(m).length < 300);
 		await new Promise((r) => setTimeout(r, 300));
 		const count = w.app.sent.length;
 		w.api.set(statusDoc("idle", LOOKS.idle, [])); // the same status again
