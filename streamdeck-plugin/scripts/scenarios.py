@@ -12,21 +12,10 @@ import json
 import time
 from typing import Any
 
+from bridge.api.documents import status_document
 from bridge.commands.preview import scenarios
-from bridge.pipeline.looks import Look
 from bridge.pipeline.mapping import Mapper
-from bridge.pipeline.status_json import status_to_json
 from bridge.pipeline.theme import default_theme
-
-
-def look_json(look: Look) -> dict[str, Any]:
-    return {
-        "color": look.color.hex,
-        "effect": look.effect.value,
-        "period": look.period,
-        "brightness": look.brightness,
-        "label": look.label,
-    }
 
 
 def main() -> None:
@@ -34,12 +23,9 @@ def main() -> None:
     theme = default_theme()
     out: dict[str, Any] = {}
     for name, (status, details) in scenarios(now).items():
-        mapped = Mapper(theme).map(status, time.monotonic())
-        doc = status_to_json(status, now)
-        doc["looks"] = {"global": look_json(mapped.global_look)}
-        looks = {(m.session.source, m.session.key): m.look for m in mapped.sessions}
-        for item in doc["sessions"]:
-            item["look"] = look_json(looks[(item["source"], item["key"])])
+        mono = time.monotonic()
+        # The very document GET /v1/status serves for this status.
+        doc = status_document(Mapper(theme).map(status, mono), now, mono)
         out[name] = {"status": doc, "details": details}
     print(json.dumps(out))
 

@@ -152,7 +152,7 @@ export class Board {
 		if (inst.role === "agent") {
 			if (inst.controller === "Encoder") {
 				// The dial: details of the most urgent session on this deck's Session keys.
-				const urgent = mostUrgent(status.sessions, this.slots);
+				const urgent = mostUrgent(status, this.slots);
 				if (urgent) {
 					this.toggleDetails(deck, urgent, now);
 					press = { kind: "session", name: "details", session: urgent, control };
@@ -174,12 +174,12 @@ export class Board {
 				return;
 			}
 			if (name === "details") {
-				const urgent = mostUrgent(status.sessions, this.slots);
+				const urgent = mostUrgent(status, this.slots);
 				if (urgent === null) return;
 				this.toggleDetails(deck, urgent, now);
 				press = { kind: "session", name: "details", session: urgent, control };
 			} else {
-				const focus = mostUrgent(status.sessions, this.slots);
+				const focus = mostUrgent(status, this.slots);
 				press = { kind: "control", name, session: focus, control };
 			}
 		}
@@ -240,7 +240,7 @@ export class Board {
 
 	private sessionFor(inst: Instance, status: Status, deck: DeckState): Session | null {
 		const slot = slotSetting(inst.settings);
-		if (slot === null) return mostUrgent(status.sessions, this.slots);
+		if (slot === null) return mostUrgent(status, this.slots);
 		const wanted = slot - 1 + deck.page * this.perPage(inst.device);
 		return status.sessions.find((s) => this.slots.get(s.ref) === wanted) ?? null;
 	}

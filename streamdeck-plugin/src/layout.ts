@@ -225,8 +225,13 @@ export function controlFace(name: string): Face {
 	return face("page", { bg: [24, 24, 24], bar: PAGE_GREY, header: "CONTROL", title: safe(name) || "none" });
 }
 
-/** The most urgent session (ties: the lower slot, then arrival). */
-export function mostUrgent(sessions: readonly Session[], slots: ReadonlyMap<string, number>): Session | null {
+/** The most urgent session: the one agentlight puts in focus, else by state (ties: the lower slot). */
+export function mostUrgent(status: Status, slots: ReadonlyMap<string, number>): Session | null {
+	const sessions = status.sessions;
+	if (status.focus !== null) {
+		const focus = sessions.find((s) => s.ref === status.focus);
+		if (focus) return focus;
+	}
 	let best: Session | null = null;
 	for (const s of sessions) {
 		if (
@@ -252,7 +257,7 @@ export function stripFor(status: Status, slots: ReadonlyMap<string, number>, now
 	const [connected, why] = connection(status);
 	if (!connected) parts.push(why);
 	let detail = "";
-	const urgent = mostUrgent(sessions, slots);
+	const urgent = mostUrgent(status, slots);
 	if (urgent !== null) {
 		const bits = [channelLabel(urgent.channel), urgent.title ? safe(urgent.title) : "", stateWord(urgent)];
 		if (urgent.sinceMs !== null) bits.push(duration(secondsIn(urgent, nowMs)));

@@ -1,7 +1,7 @@
 /**
  * agentlight's status as the plugin reads it from the local API: the versioned status
  * document (bridge/pipeline/status_json.py) with the theme's looks for the global state
- * and each session. The plugin keeps no theme of its own: every colour, effect and label
+ * and each session, and the session in focus (bridge/api/documents.py). The plugin keeps no theme of its own: every colour, effect and label
  * comes from these documents, so a user's theme applies to the plugin's keys too.
  */
 import type { RGB } from "./render/svg.js";
@@ -58,12 +58,15 @@ export interface Status {
 	readonly look: Look;
 	readonly sessions: readonly Session[];
 	readonly sources: readonly Source[];
+	/** The session agentlight puts first (what a one-light device shows), if it says. */
+	readonly focus: string | null;
 }
 
 /** Session states that need someone to look (SessionState.needs_user). */
 export const NEEDS_USER: ReadonlySet<string> = new Set(["waiting_for_user", "error"]);
 
-/** Most urgent first (the model's SESSION_URGENCY): picks "the most urgent session". */
+/** Most urgent first (the model's SESSION_URGENCY): picks "the most urgent session" when
+ * agentlight does not name one (its status document's `focus`). */
 const URGENCY = [
 	"error",
 	"waiting_for_user",
@@ -220,5 +223,6 @@ export function parseStatus(data: unknown, nowMs: number): Status {
 		activeSessions: num(s.active_sessions),
 		maxConcurrent: num(s.max_concurrent),
 	}));
-	return { global, look: parseLook(globalLook(data), global), sessions, sources };
+	const focus = isObj(data.focus) ? refOf(text(data.focus.source) ?? "", text(data.focus.key) ?? "") : null;
+	return { global, look: parseLook(globalLook(data), global), sessions, sources, focus };
 }

@@ -71,7 +71,7 @@ function doc(sessions: { key: string; state: string; seconds?: number | null }[]
 		{
 			version: 1,
 			global,
-			looks: { global: { color: "#0070ff", label: "Working", brightness: 0.7 } },
+			look: { color: "#0070ff", label: "Working", brightness: 0.7 },
 			sessions: sessions.map((s) => ({
 				source: "pp",
 				key: s.key,

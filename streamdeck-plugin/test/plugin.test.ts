@@ -102,7 +102,7 @@ describe("plugin in a fake Stream Deck app", () => {
 		w.app.press("s1");
 		await w.app.waitForKey("s1", /WEB · Pondering · DETAILS/);
 		for (let i = 0; i < 50 && w.api.inputs.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-		assert.deepEqual(w.api.inputs, [{ control: "key:0", pressed: true, target: { kind: "session", source: "pocketpaw", key: "a", name: "details" } }]);
+		assert.deepEqual(w.api.inputs, [{ target: "session", source: "pocketpaw", key: "a", action: "details", control: "key:0" }]);
 	});
 
 	it("a named control goes to the API; page keys page the session keys", async () => {
@@ -124,7 +124,7 @@ describe("plugin in a fake Stream Deck app", () => {
 		w.app.dialRotate("s1", 1); // not a dial: ignored by the SDK or the board
 		w.app.press("yes");
 		for (let i = 0; i < 50 && w.api.inputs.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-		assert.deepEqual(w.api.inputs, [{ control: "key:3", pressed: true, target: { kind: "control", source: "pocketpaw", key: "b", name: "answer_yes" } }]);
+		assert.deepEqual(w.api.inputs, [{ target: "control", source: "pocketpaw", key: "b", action: "answer_yes", control: "key:3" }]);
 	});
 
 	it("the Stream Deck + dial shows the summary line and pages with a turn", async () => {

@@ -101,7 +101,7 @@ describe("layout", () => {
 			{
 				version: 1,
 				global: "disconnected",
-				looks: { global: { color: "#ffffff", effect: "blink", period: 3, brightness: 0.25, label: "No agent" } },
+				look: { color: "#ffffff", effect: "blink", period: 3, brightness: 0.25, label: "No agent" },
 				sessions: [],
 				sources: [{ name: "pp", connection: "disconnected", state: "disconnected", detail: "connection refused" }],
 			},

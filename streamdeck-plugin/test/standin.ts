@@ -32,13 +32,14 @@ export interface SessionDoc {
 	look: LookDoc;
 }
 
-/** A status document like agentlight's (status_json.py) with the looks alongside. */
+/** A status document as agentlight's API serves it (bridge/api/documents.py). */
 export function statusDoc(global: string, globalLook: LookDoc, sessions: SessionDoc[], connected = true, detail: string | null = null): Record<string, unknown> {
 	return {
 		version: 1,
 		global,
 		t: Date.now() / 1000,
-		looks: { global: globalLook },
+		look: globalLook,
+		focus: null,
 		sessions: sessions.map((s) => ({
 			source: s.source ?? "pocketpaw",
 			key: s.key,

@@ -18,21 +18,32 @@ export interface Discovered extends Endpoint {
 	readonly version: string | null;
 }
 
-/** Where agentlight writes its discovery file on this platform. */
-export function discoveryPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
-	if (env.AGENTLIGHT_API_FILE) return env.AGENTLIGHT_API_FILE;
-	if (platform === "win32") {
-		const base = env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local");
-		return path.win32.join(base, "agentlight", "api.json");
-	}
-	if (platform === "darwin") {
-		return path.join(os.homedir(), "Library", "Application Support", "agentlight", "api.json");
-	}
-	const runtime = env.XDG_RUNTIME_DIR;
-	if (runtime) return path.join(runtime, "agentlight", "api.json");
-	const uid = typeof process.getuid === "function" ? process.getuid() : 0;
-	return path.join(os.tmpdir(), `agentlight-${uid}`, "api.json");
+/**
+ * Where agentlight keeps its discovery file, in the order a client looks (bridge/api/
+ * discovery.py's runtime_dir and search_paths): systemd's $RUNTIME_DIRECTORY, else
+ * $XDG_RUNTIME_DIR/agentlight, else $TMPDIR/agentlight on macOS, %LOCALAPPDATA%\agentlight
+ * on Windows, /tmp/agentlight-<uid> elsewhere; then, on Linux, the system service's
+ * /run/agentlight. $AGENTLIGHT_API_FILE names one file instead.
+ */
+export function discoveryPaths(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string[] {
+	if (env.AGENTLIGHT_API_FILE) return [env.AGENTLIGHT_API_FILE];
+	const join = platform === "win32" ? path.win32.join : path.posix.join;
+	let dir: string;
+	if (env.RUNTIME_DIRECTORY) dir = env.RUNTIME_DIRECTORY.split(":")[0];
+	else if (env.XDG_RUNTIME_DIR) dir = join(env.XDG_RUNTIME_DIR, "agentlight");
+	else if (platform === "darwin") dir = join(env.TMPDIR || os.tmpdir(), "agentlight");
+	else if (platform === "win32") dir = join(env.LOCALAPPDATA || join(os.homedir(), "AppData", "Local"), "agentlight");
+	else dir = join(os.tmpdir(), `agentlight-${typeof process.getuid === "function" ? process.getuid() : 0}`);
+	const paths = [join(dir, FILE_NAME)];
+	const system = path.posix.join(SYSTEM_DIR, FILE_NAME);
+	if (platform === "linux" && !paths.includes(system)) paths.push(system);
+	return paths;
 }
+
+const FILE_NAME = "api.json";
+const SYSTEM_DIR = "/run/agentlight";
+/** The API version this plugin speaks (the /v1 in its paths; "api" in the discovery file). */
+export const API_VERSION = 1;
 
 function alive(pid: number): boolean {
 	try {
@@ -45,10 +56,18 @@ function alive(pid: number): boolean {
 }
 
 /**
- * The running agentlight's endpoint from its discovery file, or null when there is none
- * (no file, a file left by a process that died, or a file that is not a discovery file).
+ * The running agentlight's endpoint from the first discovery file that names one, or null
+ * when none does (no file, a file left by a process that died, not a discovery file).
  */
-export async function discover(file: string = discoveryPath()): Promise<Discovered | null> {
+export async function discover(files: readonly string[] = discoveryPaths()): Promise<Discovered | null> {
+	for (const file of files) {
+		const found = await readDiscovery(file);
+		if (found !== null) return found;
+	}
+	return null;
+}
+
+async function readDiscovery(file: string): Promise<Discovered | null> {
 	let raw: string;
 	try {
 		raw = await readFile(file, "utf8");
@@ -65,6 +84,7 @@ export async function discover(file: string = discoveryPath()): Promise<Discover
 	const d = doc as Record<string, unknown>;
 	const url = typeof d.url === "string" ? normalizeUrl(d.url) : null;
 	if (url === null) return null;
+	if (typeof d.api === "number" && d.api > API_VERSION) return null; // a newer API than this plugin speaks
 	const pid = typeof d.pid === "number" && Number.isInteger(d.pid) && d.pid > 0 ? d.pid : null;
 	if (pid !== null && !alive(pid)) return null;
 	return {

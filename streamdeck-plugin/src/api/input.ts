@@ -1,17 +1,20 @@
 /**
  * A press as the document POST /v1/input takes: the same meaning as a press on a key of
  * agentlight's own deck (bridge/pipeline/inputs.py: a target that is the global state, a
- * session by source and key, or a named control), so it takes the same path through the
- * engine to the source that owns the session.
+ * session by source and key, or a named control; bridge/api/documents.py's input_event),
+ * so it takes the same path through the engine to the source that owns the session. Only
+ * presses are sent (a release has no meaning to a source).
  */
 import type { Press } from "../board.js";
 
 export function inputDocument(press: Press): Record<string, unknown> {
-	const target: Record<string, unknown> = { kind: press.kind };
-	if (press.session !== null) {
-		target.source = press.session.source;
-		target.key = press.session.key;
+	// {"target": "session", "source": …, "key": …, "action": "details", "control": "key:3"}
+	const doc: Record<string, unknown> = { target: press.kind };
+	if (press.session !== null && press.kind !== "global") {
+		doc.source = press.session.source;
+		doc.key = press.session.key;
 	}
-	if (press.name) target.name = press.name;
-	return { control: press.control, pressed: true, target };
+	if (press.name) doc.action = press.name;
+	doc.control = press.control;
+	return doc;
 }

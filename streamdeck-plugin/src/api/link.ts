@@ -8,7 +8,7 @@ import http from "node:http";
 import https from "node:https";
 import type { Offline } from "../layout.js";
 import { parseStatus, type Status } from "../model.js";
-import { discover, discoveryPath, type Endpoint, normalizeUrl } from "./discovery.js";
+import { discover, discoveryPaths, type Endpoint, normalizeUrl } from "./discovery.js";
 
 export type LinkState =
 	| { readonly kind: "live"; readonly status: Status }
@@ -24,7 +24,8 @@ export interface LinkOptions {
 	readonly maxDelay?: number;
 	/** No byte (event or keepalive comment) for this long: the stream is dead, ms. */
 	readonly stallAfter?: number;
-	readonly discoveryFile?: string;
+	/** Discovery files to read, in order (default: where agentlight writes one). */
+	readonly discoveryFiles?: readonly string[];
 	readonly now?: () => number;
 }
 
@@ -41,7 +42,7 @@ class Refused extends Error {
 const MAX_EVENT = 4 * 1024 * 1024; // a status with thousands of sessions, never unbounded
 
 export class Link {
-	private readonly options: Required<Omit<LinkOptions, "manual" | "discoveryFile">> & Pick<LinkOptions, "discoveryFile">;
+	private readonly options: Required<Omit<LinkOptions, "manual" | "discoveryFiles">> & Pick<LinkOptions, "discoveryFiles">;
 	private manual: Manual;
 	private request: http.ClientRequest | null = null;
 	private timer: NodeJS.Timeout | null = null;
@@ -61,7 +62,7 @@ export class Link {
 			minDelay: options.minDelay ?? 250,
 			maxDelay: options.maxDelay ?? 2000,
 			stallAfter: options.stallAfter ?? 40_000,
-			discoveryFile: options.discoveryFile,
+			discoveryFiles: options.discoveryFiles,
 			now: options.now ?? (() => performance.now()),
 		};
 		this.delay = this.options.minDelay;
@@ -130,7 +131,7 @@ export class Link {
 			if (url === null) throw new Refused("bad url", manual.url.slice(0, 60));
 			return { url, token: manual.token };
 		}
-		const found = await discover(this.options.discoveryFile ?? discoveryPath());
+		const found = await discover(this.options.discoveryFiles ?? discoveryPaths());
 		if (found === null) throw new Refused("not running", "");
 		return found;
 	}
