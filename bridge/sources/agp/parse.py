@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.infra.logutil import OnceLog
+from bridge.pipeline import bounds
 from bridge.pipeline.model import ModelUsage, Session, SessionState, TokenUsage
 from bridge.sources.agp.options import valid_session_id
 
@@ -37,7 +38,11 @@ NOT_FOUND = "not_found"
 
 _MAX_ERROR = 300
 _MAX_MODELS = 32
-_MAX_NAME = 80
+_MAX_NAME = bounds.NAME_CHARS
+#: Subagent IDs read from one reply; the rest are dropped (counted in ``subagents_dropped``).
+#: A task may spawn thousands over its life, but one session never needs more followed
+#: at once than a source may watch (``max_sessions`` is at most 10,000, 200 by default).
+MAX_SUBAGENTS = 1000
 
 
 class StatusError(ValueError):
@@ -53,6 +58,7 @@ class AgpStatus:
     steps: int | None = None
     usage: tuple[ModelUsage, ...] = ()
     subagents: tuple[str, ...] = ()
+    subagents_dropped: int = 0  # IDs past MAX_SUBAGENTS in the reply, not read
 
     @property
     def final(self) -> bool:
@@ -78,13 +84,14 @@ def parse_status(data: Any) -> AgpStatus:
         _once.warning(
             f"status:{status[:40]}", "agp: unknown session status %r; shown as 'unknown'", status
         )
-    error = data.get("error")
+    subagents, dropped = _subagents(data.get("subagent_session_ids"))
     return AgpStatus(
         status=status,
-        error=error[:_MAX_ERROR] if isinstance(error, str) and error else None,
+        error=bounds.text(data.get("error"), _MAX_ERROR),
         steps=_count(data.get("steps")),
         usage=_usage(data.get("usage_per_model")),
-        subagents=_subagents(data.get("subagent_session_ids")),
+        subagents=subagents,
+        subagents_dropped=dropped,
     )
 
 
@@ -135,8 +142,9 @@ def not_found(session_id: str, *, source: str, since: float, parent: str | None)
 
 
 def _count(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+    found = bounds.count(value)
+    if found is not None:
+        return found
     if value is not None:
         _once.info("steps", "agp: ignoring a 'steps' that is not a count: %.40r", value)
     return None
@@ -164,26 +172,28 @@ def _usage(value: object) -> tuple[ModelUsage, ...]:
 
 
 def _tokens(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0
+    return bounds.count(value) or 0
 
 
-def _subagents(value: object) -> tuple[str, ...]:
+def _subagents(value: object) -> tuple[tuple[str, ...], int]:
+    """The IDs (first seen order, no repeats) and how many items past the cap were not read.
+
+    Linear: a dict remembers the IDs seen (a list's ``in`` made 60k IDs cost 28 s).
+    """
     if not isinstance(value, list):
-        return ()
-    ids: list[str] = []
-    for item in value:
+        return (), 0
+    dropped = max(0, len(value) - MAX_SUBAGENTS)
+    ids: dict[str, None] = {}
+    for item in value[:MAX_SUBAGENTS]:
         # The docs show objects in the schema and strings in the example; take
         # either (an object's "id" or "session_id").
         if isinstance(item, dict):
             item = item.get("id", item.get("session_id"))
         if valid_session_id(item):
             assert isinstance(item, str)
-            if item not in ids:
-                ids.append(item)
+            ids[item] = None
         else:
             _once.warning(
                 "subagent-id", "agp: skipping a subagent ID that is not a plain ID: %.40r", item
             )
-    return tuple(ids)
+    return tuple(ids), dropped

@@ -38,10 +38,12 @@ from bridge.infra.backoff import Backoff
 from bridge.infra.errors import AuthFailed, ConfigError, SourceError
 from bridge.infra.logutil import OnceLog
 from bridge.infra.secret import Secret
+from bridge.pipeline.bounds import Overflow
 from bridge.pipeline.model import ConnectionState, GlobalState, Session, SessionState, Snapshot
 from bridge.sources.agp.options import API_KEY_ENV, credential
 from bridge.sources.agp.options import Options as AgpOptions
 from bridge.sources.agp.parse import (
+    MAX_SUBAGENTS,
     AgpStatus,
     not_found,
     parse_status,
@@ -161,6 +163,7 @@ class AgpSource(Source):
         self._dirty = True
         self._published_at = -math.inf
         self._once = OnceLog(log)
+        self._overflow = Overflow(log, name)
         self.requests = 0  # every HTTP request made, for benchmarks and tests
 
     # -- the loop -----------------------------------------------------------
@@ -325,12 +328,14 @@ class AgpSource(Source):
 
     def _follow(self, parent: _Watch, ids: tuple[str, ...], now: float) -> None:
         added = False
-        # Ended subagents stay known (so they are not polled again) but no longer
-        # count: a long task may run thousands, one after another.
-        live = sum(1 for w in self._watches.values() if w.ended_at is None)
+        live: int | None = None  # counted once a new ID needs it, not on every reply
         for sid in ids:
             if sid in self._watches:
                 continue
+            if live is None:
+                # Ended subagents stay known (so they are not polled again) but no
+                # longer count: a long task may run thousands, one after another.
+                live = sum(1 for w in self._watches.values() if w.ended_at is None)
             if live >= self.o.max_sessions or len(self._watches) >= 10 * self.o.max_sessions:
                 self._once.warning(
                     "max_sessions",
@@ -558,7 +563,10 @@ class AgpSource(Source):
         sessions = tuple(
             w.session for w in self._watches.values() if w.session is not None and w.visible(now)
         )
-        self.publish(ConnectionState.CONNECTED, _snapshot(sessions), self._detail)
+        dropped = sum(w.status.subagents_dropped for w in self._watches.values() if w.status)
+        self._overflow.note("subagent IDs", dropped, MAX_SUBAGENTS, "per reply")
+        detail = "; ".join(part for part in (self._detail, self._overflow.detail()) if part)
+        self.publish(ConnectionState.CONNECTED, _snapshot(sessions), detail)
 
     # -- timing -------------------------------------------------------------
 
