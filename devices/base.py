@@ -18,8 +18,10 @@ Subclasses **may** override:
   dataclass of per-driver config keys, checked when the config is loaded).
 
 Blocking hardware calls belong in ``await self.blocking(fn, *args)`` inside
-the hooks: it runs them on the driver's own daemon thread, so a hung device
-holds one thread (not a new one per retry) and never blocks the bridge's exit.
+the hooks: they run in order on the driver's strand of one shared pool of
+daemon threads (:data:`THREADS`, at most :data:`MAX_THREADS`), so a hung device
+holds one thread (not a new one per retry), never blocks the bridge's exit,
+and an idle bridge holds no thread at all.
 The engine bounds ``open`` with ``caps.open_timeout`` and every other call with
 ``caps.write_timeout``.
 
@@ -35,8 +37,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -44,12 +44,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
 from bridge.infra.errors import DriverError, DriverFault
+from bridge.infra.threads import Pool, Strand
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import InputEvent
 from bridge.pipeline.looks import Effect
 
 log = logging.getLogger("agentlight.devices")
 T = TypeVar("T")
+
+#: Threads all drivers' blocking calls share. A driver's calls run one at a time,
+#: so each device holds at most one thread: as many as a config may name devices
+#: (``bridge.infra.config.MAX_DEVICES``), so devices that hang never starve the rest.
+#: Threads start when calls need them and exit after 10 s idle.
+MAX_THREADS = 64
+THREADS = Pool(MAX_THREADS, "agentlight-device")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +130,7 @@ class Driver(ABC):
         self._opened = False
         self._last: Frame | None = None
         self._health = Health(False, "not opened", time.time())
-        self._worker: _Worker | None = None
+        self._strand: Strand | None = None
         self._force = False
         # Set by the engine: where input events and redraw requests go.
         self._input_sink: Callable[[InputEvent], None] | None = None
@@ -220,10 +228,11 @@ class Driver(ABC):
         self._set_health(False, "closed")
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking call (``fn(*args)``) on this driver's own thread."""
-        if self._worker is None:
-            self._worker = _Worker(f"agentlight-{self.name}")
-        return await self._worker.run(fn, *args)
+        """Run a blocking call (``fn(*args)``) on a pool thread, after this driver's earlier
+        calls (they never overlap)."""
+        if self._strand is None:
+            self._strand = Strand(THREADS)
+        return await self._strand.run(fn, *args)
 
     # -- talking back to the engine ---------------------------------------
 
@@ -304,50 +313,6 @@ class Driver(ABC):
     def _set_health(self, ok: bool, detail: str) -> None:
         if ok != self._health.ok or detail != self._health.detail:
             self._health = Health(ok, detail, time.time())
-
-
-class _Worker:
-    """One daemon thread running a driver's blocking calls in order.
-
-    Not ``asyncio.to_thread``: a call that hangs there pins a thread of the
-    shared pool, every retry pins another, and ``asyncio.run`` waits for all of
-    them on exit. Here a hung device holds one daemon thread, later calls queue
-    behind it (and time out in the engine), and the process still exits.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._thread.start()
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((fn, args, future, loop))
-        return await future
-
-    def _serve(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            fn, args, future, loop = item
-            try:
-                result, error = fn(*args), None
-            except BaseException as err:  # handed to the awaiting task
-                result, error = None, err
-            # RuntimeError: the loop is gone, so nobody is waiting.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, result, error)
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # cancelled by a timeout meanwhile
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
 
 
 __all__ = ["Capabilities", "Driver", "Health", "NoOptions"]

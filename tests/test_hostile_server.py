@@ -129,9 +129,11 @@ async def test_a_session_flood_is_capped_with_one_log_line_and_a_count(
         flooded = await rec.wait_for(lambda s: shown(s) > 0)
         await server.send_frame(_status(5000, "tool_running"))
         await rec.wait_for(
-            lambda s: any(x.state == "tool_running" for x in s.snapshot.sessions[:1])
-            if s.snapshot
-            else False
+            lambda s: (
+                any(x.state == "tool_running" for x in s.snapshot.sessions[:1])
+                if s.snapshot
+                else False
+            )
         )
         await server.send_frame(_status(3))
         calm = await rec.wait_for(lambda s: shown(s) == 3)

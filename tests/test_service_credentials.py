@@ -66,7 +66,7 @@ def test_unreadable_or_odd_credentials_are_config_errors_without_the_value(creds
     with pytest.raises(ConfigError, match="larger than"):
         read_credential("huge", environ=env)
     (creds / "a-directory").mkdir()
-    with pytest.raises(ConfigError, match="cannot read systemd credential 'a-directory'"):
+    with pytest.raises(ConfigError, match="systemd credential 'a-directory' is a directory"):
         read_credential("a-directory", environ=env)
     with pytest.raises(ConfigError, match="not a valid credential name"):
         read_credential("../etc/passwd", environ=env)

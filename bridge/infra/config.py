@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bridge.infra.errors import ConfigError, ConfigErrors
+from bridge.infra.files import FileRefused, read_limited
 from bridge.infra.validate import convert, describe, from_table
 from bridge.pipeline.looks import DARK, Effect, Look
 from bridge.pipeline.mapping import ShowMode
@@ -25,6 +26,14 @@ T = TypeVar("T")
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 DEFAULT_URL = "http://127.0.0.1:8888"
+
+#: Most ``[[sources]]`` a config may hold: each is a server connection and a task.
+MAX_SOURCES = 32
+#: Most ``[[devices]]``: each is a task and, while it writes, one thread of the
+#: drivers' pool (``devices.base.MAX_THREADS``, the same number).
+MAX_DEVICES = 64
+#: Largest config or theme file read (the biggest real ones are a few KiB).
+MAX_FILE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,9 @@ def load_config(path: str | Path) -> Config:
     p = Path(path)
     file = str(p)
     try:
-        text = p.read_text("utf-8")
+        text = read_limited(p, limit=MAX_FILE_BYTES, what="config file").decode("utf-8")
+    except FileRefused as err:
+        raise ConfigError(str(err), file=file) from None
     except OSError as err:
         raise ConfigError(f"cannot read config file: {err.strerror or err}", file=file) from err
     except UnicodeDecodeError as err:
@@ -251,19 +262,28 @@ def _entries(
     known: Callable[[str], object],
     types: Callable[[], list[str]],
     example: str,
+    limit: int,
     build: Callable[[dict[str, Any], str, str, str, list[ConfigError]], T],
 ) -> tuple[T, ...]:
     """Every ``[[section]]`` table, built by ``build(table, type, name, key, errors)``.
 
     Each type must be one ``known`` finds (it raises KeyError if not; ``types`` lists
     them for the error) and each name unique (the type by default, ``type-2`` and on
-    after the first entry); an error in one table is reported with those in the
-    others, and ``build`` may add more to ``errors``.
+    after the first entry), and at most ``limit`` of them; an error in one table is
+    reported with those in the others, and ``build`` may add more to ``errors``.
     """
     result = []
     errors: list[ConfigError] = []
     seen: set[str] = set()
     tables = _array(value, file, section)
+    if len(tables) > limit:
+        # Refused before any is built: ten thousand devices would start thousands of
+        # threads and tasks before the first error showed.
+        raise ConfigError(
+            f"{len(tables):,} [[{section}]] tables; at most {limit} are allowed",
+            file=file,
+            key=section,
+        )
     for i, table in enumerate(tables):
         key = f"{section}[{i}]"
         try:
@@ -296,7 +316,7 @@ def _sources(
         options = from_table(family_of(type_name).options_class(), rest, file=file, key=key)
         return SourceConfig(type_name, name, options)
 
-    return _entries(value, file, "sources", family_of, types, "pocketpaw", build)
+    return _entries(value, file, "sources", family_of, types, "pocketpaw", MAX_SOURCES, build)
 
 
 def _devices(
@@ -321,7 +341,7 @@ def _devices(
         options = from_table(family_of(type_name).options_class(), rest, file=file, key=key)
         return DeviceConfig(type_name, name, show, options, fps, refresh)
 
-    return _entries(value, file, "devices", family_of, types, "terminal", build)
+    return _entries(value, file, "devices", family_of, types, "terminal", MAX_DEVICES, build)
 
 
 def _seconds_or_rate(

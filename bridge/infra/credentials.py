@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge.infra.errors import ConfigError
+from bridge.infra.files import FileRefused, read_limited
 from bridge.infra.secret import Secret
 
 if TYPE_CHECKING:
@@ -82,20 +83,18 @@ def read_credential(name: str, *, environ: Mapping[str, str] | None = None) -> S
         raise ConfigError(f"not a valid credential name: {name!r}", key="credentials")
     path = Path(directory) / name
     try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_BYTES + 1)
+        # Non-blocking, regular files only, capped: a FIFO here would hang start-up.
+        data = read_limited(
+            path, limit=_MAX_BYTES, what=f"systemd credential {name!r}", show_path=False
+        )
     except FileNotFoundError:
         return None
+    except FileRefused as err:
+        raise ConfigError(str(err), key="credentials") from None
     except OSError as err:
         raise ConfigError(
             f"cannot read systemd credential {name!r}: {err.strerror or err}", key="credentials"
         ) from None
-    if len(data) > _MAX_BYTES:
-        raise ConfigError(
-            f"systemd credential {name!r} is larger than {_MAX_BYTES} bytes; expected a key "
-            "or token",
-            key="credentials",
-        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -254,11 +254,14 @@ def default_theme() -> Theme:
 
 def load_theme_file(path: str | Path, *, base: Theme | None = None) -> Theme:
     """Load a theme file layered over ``base`` (default: the built-in theme)."""
+    from bridge.infra.files import read_limited
+
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise ThemeError(f"cannot read theme file: {err}", file=str(p)) from err
+        # Non-blocking and capped like every file a config names (bridge.infra.files).
+        data = tomllib.loads(read_limited(p, limit=1024 * 1024, what="theme file").decode("utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ThemeError(f"not valid TOML: {err}", file=str(p)) from err
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # ValueError: FileRefused
+        raise ThemeError(f"cannot read theme file: {err}", file=str(p)) from err
     return parse_theme(data, file=str(p), base=base or default_theme())

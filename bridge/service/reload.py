@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bridge.infra.errors import ConfigError
+from bridge.infra.threads import FILES, Strand
 
 if TYPE_CHECKING:
     from bridge.api.options import ApiOptions
@@ -126,6 +127,7 @@ class Reloader:
         self._on_log_level = on_log_level
         self._on_api = on_api
         self._lock = asyncio.Lock()
+        self._strand = Strand(FILES)
         self.reloads = 0
 
     async def reload(self) -> str | None:
@@ -138,7 +140,9 @@ class Reloader:
 
         where = self.config.file or "the config"
         try:
-            new = self._load()
+            # On a thread: the config and every file it names (theme, token files) are
+            # read non-blocking and capped, but a slow mount must not hold the loop.
+            new = await self._strand.run(self._load)
             p = plan(self.config, new)
             devices = {
                 d.name: build_device(d)

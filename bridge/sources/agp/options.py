@@ -28,6 +28,30 @@ def valid_session_id(value: object) -> bool:
     return isinstance(value, str) and SESSION_ID.fullmatch(value) is not None
 
 
+def _check_sessions_from(path: str) -> None:
+    """A regular file or a directory, if it exists yet (it may appear later)."""
+    import os
+    import stat
+
+    from bridge.infra.files import kind_of
+
+    if not path.strip():
+        raise ValueError("sessions_from: expected a path to a file or directory")
+    try:
+        mode = os.lstat(os.path.expanduser(path)).st_mode
+    except OSError:
+        return  # watched until it appears
+    if stat.S_ISLNK(mode):
+        raise ValueError(
+            f"sessions_from: {path!r} is a symbolic link; give the file or directory itself "
+            "(a link to a directory such as /etc would make its file names session IDs)"
+        )
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ValueError(
+            f"sessions_from: {path!r} is {kind_of(mode)}; expected a regular file or a directory"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """``[[sources]]`` keys for ``type = "agp"``.
@@ -105,8 +129,8 @@ class Options:
                 )
         if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", self.credential):
             raise ValueError(f"credential: got {self.credential[:60]!r}, expected a plain name")
-        if self.sessions_from is not None and not self.sessions_from.strip():
-            raise ValueError("sessions_from: expected a path to a file or directory")
+        if self.sessions_from is not None:
+            _check_sessions_from(self.sessions_from)
         self._check_interval("interval", INTERVAL_RANGE)
         self._check_interval("long_interval", LONG_INTERVAL_RANGE)
         if self.long_interval < self.interval:

@@ -4,6 +4,12 @@ A file holds one ID per line (blank lines and ``#`` comments skipped); a
 directory's file names are the IDs (``touch dir/ID`` to watch, ``rm`` to stop;
 names starting with ``.`` are skipped, so an editor's temporary files are too).
 Change is seen from ``stat``, so checking every poll tick costs one system call.
+
+Bounds: the path must be a regular file or a directory, not a symbolic link (one
+to ``/etc`` made its file names session IDs, each polled with the API key) nor a
+FIFO or device (read non-blocking and refused); a file is read up to 1 MiB, a
+directory's first 10,000 entries, only regular files among them. The source calls
+:meth:`WatchList.check` on a thread, so even a slow mount never holds the loop.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ import os
 import stat
 from pathlib import Path
 
+from bridge.infra.files import FileRefused, kind_of, read_limited
 from bridge.infra.logutil import OnceLog
 from bridge.sources.agp.options import valid_session_id
 
 log = logging.getLogger("agentlight.sources.agp")
 
-_MAX_FILE = 1024 * 1024
+MAX_FILE = 1024 * 1024
+#: Directory entries read per change: ten thousand stats, a few tens of milliseconds.
+MAX_ENTRIES = 10_000
 
 Signature = tuple[int, int, int, int]
 
@@ -37,7 +46,7 @@ class WatchList:
     def check(self) -> bool:
         """Re-read the list if it changed; True when the IDs did."""
         try:
-            st = self.path.stat()
+            st = self.path.lstat()
         except OSError as err:
             self._once.warning(
                 f"missing:{err.errno}",
@@ -51,8 +60,20 @@ class WatchList:
         if signature == self._signature:
             return False
         self._once.reset()
+        if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            log.warning(
+                "%s: sessions_from %s is %s; expected a regular file or a directory; "
+                "watching none from it",
+                self._source,
+                self.path,
+                kind_of(st.st_mode),
+            )
+            return self._replace(signature, ())
         try:
             names = self._from_dir() if stat.S_ISDIR(st.st_mode) else self._from_file()
+        except FileRefused as err:
+            log.warning("%s: %s; keeping the IDs read before", self._source, err)
+            return self._replace(signature, self.ids)
         except (OSError, UnicodeDecodeError) as err:
             log.warning("%s: cannot read sessions_from %s: %s", self._source, self.path, err)
             return self._replace(signature, self.ids)
@@ -65,11 +86,7 @@ class WatchList:
         return changed
 
     def _from_file(self) -> list[str]:
-        with self.path.open("rb") as f:
-            data = f.read(_MAX_FILE + 1)
-        if len(data) > _MAX_FILE:
-            log.warning("%s: sessions_from is over 1 MiB; reading the first 1 MiB", self._source)
-            data = data[:_MAX_FILE]
+        data = read_limited(self.path, limit=MAX_FILE, what="sessions_from")
         names = []
         for line in data.decode("utf-8").splitlines():
             text = line.split("#", 1)[0].strip()
@@ -79,12 +96,28 @@ class WatchList:
 
     def _from_dir(self) -> list[str]:
         entries = []
+        seen = 0
         with os.scandir(self.path) as it:
             for entry in it:
+                seen += 1
+                if seen > MAX_ENTRIES:
+                    self._once.warning(
+                        "entries",
+                        "%s: sessions_from %s holds over %d entries; reading the first %d",
+                        self._source,
+                        self.path,
+                        MAX_ENTRIES,
+                        MAX_ENTRIES,
+                    )
+                    break
                 if entry.name.startswith("."):
                     continue
                 try:
-                    mtime = entry.stat().st_mtime_ns
+                    # `touch dir/ID` makes a regular file; links, FIFOs and subdirectories
+                    # are not session IDs.
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    mtime = entry.stat(follow_symlinks=False).st_mtime_ns
                 except OSError:
                     continue  # removed while we looked
                 entries.append((mtime, entry.name))

@@ -38,6 +38,7 @@ from bridge.infra.backoff import Backoff
 from bridge.infra.errors import AuthFailed, ConfigError, SourceError
 from bridge.infra.logutil import OnceLog
 from bridge.infra.secret import Secret
+from bridge.infra.threads import FILES, Strand
 from bridge.pipeline.bounds import Overflow
 from bridge.pipeline.model import ConnectionState, GlobalState, Session, SessionState, Snapshot
 from bridge.sources.agp.options import API_KEY_ENV, credential
@@ -150,6 +151,10 @@ class AgpSource(Source):
             else None
         )
         self._list_due = 0.0
+        # One read of sessions_from at a time, on a thread: a slow mount or a huge
+        # directory never holds the loop.
+        self._list_read: asyncio.Task[None] | None = None
+        self._list_strand = Strand(FILES)
         self._watches: dict[str, _Watch] = {}
         self._wake: asyncio.Event | None = None
         self._sem: asyncio.Semaphore | None = None
@@ -198,9 +203,12 @@ class AgpSource(Source):
                 await self._loop(client)
             finally:
                 # Before the client closes: a poll still queued would find it closed.
-                for task in self._tasks:
+                tasks = list(self._tasks)
+                if self._list_read is not None:
+                    tasks.append(self._list_read)
+                for task in tasks:
                     task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _loop(self, client: httpx.AsyncClient) -> None:
         loop = asyncio.get_running_loop()
@@ -212,10 +220,9 @@ class AgpSource(Source):
             honour_cancel()
             wake.clear()
             now = loop.time()
-            if self._list is not None and now >= self._list_due:
+            if self._list is not None and now >= self._list_due and self._list_read is None:
                 self._list_due = now + self.o.interval
-                if self._list.check():
-                    self._set_listed(self._listed_ids(), now)
+                self._list_read = asyncio.create_task(self._read_list(self._list))
             self._launch(client, now)
             if self._hid_since(now):
                 self._dirty = True
@@ -250,9 +257,19 @@ class AgpSource(Source):
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
+    async def _read_list(self, watch_list: WatchList) -> None:
+        try:
+            changed = await self._list_strand.run(watch_list.check)
+        finally:
+            self._list_read = None
+        if changed:
+            self._set_listed(self._listed_ids(), asyncio.get_running_loop().time())
+        if self._wake is not None:
+            self._wake.set()
+
     def _next_wake(self, now: float) -> float | None:
         times: list[float] = []
-        if self._list is not None:
+        if self._list is not None and self._list_read is None:
             times.append(self._list_due)
         if not (self._probing and self._running):
             due = [w.next_at for w in self._watches.values() if not w.in_flight]

@@ -13,6 +13,8 @@ from bridge.infra.secret import Secret, redact_url
 
 API_KEY_ENV = "POCKETPAW_STATUS_API_KEY"
 TOKEN_ENV = "POCKETPAW_TOKEN"
+# A token is a few dozen bytes; a file over this is not one.
+_MAX_TOKEN_FILE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +140,18 @@ def read_token_file(path: str) -> Secret | None:
     Errors never repeat the value: users paste the token itself where the
     path should go.
     """
+    from bridge.infra.files import FileRefused, read_limited
+
     file = Path(path).expanduser()
     hidden = "the value is not shown, in case it is a token pasted instead of a path"
     try:
-        value = file.read_text("utf-8").strip()
+        # Non-blocking and capped: a FIFO or /dev/zero here hung start-up or ate all memory.
+        data = read_limited(file, limit=_MAX_TOKEN_FILE, what="that file", show_path=False)
+        value = data.decode("utf-8").strip()
+    except FileRefused as err:
+        raise ValueError(
+            f"token_file: {err} holding PocketPaw's dashboard token ({hidden})"
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or type(err).__name__
         raise ValueError(

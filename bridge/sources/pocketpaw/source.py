@@ -32,7 +32,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 import httpx
@@ -57,7 +56,7 @@ from bridge.sources.http import (
 )
 from bridge.sources.pocketpaw.bus import BusFollower, events_wanted
 from bridge.sources.pocketpaw.events import Overlay
-from bridge.sources.pocketpaw.options import API_KEY_ENV, TOKEN_ENV, credential
+from bridge.sources.pocketpaw.options import API_KEY_ENV, TOKEN_ENV, credential, read_token_file
 from bridge.sources.pocketpaw.options import Options as PocketPawOptions
 from bridge.sources.pocketpaw.parse import parse_capped
 from bridge.sources.pocketpaw.state import PocketPawState
@@ -606,10 +605,7 @@ def _read_token(path: str | None) -> Secret | None:
     if not path:
         return None
     try:
-        value = Path(path).expanduser().read_text("utf-8").strip()
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read the token file {path!r}: {err}", key="token_file") from err
-    try:
-        return credential(Secret(value), "token_file") if value else None
+        # The options' reader: non-blocking, regular files only, size-capped.
+        return read_token_file(path)
     except ValueError as err:
-        raise ConfigError(str(err), key="token_file") from None
+        raise ConfigError(str(err).partition(": ")[2], key="token_file") from None
