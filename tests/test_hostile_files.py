@@ -29,11 +29,14 @@ from bridge.sources.agp import sessions as agp_sessions
 from bridge.sources.agp.options import Options as AgpOptions
 from bridge.sources.agp.sessions import WatchList
 from bridge.sources.pocketpaw.options import Options as PocketPawOptions
+from tests import test_service_reload
 from tests.agp_helpers import KEY, agp_server, keys, watching
 from tests.guard import deadline, memory_cap
-from tests.test_service_reload import Bridge, bridge, config_text  # noqa: F401 - the fixture
+from tests.test_service_reload import Bridge
 
 ROOT = Path(__file__).resolve().parent.parent
+# The running bridge with a reloader, as the reload tests use it.
+bridge = test_service_reload.bridge
 AGP_LOG = "agentlight.sources.agp"
 
 
@@ -275,7 +278,7 @@ def test_the_source_reads_sessions_from_on_a_thread(
 async def test_a_reload_naming_a_fifo_is_refused_and_the_bridge_runs_on(
     bridge: Bridge,
     fifo: Path,
-    caplog: pytest.LogCaptureFixture,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = bridge.config
     bridge.write(devices={"led": "", "deck": ""}, source_extra=f'token_file = "{fifo}"')
@@ -296,7 +299,7 @@ async def test_a_reload_naming_a_fifo_is_refused_and_the_bridge_runs_on(
 
 async def test_a_reload_reads_the_config_off_the_loop(
     bridge: Bridge,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert bridge.runtime.reloader is not None
     load = bridge.runtime.reloader._load

@@ -25,9 +25,12 @@ from bridge.infra.threads import Pool, Strand
 from bridge.simulator import SimAgent, SimServer
 from devices import base
 from devices.record import RecordDriver, RecordOptions
-from tests.test_service_reload import Bridge, bridge, config_text  # noqa: F401 - the fixture
+from tests import test_service_reload
+from tests.test_service_reload import Bridge
 
 ROOT = Path(__file__).resolve().parent.parent
+# The running bridge with a reloader, as the reload tests use it.
+bridge = test_service_reload.bridge
 
 
 def tables(n: int, kind: str = "terminal") -> list[dict[str, Any]]:
@@ -61,7 +64,7 @@ def test_ten_thousand_devices_are_refused_before_any_is_checked() -> None:
 
 
 async def test_a_reload_to_ten_thousand_devices_is_refused_and_starts_nothing(
-    bridge: Bridge,  # noqa: F811
+    bridge: Bridge,
 ) -> None:
     threads = threading.active_count()
     bridge.write(devices={f"d{i}": "" for i in range(10_000)})
