@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.infra.threads import Inline
 from bridge.pipeline.model import Session, SourceStatus
 from bridge.simulator.agp import AgpServer, SimAgp
 from bridge.sources.agp.options import Options
 from bridge.sources.agp.source import AgpSource
 from tests.conftest import Recorder
 from tests.rig import TimedTransport
+from tests.vclock import VirtualClockLoop
 
 KEY = "test-key-5f1c"
 
@@ -60,6 +62,8 @@ async def watching(
         clock=loop.time,
         rand=lambda: rand,
         transport=transport,
+        # The virtual clock cannot wait for a thread; the thread is tested on a real one.
+        files=Inline() if isinstance(loop, VirtualClockLoop) else None,
     )
     task = asyncio.create_task(source.run())
     try:

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["Pool", "Strand"]
+__all__ = ["FILES", "Inline", "Pool", "Runner", "Strand"]
 
 log = logging.getLogger("agentlight.threads")
 T = TypeVar("T")
@@ -140,6 +140,17 @@ class Strand:
             more = bool(self._calls)
             self._scheduled = more
         return more
+
+
+class Inline:
+    """Runs each call at once, on the loop: a :class:`Strand` stand-in for tests on a
+    virtual clock, which cannot wait for other threads."""
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
+
+
+Runner = Strand | Inline
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -38,7 +38,7 @@ from bridge.infra.backoff import Backoff
 from bridge.infra.errors import AuthFailed, ConfigError, SourceError
 from bridge.infra.logutil import OnceLog
 from bridge.infra.secret import Secret
-from bridge.infra.threads import FILES, Strand
+from bridge.infra.threads import FILES, Runner, Strand
 from bridge.pipeline.bounds import Overflow
 from bridge.pipeline.model import ConnectionState, GlobalState, Session, SessionState, Snapshot
 from bridge.sources.agp.options import API_KEY_ENV, credential
@@ -124,6 +124,8 @@ class AgpSource(Source):
 
     :param transport: an httpx transport for tests; the default talks real HTTP.
     :param clock: wall-clock time, for session start times.
+    :param files: where ``sessions_from`` is read: a thread of the files pool by
+        default; :class:`~bridge.infra.threads.Inline` for tests on a virtual clock.
     """
 
     TYPE = "agp"
@@ -138,6 +140,7 @@ class AgpSource(Source):
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
         transport: httpx.AsyncBaseTransport | None = None,
+        files: Runner | None = None,
     ) -> None:
         super().__init__(name, options, publish)
         self.o = options
@@ -154,7 +157,7 @@ class AgpSource(Source):
         # One read of sessions_from at a time, on a thread: a slow mount or a huge
         # directory never holds the loop.
         self._list_read: asyncio.Task[None] | None = None
-        self._list_strand = Strand(FILES)
+        self._list_strand = files or Strand(FILES)
         self._watches: dict[str, _Watch] = {}
         self._wake: asyncio.Event | None = None
         self._sem: asyncio.Semaphore | None = None
