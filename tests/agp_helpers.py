@@ -13,9 +13,9 @@ from bridge.pipeline.model import Session, SourceStatus
 from bridge.simulator.agp import AgpServer, SimAgp
 from bridge.sources.agp.options import Options
 from bridge.sources.agp.source import AgpSource
+from harness.vclock import VirtualClockLoop
 from tests.conftest import Recorder
 from tests.rig import TimedTransport
-from tests.vclock import VirtualClockLoop
 
 KEY = "test-key-5f1c"
 

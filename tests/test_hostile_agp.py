@@ -22,9 +22,9 @@ from bridge.simulator.agp import SimAgp
 from bridge.sources.agp.options import Options
 from bridge.sources.agp.parse import MAX_SUBAGENTS, AgpStatus, parse_status, to_session
 from bridge.sources.agp.source import AgpSource, _Watch
+from harness.vclock import run_virtual
 from tests.agp_helpers import KEY, agp_server, watching
 from tests.opcount import Key, count_ops, growth
-from tests.vclock import run_virtual
 
 AGP_LOG = "agentlight.sources.agp"
 
