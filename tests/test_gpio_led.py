@@ -285,3 +285,61 @@ async def test_named_mock_pins_keep_a_bounded_history() -> None:
     assert len(red.states) <= 2000
     assert red.state == pytest.approx((200 / 255) ** 2.2)  # the last of 3000 shows
     await led.close()
+
+
+@pytest.mark.parametrize(
+    ("option", "env"),
+    [
+        ("mock", {}),  # pin_factory = "mock" in the config
+        ("", {"GPIOZERO_PIN_FACTORY": "mock"}),  # the README's way
+        ("", {"GPIOZERO_PIN_FACTORY": " Mock "}),
+        ("mock", {"GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin"}),  # gpiozero's own pin class
+        ("", {"GPIOZERO_PIN_FACTORY": "mock", "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin"}),
+    ],
+)
+async def test_every_documented_way_to_mock_pins_dims_and_says_what_it_shows(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    option: str,
+    env: dict[str, str],
+) -> None:
+    """Mock pins, chosen in the config or the environment, get PWM and log each look once."""
+    import devices.led.gpio as gpio_module
+
+    monkeypatch.setattr(gpio_module, "_factories", {})  # a fresh factory for this env
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    monkeypatch.delenv("GPIOZERO_MOCK_PIN_CLASS", raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    caplog.set_level("INFO", logger="agentlight.devices.gpio")
+    led = GpioLedDriver("led", GpioOptions(red=5, green=6, blue=13, pin_factory=option))
+    await led.open()
+    try:
+        dim = Color.parse("#404040")
+        for _ in range(3):  # the same look three times: said once
+            await led.show(_frame(dim, label="Idle"))
+        await led.show(_frame(Color.parse("#ffb000"), label="Waiting for you"))
+        assert 0 < led.rgbled.value[1] < 1  # amber's green, dimmed by PWM, not switched
+    finally:
+        await led.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("nothing physical lights" in line for line in lines) == 1
+    shown = [line for line in lines if "(mock pins)" in line]
+    assert shown == [
+        "led (mock pins): Idle, #404040 solid",
+        "led (mock pins): Waiting for you, #ffb000 solid",
+    ]
+
+
+async def test_mock_pins_say_dark_for_off(
+    factory: MockFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An injected MockFactory narrates too; a look that lights nothing is said as dark."""
+    caplog.set_level("INFO", logger="agentlight.devices.gpio")
+    led = GpioLedDriver("led", GpioOptions(pwm=False), pin_factory=factory)
+    await led.open()
+    await led.show(_frame(Color.parse("#000000"), label="off"))
+    await led.close()
+    assert [r.getMessage() for r in caplog.records if "(mock pins)" in r.getMessage()] == [
+        "led (mock pins): off, #000000 dark"
+    ]

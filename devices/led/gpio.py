@@ -12,6 +12,7 @@ injected by a test (``MockFactory(pin_class=MockPWMPin)``).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -19,9 +20,13 @@ from typing import Any
 
 from bridge.infra.errors import DriverError
 from bridge.pipeline.frame import Frame
+from bridge.pipeline.looks import BLACK, Effect, Look
+from bridge.text.textsafe import clean
 from devices.base import Capabilities, Driver
 from devices.led.color import Correction, check_correction, on_off
 from devices.led.view import single, slot_caps
+
+log = logging.getLogger("agentlight.devices.gpio")
 
 # BCM numbers a Pi has on its 40-pin header.
 _GPIO_PINS = range(0, 28)
@@ -104,6 +109,10 @@ class GpioLedDriver(Driver):
         self._correction = Correction(opts.brightness, opts.gamma, tuple(opts.balance))  # type: ignore[arg-type]
         self._led: Any = None
         self._value: tuple[float, float, float] | None = None
+        # Mock pins light nothing: such an LED says in the log what it would show.
+        self._mock = False
+        self._said: tuple[str, str, str] | None = None
+        self._told_mock = False
 
     @property
     def rgbled(self) -> Any:
@@ -114,6 +123,15 @@ class GpioLedDriver(Driver):
         # Importing gpiozero and probing the board can take a while on a Pi Zero.
         self._led = await self.blocking(self._make_led)
         self._value = None
+        self._said = None
+        self._mock = _is_mock(self._led)
+        if self._mock and not self._told_mock:
+            self._told_mock = True  # once per device, not once per reopen
+            log.warning(
+                "%s: mock GPIO pins, nothing physical lights; each look it shows is logged "
+                "(-v to see them)",
+                self.name,
+            )
 
     def _make_led(self) -> Any:
         opts: GpioOptions = self.options
@@ -123,7 +141,15 @@ class GpioLedDriver(Driver):
             raise DriverError(
                 f"{self.name}: gpiozero is not installed; pip install 'agentlight[gpio]'"
             ) from err
-        factory = self._factory or (named_factory(opts.pin_factory, opts.pwm) or None)
+        # The option, else GPIOZERO_PIN_FACTORY: both go through named_factory, so
+        # `GPIOZERO_PIN_FACTORY=mock` (as documented) gets PWM mock pins too.
+        name = opts.pin_factory or os.environ.get("GPIOZERO_PIN_FACTORY", "").strip()
+        factory = self._factory
+        if factory is None:
+            try:
+                factory = named_factory(name)
+            except ValueError as err:
+                raise DriverError(f"{self.name}: {err}") from err
         try:
             return RGBLED(
                 opts.red,
@@ -135,10 +161,12 @@ class GpioLedDriver(Driver):
                 pin_factory=factory,
             )
         except Exception as err:
-            raise DriverError(f"{self.name}: {explain_gpio_error(err, opts.pin_factory)}") from err
+            raise DriverError(f"{self.name}: {explain_gpio_error(err, name)}") from err
 
     async def _show(self, frame: Frame) -> None:
-        _, color = single(frame, self._slot)
+        look, color = single(frame, self._slot)
+        if self._mock:
+            self._say(look)
         value: tuple[float, float, float]
         if self.options.pwm:
             value = self._correction.levels(color)
@@ -150,6 +178,15 @@ class GpioLedDriver(Driver):
         # cost more CPU than the write on a Pi Zero at 30 fps).
         self._led.value = value
         self._value = value
+
+    def _say(self, look: Look) -> None:
+        """Log the look once per change (not per animation step: a pulse is 90 writes a second)."""
+        said = (clean(look.label, 60), look.color.hex, _effect_words(look))
+        if said == self._said:
+            return
+        self._said = said
+        label, hex_color, effect = said
+        log.info("%s (mock pins): %s, %s %s", self.name, label or "-", hex_color, effect)
 
     async def _close(self, *, blank: bool) -> None:
         led, self._led = self._led, None
@@ -163,15 +200,32 @@ class GpioLedDriver(Driver):
             self._value = None
 
 
+def _effect_words(look: Look) -> str:
+    if look.effect is Effect.OFF or look.brightness <= 0 or look.color == BLACK:
+        return "dark"
+    if look.effect.animated:
+        return f"{look.effect.value} {look.period:g} s"
+    return look.effect.value if look.brightness >= 1 else f"at {look.brightness:.0%}"
+
+
+def _is_mock(led: Any) -> bool:
+    try:
+        from gpiozero.pins.mock import MockFactory
+    except ImportError:  # pragma: no cover - the LED was made by gpiozero
+        return False
+    return isinstance(getattr(led, "pin_factory", None), MockFactory)
+
+
 _factories: dict[str, Any] = {}
 _factories_lock = threading.Lock()
 
 
-def named_factory(name: str, pwm: bool = True) -> Any:
+def named_factory(name: str) -> Any:
     """gpiozero's pin factory registered as ``name`` (one shared instance per name).
 
     Several LEDs on one Pi share one factory, as they would share
-    ``Device.pin_factory``. ``mock`` gets PWM-capable pins unless
+    ``Device.pin_factory``. ``mock`` gets PWM-capable pins (they serve
+    ``pwm = false`` LEDs too, so one shared factory fits every LED) unless
     ``GPIOZERO_MOCK_PIN_CLASS`` says otherwise, so a config can be tried on
     any machine.
     """
@@ -181,15 +235,15 @@ def named_factory(name: str, pwm: bool = True) -> Any:
     with _factories_lock:
         factory = _factories.get(key)
         if factory is None:
-            factory = _load_factory(key, pwm)
+            factory = _load_factory(key)
             _factories[key] = factory
         return factory
 
 
-def _load_factory(name: str, pwm: bool) -> Any:
+def _load_factory(name: str) -> Any:
     from importlib.metadata import entry_points
 
-    if name == "mock" and pwm and not os.environ.get("GPIOZERO_MOCK_PIN_CLASS"):
+    if name == "mock" and not os.environ.get("GPIOZERO_MOCK_PIN_CLASS"):
         from gpiozero.pins.mock import MockFactory
 
         return MockFactory(pin_class=_trimmed_pwm_pin_class())
@@ -233,8 +287,8 @@ def explain_gpio_error(err: BaseException, factory: str = "") -> str:
         )
     if kind == "PinPWMUnsupported":
         return (
-            f"pin factory {factory or 'default'} has no PWM on these pins: set pwm = false, "
-            "or GPIOZERO_MOCK_PIN_CLASS=mockpwmpin for mock pins"
+            f"pin factory {factory or 'default'} has no PWM on these pins: set pwm = false "
+            "(on a Pi: install lgpio, see `agentlight devices`)"
         )
     if kind in ("GPIOPinInUse", "PinInvalidPin", "PinInvalidFunction"):
         return f"{text}: check red/green/blue pins (BCM numbers, each used once)"
