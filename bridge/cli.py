@@ -88,7 +88,13 @@ def build_parser(commands: Container[str] | None = None) -> argparse.ArgumentPar
 
 
 def _run_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("-c", "--config", metavar="FILE", help="config TOML (see config.example.toml)")
+    run.add_argument(
+        "-c",
+        "--config",
+        type=path_arg,
+        metavar="FILE",
+        help="config TOML (see config.example.toml)",
+    )
     run.add_argument(
         "--url",
         metavar="URL",
@@ -96,17 +102,22 @@ def _run_options(run: argparse.ArgumentParser) -> None:
         help="PocketPaw URL when no config is given (default http://127.0.0.1:8888)",
     )
     run.add_argument(
-        "--record", metavar="FILE", help="also record every change as JSON lines to FILE"
+        "--record",
+        type=new_file_arg,
+        metavar="FILE",
+        help="also record every change as JSON lines to FILE",
     )
 
 
 def _check_options(check: argparse.ArgumentParser) -> None:
-    check.add_argument("-c", "--config", metavar="FILE", help="config TOML to check")
+    check.add_argument("-c", "--config", type=path_arg, metavar="FILE", help="config TOML to check")
     check.add_argument("--url", metavar="URL", type=url_arg, help="check this URL without -c")
 
 
 def _status_options(status: argparse.ArgumentParser) -> None:
-    status.add_argument("-c", "--config", metavar="FILE", help="read the sources of this config")
+    status.add_argument(
+        "-c", "--config", type=path_arg, metavar="FILE", help="read the sources of this config"
+    )
     status.add_argument(
         "--url", metavar="URL", type=url_arg, help="PocketPaw URL (default http://127.0.0.1:8888)"
     )
@@ -130,7 +141,11 @@ def _show_options(show: argparse.ArgumentParser) -> None:
     show.add_argument("--tool", metavar="NAME", help="with tool_running: the tool (e.g. bash)")
     show.add_argument("--title", metavar="TEXT", help="a session title, for labels")
     show.add_argument(
-        "-c", "--config", metavar="FILE", help="devices and theme (default: this terminal)"
+        "-c",
+        "--config",
+        type=path_arg,
+        metavar="FILE",
+        help="devices and theme (default: this terminal)",
     )
     show.add_argument(
         "--duration", type=seconds_arg, metavar="SECONDS", help="stop after this many seconds"
@@ -144,10 +159,13 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "-c",
         "--config",
+        type=path_arg,
         metavar="FILE",
         help="use this config's devices and theme (its sources are ignored)",
     )
-    demo.add_argument("--record", metavar="FILE", help="also record every change as JSON lines")
+    demo.add_argument(
+        "--record", type=new_file_arg, metavar="FILE", help="also record every change as JSON lines"
+    )
     demo.add_argument(
         "--agp", action="store_true", help="simulated H Company AgP sessions instead of PocketPaw"
     )
@@ -176,6 +194,7 @@ def _simulate_options(sim: argparse.ArgumentParser) -> None:
     )
     sim.add_argument(
         "--sessions-dir",
+        type=path_arg,
         metavar="DIR",
         help="with --agp: list the scenario's session IDs as files here (for sessions_from)",
     )
@@ -191,22 +210,38 @@ def _devices_options(devices: argparse.ArgumentParser) -> None:
 
 
 def _test_pattern_options(pattern: argparse.ArgumentParser) -> None:
-    pattern.add_argument("-c", "--config", metavar="FILE", required=True, help="config TOML")
+    pattern.add_argument(
+        "-c", "--config", type=path_arg, metavar="FILE", required=True, help="config TOML"
+    )
     pattern.add_argument("--device", metavar="NAME", help="only this device")
     pattern.add_argument(
-        "--step", type=float, default=2.0, metavar="SECONDS", help="seconds per look (default 2)"
+        "--step",
+        type=step_arg,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds per look, 0.1 to 60 (default 2)",
     )
 
 
 def _preview_options(preview: argparse.ArgumentParser) -> None:
-    preview.add_argument("-c", "--config", metavar="FILE", help="config TOML (its streamdecks)")
-    preview.add_argument("--out", metavar="DIR", required=True, help="directory for the PNGs")
+    preview.add_argument(
+        "-c", "--config", type=path_arg, metavar="FILE", help="config TOML (its streamdecks)"
+    )
+    preview.add_argument(
+        "--out", type=path_arg, metavar="DIR", required=True, help="directory for the PNGs"
+    )
     preview.add_argument(
         "--model",
         choices=["mini", "original", "mk2", "xl", "neo", "plus", "plus_xl", "studio"],
         help="draw this model (default: each deck's dummy_model, else mk2)",
     )
-    preview.add_argument("--zoom", type=int, default=2, help="scale factor (default 2)")
+    preview.add_argument(
+        "--zoom",
+        type=zoom_arg,
+        default=2,
+        metavar="N",
+        help=f"scale factor, 1 to {MAX_ZOOM} (default 2)",
+    )
 
 
 _POCKETPAW_ENV = (
@@ -385,6 +420,49 @@ def port_arg(text: str) -> int:
     return value
 
 
+#: ``preview --zoom``: a Stream Deck + XL at 4 is 5,000 px wide (2.4 s, 84 MB to draw);
+#: the work grows with the square, so 50 took 86 s and 1.3 GB.
+MAX_ZOOM = 4
+
+
+def zoom_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ZOOM:
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, expected a whole number from 1 to {MAX_ZOOM}"
+        )
+    return value
+
+
+def path_arg(text: str) -> str:
+    """A file or directory name: not empty (that would mean the current directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a file or directory name")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("got a name with a NUL character in it")
+    return text
+
+
+def new_file_arg(text: str) -> str:
+    """A file to write (``--record``): a name, not a directory."""
+    import os.path
+
+    path_arg(text)
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"got {text!r}, a directory; expected a file name")
+    return text
+
+
+def step_arg(text: str) -> float:
+    value = _finite(text)
+    if not 0.1 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected seconds from 0.1 to 60")
+    return value
+
+
 def url_arg(text: str) -> str:
     """A PocketPaw base URL; a pasted endpoint URL or a bare host:port is understood."""
     from bridge.sources.pocketpaw.urls import UrlError, base_url
@@ -434,7 +512,12 @@ def parse_args(
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, stopped: Sequence[int] = ()) -> int:
+    """Parse ``argv`` and run its command; the process's exit status.
+
+    :param stopped: stop signals that came before this function (see
+        :mod:`bridge.entry`, the program's first instructions).
+    """
     # First thing: a stop signal during start-up (the imports below take a
     # while on a Pi Zero) is remembered and ends the start cleanly, instead of
     # killing the process with its devices lit or printing a traceback.
@@ -442,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     SIGNALS.reset()
     SIGNALS.install()
+    SIGNALS.received.extend(stopped)
+    _never_unprintable()
     try:
         if argv is None:
             argv = sys.argv[1:]
@@ -489,6 +574,39 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    except OSError as err:
+        # A file or device the command needed: one line naming it, never a traceback.
+        where = f" {err.filename!r}" if err.filename else ""
+        print(f"agentlight {args.command}: error:{where} {err.strerror or err}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        # A bug of ours: one line for the user, the traceback with -vv (tests
+        # feed every option of every command to make sure none gets here).
+        print(
+            f"agentlight {args.command}: internal error: {type(err).__name__}: {err} "
+            "(a bug; -vv shows where)",
+            file=sys.stderr,
+        )
+        if args.verbose >= 2:
+            import traceback
+
+            traceback.print_exc()
+        return 1
+
+
+def _never_unprintable() -> None:
+    """Text that cannot be encoded is written escaped, never raised.
+
+    A file name or ``--format`` given with a byte that is not UTF-8 reaches
+    Python as a lone surrogate; stdout's default (strict) would stop the
+    command with a ``UnicodeEncodeError`` when it is printed back.
+    """
+    import contextlib  # loaded already (bridge.infra.signals)
+
+    for stream in (sys.stdout, sys.stderr):
+        # Not a text stream of io's (embedded, or closed): leave it be.
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
 
 
 def _quiet_stdout() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bridge.commands.common import UsageError
 from bridge.infra.config import load_config
 from bridge.pipeline.mapping import Mapper
 from bridge.pipeline.model import (
@@ -156,6 +157,14 @@ def write_previews(
     return written
 
 
+def _stop_if_asked(path: Path) -> None:
+    """Ctrl-C between two pictures ends the command (exit 0), not after all of them."""
+    from bridge.infra.signals import SIGNALS
+
+    if SIGNALS.stop_requested:
+        raise KeyboardInterrupt
+
+
 def main(args: argparse.Namespace) -> int:
     """PNGs of every Stream Deck in the config (default: one mk2), one per state."""
     theme = default_theme()
@@ -181,7 +190,19 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    written = write_previews(Path(args.out), theme, decks, zoom=args.zoom)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"--out {args.out!r} is a file; give a directory") from None
+    except OSError as err:
+        raise UsageError(f"--out {args.out!r}: cannot make it: {err.strerror or err}") from None
+    try:
+        written = write_previews(out, theme, decks, zoom=args.zoom, on_file=_stop_if_asked)
+    except OSError as err:
+        print(f"agentlight: preview: cannot write {err.filename or out}: {err.strerror or err}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     for path in written:
         print(path)
     if not written:
