@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from bridge.cli import build_parser, parse_args
+from bridge.cli import _STATES, build_parser, parse_args
+from bridge.pipeline.model import GlobalState
 from bridge.simulator import SimAgent, SimServer
 from bridge.sources.pocketpaw.urls import UrlError, base_url
 from tests.conftest import eventually
@@ -274,11 +276,35 @@ def test_show_puts_one_look_on_the_devices(
     assert lines[-1]["end"] is True
 
 
-def test_show_off_leaves_the_devices_dark(tmp_path: Path) -> None:
+@pytest.mark.parametrize("state", _STATES)
+async def test_every_show_state_holds_its_look_from_the_first_frame_until_stopped(
+    tmp_path: Path, state: str
+) -> None:
+    """``off`` too: dark from the first frame (never the Connecting look), held until stop."""
+    from bridge.commands.show import dark_config, show
+    from bridge.infra.config import load_config
+
     cfg, record = _record_config(tmp_path)
-    result = agentlight("show", "off", "-c", str(cfg))
-    assert result.returncode == 0, result.stderr
-    assert records(record)[-1]["look"]["effect"] == "off"
+    config = load_config(cfg)
+    args = argparse.Namespace(state=state, tool=None, title=None, duration=None)
+    stop = asyncio.Event()
+    task = asyncio.create_task(show(config, args, stop))
+    await eventually(lambda: bool(records(record)), 10)
+    await asyncio.sleep(0.2)  # it must still be running: only stop ends it
+    assert not task.done()
+    stop.set()
+    assert await asyncio.wait_for(task, 10) == 0
+    lines = records(record)
+    theme = (dark_config(config) if state == "off" else config).theme
+    expected = "idle" if state == "off" else state
+    for line in lines[:-1]:  # every frame before the exit line
+        shown = line["global"] if not line["sessions"] else line["sessions"][0]["state"]
+        assert shown == expected
+        assert line["global"] != "connecting" or state == "connecting"
+    if state == "off":
+        assert {line["look"]["effect"] for line in lines} == {"off"}
+        assert theme.global_looks[GlobalState.IDLE].label == "off"
+    assert lines[-1]["end"] is True
 
 
 def test_show_tool_without_tool_running_is_a_usage_error(tmp_path: Path) -> None:

@@ -2,13 +2,14 @@
 
 To try a theme or a device without an agent (busylight's ``on``/``blink``):
 the devices of ``-c FILE`` (default: this terminal) show the look the theme
-gives STATE, from a status made up here. ``off`` leaves them dark.
+gives STATE, from a status made up here. ``off`` holds them dark.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import time
 
 from bridge.app import build_devices
@@ -16,6 +17,7 @@ from bridge.commands.common import UsageError
 from bridge.infra.config import Config, default_config, load_config
 from bridge.infra.logsetup import setup_logging
 from bridge.infra.signals import SIGNALS
+from bridge.pipeline.looks import DARK
 from bridge.pipeline.model import (
     ConnectionState,
     GlobalState,
@@ -25,7 +27,7 @@ from bridge.pipeline.model import (
     SourceStatus,
 )
 
-__all__ = ["made_up_status", "main", "show"]
+__all__ = ["dark_config", "made_up_status", "main", "show"]
 
 _SOURCE = "show"
 
@@ -53,22 +55,27 @@ def made_up_status(state: str, tool: str | None = None, title: str | None = None
     return SourceStatus(_SOURCE, ConnectionState.CONNECTED, Snapshot(overall, (session,), 1))
 
 
+def dark_config(config: Config) -> Config:
+    """``config`` whose idle look is dark: what ``show off`` shows, from the first frame."""
+    theme = config.theme
+    looks = {**theme.global_looks, GlobalState.IDLE: DARK}
+    return dataclasses.replace(config, theme=dataclasses.replace(theme, global_looks=looks))
+
+
 async def show(config: Config, args: argparse.Namespace, stop: asyncio.Event) -> int:
+    """Show ``args.state`` on the devices of ``config`` until ``stop`` (or ``--duration``).
+
+    Every state, ``off`` too, is a published status from the first frame on: a
+    device never shows the Connecting look that an engine without status has.
+    """
+    state = args.state
+    if state == "off":
+        config, state = dark_config(config), "idle"
     engine = build_devices(config)  # no sources: nothing of theirs is shown
-    if args.state != "off":
-        engine.publish(made_up_status(args.state, args.tool, args.title))
+    engine.publish(made_up_status(state, args.tool, args.title))
     if args.duration:
         asyncio.get_running_loop().call_later(args.duration, stop.set)
-    runner = asyncio.create_task(engine.run([], stop))
-    if args.state == "off":
-        # Dark is what every device is left in when the engine stops.
-        ready = asyncio.create_task(engine.ready.wait())
-        waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait({ready, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        waiter.cancel()
-        stop.set()
-    await runner
+    await engine.run([], stop)
     return 0
 
 
