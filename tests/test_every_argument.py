@@ -148,10 +148,18 @@ def argv_with(option: Option, value: str | None, base: list[str]) -> list[str]:
 
 @pytest.fixture
 def ctrl_c_later() -> Iterator[None]:
-    """A Ctrl-C that comes late (after the command returned) is harmless here."""
+    """A Ctrl-C that comes late (after the command returned) is harmless here; what the
+    commands set on logging (levels, handlers) is put back for the tests after these."""
     previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    levels = {n: logging.getLogger(n).level for n in ["", *logging.root.manager.loggerDict]}
+    handlers = list(logging.getLogger().handlers)
     yield
     signal.signal(signal.SIGINT, previous)
+    for name in ["", *logging.root.manager.loggerDict]:  # those made meanwhile too
+        logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))
+    for handler in logging.getLogger().handlers[:]:
+        if handler not in handlers:
+            logging.getLogger().removeHandler(handler)
 
 
 def run_cli(argv: list[str], patience: float) -> int:
