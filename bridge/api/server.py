@@ -168,12 +168,15 @@ class ApiServer:
                 429, "too many requests", (("Retry-After", str(self.rate.retry_after(peer))),)
             )
         assert self.guard is not None
+        origin = request.headers.get("Origin")
+        cors = origin if self.guard.origin_allowed(origin) else None
         refusal = self.guard.check(request.method, request.path, request.headers)
         if refusal is not None:
             self._complain(request, refusal)
-            return _error(refusal.status, refusal.message, refusal.headers)
-        origin = request.headers.get("Origin")
-        cors = origin if self.guard.origin_allowed(origin) else None
+            response = _error(refusal.status, refusal.message, refusal.headers)
+            if cors is not None:  # an allowed page may read why (a missing token, say)
+                _cors(response, cors)
+            return response
         if request.method == "OPTIONS":
             if cors is None:
                 return _error(405, "OPTIONS is for a browser's preflight from an allowed origin")
