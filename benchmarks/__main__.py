@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks import (
     agp,
+    api,
     bus,
     cost,
     fastpath,
@@ -54,6 +55,7 @@ PARTS = (
     "leds",
     "service",
     "streamdeck",
+    "api",
 )
 
 
@@ -168,6 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         "NOTIFY_SOCKET: start → READY, SIGHUP reloads, watchdog cost",
         lambda: service.run(quick),
     )
+    if "api" in parts:
+        with closing(IdleServer()) as server:
+            url = server.url
+            measure(
+                "api",
+                "local API: change → event with 10 clients, RSS and CPU on/off, start-up",
+                lambda: api.run(quick, url),
+            )
 
     meta = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -25,7 +25,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,9 @@ def runtime_dir(environ: Mapping[str, str] | None = None) -> Path:
     xdg = env.get("XDG_RUNTIME_DIR", "")
     if xdg:
         return Path(xdg) / "agentlight"
+    # Imported here: `agentlight hook` reads this file on every hook an agent runs.
+    import tempfile
+
     if sys.platform == "darwin":
         return Path(env.get("TMPDIR") or tempfile.gettempdir()) / "agentlight"
     if sys.platform == "win32":
