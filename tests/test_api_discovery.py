@@ -279,3 +279,39 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+async def test_status_watch_follows_the_stream_and_says_when_the_bridge_goes(
+    tmp_path: Path,
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    async with api_rig(tmp_path) as rig:
+        rig.publish(make_source("pp", "idle"))
+        discovery.write(run / "agentlight" / "api.json", rig.url, None)
+        proc = await asyncio.create_subprocess_exec(
+            *agentlight("status", "--watch", "--format={state} {sessions}"),
+            env=environ(run),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        stdout: asyncio.StreamReader = proc.stdout
+
+        async def line() -> str:
+            async with asyncio.timeout(20):
+                return (await stdout.readline()).decode().strip()
+
+        try:
+            assert await line() == "idle 0"
+            rig.publish(make_source("pp", "active", [("websocket:a", "thinking")]))
+            assert await line() == "active 1"
+            await rig.host.close()  # the bridge goes away
+            assert await line() == "disconnected 0"
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(10):
+                assert await proc.wait() == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
