@@ -34,6 +34,8 @@ class ApiStartError(AgentlightError):
 class ApiHost:
     """Keeps the API running as the config says.
 
+    :param hooks: where ``POST /v1/hooks/<agent>`` goes; the composition root may make
+        it first and hand it to the sources that take hook events too (default: a new one).
     :param started: when the bridge started (``time.monotonic()``), for ``uptime``.
     :param environ: where to look for the discovery directory (default ``os.environ``).
     """
@@ -42,11 +44,12 @@ class ApiHost:
         self,
         engine: Engine,
         *,
+        hooks: HookRoutes | None = None,
         started: float | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
-        self.hooks = HookRoutes()
+        self.hooks = HookRoutes() if hooks is None else hooks
         self.options: ApiOptions | None = None
         self.server: ApiServer | None = None
         self._started = time.monotonic() if started is None else started
