@@ -32,6 +32,7 @@ from typing import Any
 
 from bridge import __version__
 from bridge.api import API_VERSION
+from bridge.infra.files import read_limited
 from bridge.infra.secret import Secret
 
 FILE_NAME = "api.json"
@@ -137,18 +138,8 @@ def remove(path: Path, *, pid: int | None = None) -> None:
 def read(path: Path) -> Discovered | None:
     """The discovery file at ``path``; None when missing, unreadable or malformed."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        raw = os.read(fd, _MAX_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(raw) > _MAX_BYTES:
+        raw = read_limited(path, limit=_MAX_BYTES, what="discovery file")
+    except (OSError, ValueError):  # missing, unreadable, not a regular file, too large
         return None
     try:
         data = json.loads(raw)

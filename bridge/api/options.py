@@ -7,10 +7,7 @@ config has no ``[api]`` never imports this module.
 from __future__ import annotations
 
 import ipaddress
-import os
-import stat
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from bridge.api import DEFAULT_LISTEN
@@ -147,26 +144,21 @@ def check_token(value: Secret, where: str) -> Secret:
 def read_token_file(path: str) -> Secret | None:
     """The token in ``path``: a regular file of at most 64 KiB (None when it is empty).
 
-    Opened without blocking, so a FIFO or device named by mistake cannot hang the
-    bridge; errors never repeat the contents (users paste the token itself there).
+    Read through :func:`bridge.infra.files.read_limited` (non-blocking, regular files
+    only, capped); errors never repeat the contents nor the path (users paste the
+    token itself where the path should go).
     """
-    file = Path(path).expanduser()
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    hidden = "the value is not shown, in case it is a token pasted instead of a path"
+    from bridge.infra.files import FileRefused, read_limited
+
     try:
-        fd = os.open(file, flags)
+        data = read_limited(path, limit=_MAX_FILE, what="token_file", show_path=False)
+    except FileRefused as err:
+        raise ValueError(str(err)) from None
     except OSError as err:
         raise ValueError(
-            f"token_file: cannot read that file ({err.strerror or err}; {hidden})"
+            f"token_file: cannot read that file ({err.strerror or err}; the value is not "
+            "shown, in case it is a token pasted instead of a path)"
         ) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"token_file: not a regular file ({hidden})")
-        data = os.read(fd, _MAX_FILE + 1)
-    finally:
-        os.close(fd)
-    if len(data) > _MAX_FILE:
-        raise ValueError(f"token_file: larger than {_MAX_FILE} bytes; expected a token")
     try:
         text = data.decode("utf-8").strip()
     except UnicodeDecodeError:
