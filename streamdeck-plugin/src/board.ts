@@ -75,7 +75,8 @@ interface DeckState {
 
 export const DETAILS_MS = 5000;
 
-const cacheLimit = 512;
+/** Images kept by content: every key's current pair and recent ones (a few MB at most). */
+const cacheLimit = 128;
 
 export class Board {
 	private readonly instances = new Map<string, Instance>();

@@ -1,8 +1,12 @@
 /**
  * Puts images on one key (or one dial's touch strip) without waste: an image is sent only
- * when it differs from the one on the key, at most 10 a second (a newer image waiting for
- * its turn replaces an older one), and a blinking key flips between two cached images at
- * its effect's period, all blinking keys in step.
+ * when it differs from the one on the key, at most 10 in any second (a newer image waiting
+ * for its turn replaces an older one), and a blinking key flips between two cached images
+ * at its effect's period, all blinking keys in step.
+ *
+ * The limit is a window, not a gap: a state change right after the clock ticked goes out at
+ * once (a fixed 100 ms gap would hold it back up to 100 ms); only a key that really changes
+ * more than 10 times in a second waits.
  */
 
 /** What a key should show: one image, or two to alternate every `phaseMs`. */
@@ -11,7 +15,9 @@ export interface Want {
 	readonly phaseMs: number;
 }
 
-export const MIN_INTERVAL_MS = 100; // ≤ 10 images a second per key
+export const MAX_PER_SECOND = 10;
+/** The shortest blink phase: two phases a blink, so ≤ 10 flips a second. */
+export const MIN_PHASE_MS = 1000 / MAX_PER_SECOND;
 
 export interface Clock {
 	now(): number;
@@ -28,7 +34,8 @@ export const realClock: Clock = {
 export class Painter {
 	private want: Want | null = null;
 	private shown: string | null = null;
-	private lastSent = -Infinity;
+	/** When the last (up to) MAX_PER_SECOND images were sent, oldest first. */
+	private readonly sentAt: number[] = [];
 	private pending: unknown = null;
 	private blink: unknown = null;
 	private closed = false;
@@ -80,7 +87,7 @@ export class Painter {
 	private flip(): void {
 		const want = this.want;
 		if (want === null || want.images.length !== 2) return;
-		const phase = Math.max(MIN_INTERVAL_MS, want.phaseMs);
+		const phase = Math.max(MIN_PHASE_MS, want.phaseMs);
 		const now = this.clock.now();
 		// Phases counted from the clock's zero, so every blinking key flips together.
 		const index = Math.floor(now / phase) % 2;
@@ -98,7 +105,8 @@ export class Painter {
 			this.pending = null;
 		}
 		if (image === this.shown) return;
-		const wait = this.lastSent + MIN_INTERVAL_MS - this.clock.now();
+		const now = this.clock.now();
+		const wait = this.sentAt.length < MAX_PER_SECOND ? 0 : this.sentAt[0] + 1000 - now;
 		if (wait > 0) {
 			this.pending = this.clock.setTimeout(() => {
 				this.pending = null;
@@ -107,7 +115,8 @@ export class Painter {
 			return;
 		}
 		this.shown = image;
-		this.lastSent = this.clock.now();
+		this.sentAt.push(now);
+		if (this.sentAt.length > MAX_PER_SECOND) this.sentAt.shift();
 		this.send(image);
 	}
 }

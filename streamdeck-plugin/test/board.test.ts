@@ -39,7 +39,7 @@ class FakeClock implements Clock {
 }
 
 describe("painter", () => {
-	it("sends an image only when it changes, at most 10 a second, the newest winning", () => {
+	it("sends an image only when it changes, at once, and at most 10 in any second", () => {
 		const clock = new FakeClock();
 		const sent: [number, string][] = [];
 		const p = new Painter((img) => sent.push([clock.t, img]), clock);
@@ -47,9 +47,19 @@ describe("painter", () => {
 		p.set({ images: ["a"], phaseMs: 0 });
 		clock.advance(10);
 		p.set({ images: ["b"], phaseMs: 0 });
-		p.set({ images: ["c"], phaseMs: 0 });
-		clock.advance(200);
-		assert.deepEqual(sent, [[1_000_000, "a"], [1_000_100, "c"]]);
+		assert.deepEqual(sent, [[1_000_000, "a"], [1_000_010, "b"]]);
+		// A flood: 30 images in 300 ms; the 10th on waits for the window, the newest winning.
+		for (let i = 0; i < 30; i++) {
+			p.set({ images: [`f${i}`], phaseMs: 0 });
+			clock.advance(10);
+		}
+		clock.advance(2000);
+		for (let i = 0; i < sent.length; i++) {
+			const window = sent.filter(([t]) => t > sent[i][0] - 1000 && t <= sent[i][0]);
+			assert.ok(window.length <= 10, `${window.length} images in the second before ${sent[i][0]}`);
+		}
+		assert.equal(sent.at(-1)?.[1], "f29");
+		assert.ok(sent.length < 14, `${sent.length} sent`);
 	});
 
 	it("blinks between two images at the phase, and stops when told what to show", () => {

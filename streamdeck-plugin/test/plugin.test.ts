@@ -93,7 +93,7 @@ describe("plugin in a fake Stream Deck app", () => {
 		assert.equal(distinct.size, 2, "two cached images");
 		// Period 0.4 s: a flip every 0.2 s, so about 6 in 1.3 s; never faster than 10 a second.
 		assert.ok(images.length >= 4 && images.length <= 9, `${images.length} images`);
-		for (let i = 1; i < images.length; i++) assert.ok(images[i].at - images[i - 1].at >= 90, "≤ 10 images/s");
+		for (const img of images) assert.ok(images.filter((m) => m.at > img.at - 1000 && m.at <= img.at).length <= 10, "≤ 10 images/s");
 	});
 
 	it("a press on a session key reaches the API as a press on that session", async () => {

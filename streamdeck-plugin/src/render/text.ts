@@ -23,7 +23,7 @@ export function textWidth(text: string, size: number): number {
 			units += glyph ? glyph[0] : FALLBACK_ADVANCE * UNITS_PER_EM;
 		}
 		width = (units * size) / UNITS_PER_EM;
-		if (widths.size > 4096) widths.clear();
+		if (widths.size > 1024) widths.clear();
 		widths.set(key, width);
 	}
 	return width;
@@ -113,6 +113,36 @@ export type Anchor = "la" | "lm" | "ma" | "md";
 
 const round2 = (n: number): string => String(Math.round(n * 100) / 100);
 
+/** A line's outlines at one size, from its left end on the baseline (cached: labels,
+ * titles and states repeat on every redraw, and re-scaling glyphs is most of a key's cost). */
+const lines = new Map<string, { d: string; fallback: string[] }>();
+
+function linePath(text: string, size: number): { d: string; fallback: string[] } {
+	const key = `${size}\u0000${text}`;
+	let line = lines.get(key);
+	if (line === undefined) {
+		const k = size / UNITS_PER_EM;
+		let left = 0;
+		const parts: string[] = [];
+		const fallback: string[] = [];
+		for (const ch of text) {
+			const glyph = GLYPHS[ch];
+			if (!glyph) {
+				// A character the bundled font lacks: the app's own sans-serif draws it.
+				fallback.push(`<text x="${round2(left)}" y="0" font-family="sans-serif" font-size="${size}">${escapeXml(ch)}</text>`);
+				left += FALLBACK_ADVANCE * size;
+				continue;
+			}
+			parts.push(transformPath(glyph[1], left, 0, k));
+			left += glyph[0] * k;
+		}
+		line = { d: parts.join(""), fallback };
+		if (lines.size > 256) lines.clear();
+		lines.set(key, line);
+	}
+	return line;
+}
+
 /**
  * `text` as one SVG path at `size` pixels, placed like Pillow's `draw.text` with `anchor`
  * (first letter: l = left, m = middle; second: a = ascender line, m = middle, d = descender).
@@ -120,28 +150,15 @@ const round2 = (n: number): string => String(Math.round(n * 100) / 100);
 export function textPath(text: string, size: number, x: number, y: number, anchor: Anchor, fill: string): string {
 	if (!text) return "";
 	const k = size / UNITS_PER_EM;
-	const width = textWidth(text, size);
-	let left = anchor[0] === "m" ? x - width / 2 : x;
+	const left = anchor[0] === "m" ? x - textWidth(text, size) / 2 : x;
 	const asc = ASCENDER * k;
 	const desc = DESCENDER * k;
 	const baseline = anchor[1] === "a" ? y + asc : anchor[1] === "d" ? y + desc : y + (asc + desc) / 2;
-	const parts: string[] = [];
-	const fallback: string[] = [];
-	for (const ch of text) {
-		const glyph = GLYPHS[ch];
-		if (!glyph) {
-			// A character the bundled font lacks: the app's own sans-serif draws it.
-			fallback.push(
-				`<text x="${round2(left)}" y="${round2(baseline)}" font-family="sans-serif" font-size="${size}" fill="${fill}">${escapeXml(ch)}</text>`,
-			);
-			left += FALLBACK_ADVANCE * size;
-			continue;
-		}
-		parts.push(transformPath(glyph[1], left, baseline, k));
-		left += glyph[0] * k;
-	}
-	const path = parts.join("");
-	return (path ? `<path fill="${fill}" d="${path}"/>` : "") + fallback.join("");
+	const line = linePath(text, size);
+	const place = `transform="translate(${round2(left)} ${round2(baseline)})"`;
+	const path = line.d ? `<path ${place} fill="${fill}" d="${line.d}"/>` : "";
+	const fallback = line.fallback.length ? `<g ${place} fill="${fill}">${line.fallback.join("")}</g>` : "";
+	return path + fallback;
 }
 
 /** A glyph outline in font units (y up) moved to (x, baseline) and scaled by k (y down).
