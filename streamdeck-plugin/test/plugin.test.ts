@@ -127,6 +127,23 @@ describe("plugin in a fake Stream Deck app", () => {
 		assert.deepEqual(w.api.inputs, [{ target: "control", source: "pocketpaw", key: "b", action: "answer_yes", control: "key:3" }]);
 	});
 
+	it("a key follows its settings: another slot, then the most urgent session", async () => {
+		w.api.set(statusDoc("active", LOOKS.active, [session("a", "thinking"), session("b", "streaming"), session("c", "waiting_for_user")]));
+		w.app.willAppear(ACTIONS.session, "s", { settings: { slot: 1 } });
+		await w.app.waitForKey("s", /Title of a/);
+		let from = w.app.sent.length;
+		w.app.didReceiveSettings("s", { slot: 2 });
+		await w.app.waitForKey("s", /Answering · Title of b/, 3000, from);
+		from = w.app.sent.length;
+		w.app.didReceiveSettings("s", { slot: "urgent" });
+		await w.app.waitForKey("s", /Your turn · Title of c/, 3000, from);
+		w.app.willDisappear("s");
+		await new Promise((r) => setTimeout(r, 600));
+		from = w.app.sent.length;
+		await new Promise((r) => setTimeout(r, 600));
+		assert.equal(w.app.images("s").filter((m) => w.app.sent.indexOf(m) >= from).length, 0, "a key that went away is not drawn");
+	});
+
 	it("the Stream Deck + dial shows the summary line and pages with a turn", async () => {
 		w.api.set(statusDoc("active", LOOKS.active, [session("a", "thinking"), session("b", "waiting_for_user")]));
 		w.app.willAppear(ACTIONS.agent, "dial", { device: "PLUS", controller: "Encoder" });
