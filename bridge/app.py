@@ -57,6 +57,7 @@ def build_devices(config: Config) -> Engine:
         config.theme,
         on_exit=config.on_exit,
         shutdown_timeout=config.shutdown_timeout,
+        answers=config.answers,
     )
 
 

@@ -14,12 +14,19 @@ elsewhere (``send_input``: the local API), a redraw on request
 (``Driver.invalidate``), theme swaps that keep effect phases, devices and
 sources added, removed or replaced one at a time, and a word after every change
 of looks (``watch``: the local API's event stream).
+
+Answering from a device (:mod:`bridge.pipeline.answers`): every input event also
+passes the engine's :class:`~bridge.pipeline.answers.Desk`, which applies the
+``[answers]`` rules and the deliberate gesture; each decision goes to the source
+that owns the session (``Source.answer``) and is logged. What the desk waits
+for (a hold, a second press) rides along in every frame (``Frame.desk``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -29,6 +36,15 @@ from typing import TypeVar
 
 from bridge.infra.backoff import Backoff
 from bridge.infra.errors import DriverError, DriverFault
+from bridge.pipeline.answers import (
+    AnswerOptions,
+    Decision,
+    Desk,
+    Refusal,
+    annotate_source,
+    describe_decision,
+    describe_refusal,
+)
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import InputEvent
 from bridge.pipeline.looks import Look
@@ -37,6 +53,7 @@ from bridge.pipeline.model import AgentStatus, ConnectionState, SourceStatus
 from bridge.pipeline.slots import SlotMap
 from bridge.pipeline.theme import Theme
 from bridge.sources.base import Source
+from bridge.text.textsafe import clean
 from devices.base import Driver, Health
 
 log = logging.getLogger("agentlight.engine")
@@ -72,7 +89,10 @@ class Engine:
         device_retry: tuple[float, float] = (0.5, 30.0),
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        answers: AnswerOptions | None = None,
     ) -> None:
+        self.desk = Desk(answers)
+        self._desk_timer: asyncio.TimerHandle | None = None
         self.mapper = Mapper(theme)
         self.on_exit = on_exit
         self.shutdown_timeout = shutdown_timeout
@@ -121,7 +141,8 @@ class Engine:
 
     def publish(self, status: SourceStatus) -> None:
         """Called by sources whenever their connection state or snapshot changes."""
-        self._sources[status.name] = status
+        # Open requests get the rules' verdict here, so every device shows what the desk enforces.
+        self._sources[status.name] = annotate_source(status, self.desk.options)
         self._refold()
 
     def _refold(self) -> None:
@@ -153,7 +174,17 @@ class Engine:
                 or "none",
             )
         self.status = agent
+        self.desk.sync(agent)
         self._remap()
+
+    def set_answers(self, options: AnswerOptions) -> None:
+        """Swap the ``[answers]`` rules at run time (a reload); open requests are judged again."""
+        if options == self.desk.options:
+            return
+        self.desk.set_options(options)
+        self._sources = {n: annotate_source(s, options) for n, s in self._sources.items()}
+        self._refold()
+        self._desk_changed()
 
     def set_theme(self, theme: Theme) -> None:
         """Swap the theme at run time; looks it leaves unchanged keep their effect phase."""
@@ -318,6 +349,7 @@ class Engine:
                         event.control,
                         err or type(err).__name__,
                     )
+            await self._answer(event)
             for source in list(self._source_objs.values()):
                 try:
                     await _bounded(source.on_input(event), 5.0)
@@ -328,6 +360,57 @@ class Engine:
                         event.control,
                         err or type(err).__name__,
                     )
+
+    # -- answering from devices ----------------------------------------------
+
+    async def _answer(self, event: InputEvent) -> None:
+        """The desk's part of a press: decisions to their sources, refusals said."""
+        before = self.desk.view()
+        outcomes = self.desk.feed(event, self.status, self.clock())
+        for outcome in outcomes:
+            if isinstance(outcome, Refusal):
+                log.warning("answer refused: %s", describe_refusal(outcome, self.status))
+            else:
+                await self._carry_out(outcome)
+        if self.desk.view() != before:
+            self._desk_changed()
+
+    async def _carry_out(self, decision: Decision) -> None:
+        source = self._source_objs.get(decision.ref.source)
+        problem: str | None
+        if source is None:
+            problem = "its source is not running"
+        else:
+            try:
+                problem = await _bounded(source.answer(decision), 5.0)
+            except Exception as err:
+                problem = _reason(err)
+        # Every decision is logged, carried out or not: who answered what, from where.
+        failed = f"; NOT SENT: {clean(problem, 200)}" if problem else ""
+        log.info("answer: %s%s", describe_decision(decision), failed)
+        if problem:
+            self.desk.failed(decision, problem, self.clock())
+
+    def _desk_changed(self) -> None:
+        """The desk's view moved: redraw, and wake up when it next moves by itself."""
+        for runner in self._runners.values():
+            runner.wake.set()
+        if self._desk_timer is not None:
+            self._desk_timer.cancel()
+            self._desk_timer = None
+        due = self.desk.next_change()
+        if due is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._desk_timer = loop.call_later(max(0.0, due - self.clock()), self._desk_expired)
+
+    def _desk_expired(self) -> None:
+        self._desk_timer = None
+        self.desk.expire(self.clock())
+        self._desk_changed()
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -359,6 +442,9 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
             self._source_tasks.clear()
             self._device_tasks.clear()
+            if self._desk_timer is not None:
+                self._desk_timer.cancel()
+                self._desk_timer = None
             await self._shutdown_devices()
 
     async def _supervise(self, source: Source) -> None:
@@ -448,7 +534,7 @@ class _DeviceRunner:
         caps = driver.caps
         if self._slots.size != caps.sessions:
             self._slots.resize(caps.sessions)
-        return frame_for(
+        frame = frame_for(
             driver.name,
             self.engine.mapped,
             now,
@@ -457,6 +543,10 @@ class _DeviceRunner:
             native=caps.native_effects,
             slots=self._slots,
         )
+        desk = self.engine.desk.view()
+        if desk.armed or desk.notes or desk.cursor is not None or desk.answered:
+            frame = dataclasses.replace(frame, desk=desk)
+        return frame
 
     def exit_frame(self, look: Look) -> Frame:
         frame = self.frame(self.engine.clock())

@@ -262,6 +262,7 @@ async def test_record_line_format(tmp_path: Path, fixed_time: float) -> None:
         '"channel": "websocket", "title": null, "state": "tool_running", '
         '"raw_state": "tool_running", "tool": "bash", "seconds": null, "tokens": null, '
         '"usage": [], "error": null, "steps": null, "parent": null, "extra": {}, '
+        '"ask": null, "stoppable": false, '
         '"look": {"color": "#ff8000", "effect": "solid"}}], '
         '"sources": []}'
     ]

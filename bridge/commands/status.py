@@ -23,6 +23,7 @@ from bridge.infra.logsetup import setup_logging
 from bridge.infra.signals import SIGNALS
 from bridge.pipeline.model import AgentStatus, ConnectionState, SourceStatus
 from bridge.text.statusline import (
+    ask_words,
     duration,
     fields,
     format_line,
@@ -54,6 +55,8 @@ def render(status: AgentStatus, args: argparse.Namespace, now: float | None = No
         if session.since > 0:
             parts.append(duration(session.duration(now)))
         lines.append("  " + "  ".join(parts))
+        if session.ask is not None:
+            lines.append(f"    asks: {ask_words(session.ask)}")
     for source in status.sources:
         if source.connection is not ConnectionState.CONNECTED:
             detail = f": {clean(source.detail, 200)}" if source.detail else ""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from bridge.infra.errors import ConfigError, ConfigErrors
 from bridge.infra.files import FileRefused, read_limited
 from bridge.infra.validate import convert, describe, from_table
+from bridge.pipeline.answers import AnswerOptions
 from bridge.pipeline.looks import DARK, Effect, Look
 from bridge.pipeline.mapping import ShowMode
 from bridge.pipeline.theme import LookSpec, Theme, default_theme, load_theme_file, parse_theme
@@ -86,9 +87,11 @@ class Config:
     extras: dict[str, Any] = field(default_factory=dict)
     #: The local HTTP API (``[api]``); None: not served.
     api: ApiOptions | None = None
+    #: Answering from devices (``[answers]``): what may be approved, and how.
+    answers: AnswerOptions = field(default_factory=AnswerOptions)
 
 
-_TOP_LEVEL = ("bridge", "sources", "devices", "theme", "api")
+_TOP_LEVEL = ("bridge", "sources", "devices", "theme", "api", "answers")
 _DEVICE_COMMON = ("type", "name", "show", "fps", "refresh")
 
 
@@ -155,6 +158,11 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
     devices = _collect(errors, lambda: _devices(data.get("devices"), file, base_dir), no_devices)
     theme = _collect(errors, lambda: _theme(data.get("theme"), file, base_dir), None)
     api = _collect(errors, lambda: _api(data.get("api"), devices, file, base_dir), None)
+    answers = _collect(
+        errors,
+        lambda: from_table(AnswerOptions, data.get("answers", {}), file=file, key="answers"),
+        AnswerOptions(),
+    )
     ConfigErrors.raise_if(errors)
     assert theme is not None
     return Config(
@@ -166,6 +174,7 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
         shutdown_timeout=settings.shutdown_timeout,
         file=file,
         api=api,
+        answers=answers,
     )
 
 

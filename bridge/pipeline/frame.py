@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bridge.pipeline.answers import DeskView
 from bridge.pipeline.looks import BLACK, Color, Look
 from bridge.pipeline.model import AgentStatus, GlobalState, Session, SessionRef
 
@@ -44,6 +45,8 @@ class Frame:
     :param global_color: ``global_look`` sampled now.
     :param t: monotonic time the frame was sampled; not part of equality, so a
         frame that looks the same compares equal and is not written again.
+    :param desk: answering from devices (:mod:`bridge.pipeline.answers`): holds under
+        way, presses awaited, what was last sent; None while there is nothing to show.
     """
 
     device: str
@@ -55,6 +58,7 @@ class Frame:
     focus: SessionRef | None = None
     global_color: Color = BLACK
     t: float = field(default=0.0, compare=False)
+    desk: DeskView | None = None
 
     @property
     def state(self) -> GlobalState:

@@ -129,6 +129,107 @@ class ModelUsage:
     tokens: TokenUsage
 
 
+#: The action that stops a session's current run (``Session.stoppable``).
+STOP = "stop"
+#: Question options are named ``answer:1``, ``answer:2``… (1-based, in the agent's order).
+ANSWER_PREFIX = "answer:"
+
+
+class AskKind(StrEnum):
+    """A question (choose an answer) or a permission request (allow or deny a tool)."""
+
+    QUESTION = "question"
+    PERMISSION = "permission"
+
+
+class ChoiceKind(StrEnum):
+    ALLOW = "allow"
+    #: Allow, and let the agent stop asking for this (its "always allow").
+    ALWAYS = "always"
+    DENY = "deny"
+    ANSWER = "answer"
+    #: Not answered here: the device stops offering it (a held request gets "no decision").
+    DISMISS = "dismiss"
+
+
+#: What needs the deliberate gesture (hold, or a second press): approvals, and a stop.
+DELIBERATE = frozenset({ChoiceKind.ALLOW.value, ChoiceKind.ALWAYS.value, STOP})
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One thing a device may answer.
+
+    :param id: the action a press names (``allow``, ``answer:2``); unique in its ask.
+    :param label: what a key shows ("Allow", the option's text).
+    """
+
+    id: str
+    label: str
+    kind: ChoiceKind
+
+    @property
+    def deliberate(self) -> bool:
+        """Needs the deliberate gesture (an approval); a deny or an answer is one press."""
+        return self.kind in (ChoiceKind.ALLOW, ChoiceKind.ALWAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """An open request on a session.
+
+    :param id: the request's own id: a press answers this request, never a newer one
+        that took its place between the press and its handling.
+    :param text: the question, or what the tool wants to do.
+    :param tool: the tool asking (``Bash``, ``Write``), for a permission request.
+    :param command: the command or file it wants to run or write, sanitised
+        (:func:`sanitise`: secrets masked; cut at 2,000 characters, and then
+        dangerous, as nobody can check what was cut).
+    :param paths: files the tool would write (checked against ``cwd``).
+    :param cwd: the project directory, where the agent runs.
+    :param risky: the agent's own verdict that this is dangerous ("" when it gave none).
+    :param where: set when this request cannot be answered from a device: where to
+        answer it instead ("in Telegram", "in Claude Code's terminal").
+    :param expires: wall-clock time the request is let go with no decision (the agent's
+        own timeout, less a margin), or None.
+    :param danger: why agentlight's rules find it dangerous ("" when they do not);
+        filled in by :func:`bridge.pipeline.answers.annotate`.
+    :param locked: why approvals (Allow/Always) are refused from devices ("" when
+        they are allowed); filled in likewise.
+    """
+
+    id: str
+    kind: AskKind
+    text: str
+    choices: tuple[Choice, ...]
+    tool: str | None = None
+    command: str | None = None
+    paths: tuple[str, ...] = ()
+    cwd: str | None = None
+    risky: str = ""
+    where: str = ""
+    expires: float | None = None
+    danger: str = ""
+    locked: str = ""
+
+    def choice(self, action: str) -> Choice | None:
+        for choice in self.choices:
+            if choice.id == action:
+                return choice
+        return None
+
+    @property
+    def answerable(self) -> bool:
+        """Whether a device may answer it at all (see ``where``)."""
+        return not self.where and bool(self.choices)
+
+    def summary(self) -> str:
+        """One line for a log or a terminal: the tool and its command, or the question."""
+        if self.kind is AskKind.PERMISSION and self.tool:
+            return f"{self.tool}: {self.command}" if self.command else self.tool
+        return self.text
+
+
 class SessionRef(NamedTuple):
     """Which session, bridge-wide: two sources may both have a ``websocket:abc``."""
 
@@ -151,6 +252,9 @@ class Session:
     :param usage: tokens per model; ``tokens`` is their sum when a source gives both.
     :param parent: the key of the session that started this one (a subagent), same source.
     :param extra: a few source-specific fields as (name, text) pairs, for drivers that show them.
+    :param ask: the question or permission request the session waits on, where the
+        source can answer it (or say where to); None otherwise.
+    :param stoppable: the source can stop the session's current run (``stop``).
     """
 
     key: str
@@ -168,6 +272,8 @@ class Session:
     usage: tuple[ModelUsage, ...] = ()
     parent: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    ask: Ask | None = None
+    stoppable: bool = False
 
     @property
     def ref(self) -> SessionRef:
@@ -262,9 +368,16 @@ class AgentStatus:
 
 
 __all__ = [
+    "ANSWER_PREFIX",
+    "DELIBERATE",
     "GLOBAL_SEVERITY",
     "SESSION_URGENCY",
+    "STOP",
     "AgentStatus",
+    "Ask",
+    "AskKind",
+    "Choice",
+    "ChoiceKind",
     "ConnectionState",
     "GlobalState",
     "ModelUsage",

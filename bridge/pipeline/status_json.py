@@ -8,12 +8,15 @@ MQTT, ``agentlight status --json`` and any later HTTP endpoint.
                    "channel": "websocket", "title": "Fix the build", "state": "tool_running",
                    "raw_state": "tool_running", "tool": "bash", "seconds": 12.5,
                    "tokens": {"input": 1200, "output": 300, "reasoning": 0},
-                   "usage": [], "error": null, "steps": null, "parent": null, "extra": {}}],
+                   "usage": [], "error": null, "steps": null, "parent": null, "extra": {},
+                   "ask": null, "stoppable": false}],
      "sources": [{"name": "pocketpaw", "connection": "connected", "state": "active",
                   "detail": null, "active_sessions": 1, "max_concurrent": 4}]}
 
 ``seconds`` is the time in the current state when the document was made;
-reading it back gives ``since = t - seconds``. Readers accept unknown keys
+reading it back gives ``since = t - seconds``. ``ask`` is the request a session
+waits on, where its source can answer it (see :func:`ask_to_json`), and
+``stoppable`` whether its run can be stopped from a device. Readers accept unknown keys
 (a newer minor addition) but refuse a newer ``version``.
 """
 
@@ -24,6 +27,10 @@ from typing import Any
 
 from bridge.pipeline.model import (
     AgentStatus,
+    Ask,
+    AskKind,
+    Choice,
+    ChoiceKind,
     ConnectionState,
     GlobalState,
     ModelUsage,
@@ -69,6 +76,29 @@ def session_to_json(session: Session, now: float) -> dict[str, Any]:
         "steps": session.steps,
         "parent": session.parent,
         "extra": dict(session.extra),
+        "ask": None if session.ask is None else ask_to_json(session.ask, now),
+        "stoppable": session.stoppable,
+    }
+
+
+def ask_to_json(ask: Ask, now: float) -> dict[str, Any]:
+    """An open request: what it asks, its choices (``id`` is the action a press names),
+    and the rules' verdict (``danger``, ``locked``); ``where`` says where to answer it
+    when a device cannot; ``expires_in`` is seconds until it is let go unanswered."""
+    return {
+        "id": ask.id,
+        "kind": ask.kind.value,
+        "text": ask.text,
+        "tool": ask.tool,
+        "command": ask.command,
+        "paths": list(ask.paths),
+        "cwd": ask.cwd,
+        "choices": [{"id": c.id, "label": c.label, "kind": c.kind.value} for c in ask.choices],
+        "risky": ask.risky,
+        "danger": ask.danger,
+        "locked": ask.locked,
+        "where": ask.where,
+        "expires_in": None if ask.expires is None else round(max(0.0, ask.expires - now), 3),
     }
 
 
@@ -187,6 +217,38 @@ def _session_from_json(item: object, t: float, rename: Any) -> Session:
             (_text(k, "extra key"), _text(v, "extra value", allow_empty=True))
             for k, v in list(extra_obj.items())[:32]
         ),
+        ask=None if obj.get("ask") is None else _ask_from_json(obj["ask"], t),
+        stoppable=obj.get("stoppable") is True,
+    )
+
+
+def _ask_from_json(value: object, t: float) -> Ask:
+    obj = _obj(value, "sessions.ask")
+    choices = []
+    for item in _list(obj.get("choices", []), "ask.choices")[:16]:
+        c = _obj(item, "ask.choices[]")
+        choices.append(
+            Choice(
+                _text(c.get("id"), "choices.id"),
+                _text(c.get("label", ""), "choices.label", allow_empty=True),
+                _enum(ChoiceKind, c.get("kind"), "choices.kind"),
+            )
+        )
+    expires_in = obj.get("expires_in")
+    return Ask(
+        id=_text(obj.get("id"), "ask.id"),
+        kind=_enum(AskKind, obj.get("kind"), "ask.kind"),
+        text=_text(obj.get("text", ""), "ask.text", allow_empty=True),
+        choices=tuple(choices),
+        tool=_opt_text(obj.get("tool"), "ask.tool"),
+        command=_opt_text(obj.get("command"), "ask.command"),
+        paths=tuple(_text(p, "ask.paths[]") for p in _list(obj.get("paths", []), "ask.paths")[:32]),
+        cwd=_opt_text(obj.get("cwd"), "ask.cwd"),
+        risky=_text(obj.get("risky", ""), "ask.risky", allow_empty=True),
+        where=_text(obj.get("where", ""), "ask.where", allow_empty=True),
+        expires=None if expires_in is None else t + _number(expires_in, "ask.expires_in"),
+        danger=_text(obj.get("danger", ""), "ask.danger", allow_empty=True),
+        locked=_text(obj.get("locked", ""), "ask.locked", allow_empty=True),
     )
 
 
@@ -244,4 +306,4 @@ def _enum(enum: Any, value: object, where: str) -> Any:
         raise ValueError(f"{where}: unknown value {str(value)[:40]!r}") from None
 
 
-__all__ = ["VERSION", "session_to_json", "status_from_json", "status_to_json"]
+__all__ = ["VERSION", "ask_to_json", "session_to_json", "status_from_json", "status_to_json"]

@@ -64,7 +64,7 @@ class Plan:
 
 def plan(old: Config, new: Config) -> Plan:
     p = Plan(theme=new.theme != old.theme)
-    for name in ("on_exit", "shutdown_timeout", "log_level"):
+    for name in ("on_exit", "shutdown_timeout", "log_level", "answers"):
         if getattr(new, name) != getattr(old, name):
             p.settings.append(name)
     p.devices_added, p.devices_removed, p.devices_changed = _diff(old.devices, new.devices)
@@ -185,6 +185,7 @@ class Reloader:
             engine.set_theme(new.theme)
         engine.on_exit = new.on_exit
         engine.shutdown_timeout = new.shutdown_timeout
+        engine.set_answers(new.answers)
         if "log_level" in p.settings and self._on_log_level is not None and new.log_level:
             self._on_log_level(new.log_level)
         for name in p.sources_removed + p.sources_changed:

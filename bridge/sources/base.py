@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bridge.pipeline.model import ConnectionState, Snapshot, SourceStatus
 
 if TYPE_CHECKING:
+    from bridge.pipeline.answers import Decision
     from bridge.pipeline.inputs import InputEvent
 
 Publish = Callable[[SourceStatus], None]
@@ -61,3 +62,18 @@ class Source(ABC):
         ``event.target.session`` names the session the key showed, if any; a
         source ignores events for sessions that are not its own. Default: nothing.
         """
+
+    async def answer(self, decision: Decision) -> str | None:
+        """Carry out a choice made on a device for one of this source's sessions.
+
+        The engine calls it for a session whose ``ask`` (or ``stoppable``) this source
+        published, once the press passed the rules and the gesture
+        (:mod:`bridge.pipeline.answers`): ``decision.action`` is the choice's id
+        (``allow``, ``deny``, ``answer:2``, ``dismiss``) or ``stop``, and
+        ``decision.ask`` the request as published. Return None once the answer is on
+        its way, or why it cannot be (shown on the device; the request is offered
+        again). Return quickly: a slow reply is awaited elsewhere, not here. An ask
+        id once answered is never published again (the desk answers it once).
+        Default: this source cannot answer.
+        """
+        return "this source cannot answer from a device"

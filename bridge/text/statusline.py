@@ -12,11 +12,12 @@ import string
 import time
 from collections.abc import Mapping
 
-from bridge.pipeline.model import AgentStatus, GlobalState, Session, SessionState
+from bridge.pipeline.model import AgentStatus, Ask, GlobalState, Session, SessionState
 from bridge.text.textsafe import clean
 
 __all__ = [
     "FIELDS",
+    "ask_words",
     "check_template",
     "duration",
     "fields",
@@ -80,6 +81,17 @@ def session_words(session: Session) -> str:
     if state is SessionState.THINKING and session.steps:
         return f"{words}, step {session.steps}"
     return words
+
+
+def ask_words(ask: Ask) -> str:
+    """An open request in a line: "Bash: npm test? Allow / Deny", with why a device
+    cannot approve it or where to answer it instead."""
+    what = clean(ask.summary(), _TEXT_LIMIT)
+    if not ask.answerable:
+        return f"{what} (answer {clean(ask.where, 60)})" if ask.where else what
+    choices = " / ".join(clean(c.label, 40) for c in ask.choices)
+    note = f" ({ask.locked}: approve it on the keyboard)" if ask.locked else ""
+    return f"{what}? {choices}{note}"
 
 
 def session_name(session: Session) -> str:
