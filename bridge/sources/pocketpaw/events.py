@@ -24,19 +24,32 @@ harmless). Backend failures that only the bus carries (a ``tool_result`` with
 for ``error_ttl`` seconds, even after the session ends, unless a new run
 (``agent_start``) on the same key replaces it. An ``error`` event is the
 server's own error: shown as the server shows it, gone with its session.
+
+Bounds (issue 30): an event keeps only the fields the map reads, each string
+capped (``bridge.pipeline.bounds``), and one whose ``session_key`` is longer than
+256 characters is refused; at most 1,024 recent events and 256 failures are
+remembered (the oldest failure goes first, said once per episode); and what
+events built on a snapshot lasts :data:`CONFIRM_WITHIN` seconds unless a newer
+snapshot confirms it: a flood of events the status stream never confirms leaves
+the light where the last snapshot put it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bridge.pipeline import bounds
 from bridge.pipeline.model import GlobalState, Session, SessionState, Snapshot
 
-__all__ = ["MAPPED", "BusEvent", "Overlay", "parse_event"]
+__all__ = ["CONFIRM_WITHIN", "MAPPED", "MAX_FAILURES", "BusEvent", "Overlay", "parse_event"]
+
+log = logging.getLogger("agentlight.sources.pocketpaw")
 
 MAPPED = frozenset(
     {
@@ -66,7 +79,23 @@ _QUIET_PREFIXES = ("trace_", "pocket_", "budget_")
 _ERROR_LEVELS = frozenset({"error", "critical", "fatal"})
 _KEEP_EVENTS = 1024  # recent events kept to re-apply over a snapshot
 _KEEP_SECONDS = 30.0  # longer than any snapshot request may take
-_MESSAGE_CHARS = 500
+_MESSAGE_CHARS = bounds.MESSAGE_CHARS
+#: Failures remembered at once (each shows as an error session for error_ttl).
+MAX_FAILURES = 256
+#: Seconds what events built on a snapshot lasts unless a newer snapshot confirms it.
+#: The status stream sends a frame within about a second of any change (its throttle),
+#: polling every poll_interval (2 s); ten seconds is well past both.
+CONFIRM_WITHIN = 10.0
+# The fields the event map reads, and how long each may be; the rest are not kept.
+_FIELDS = {
+    "status": bounds.NAME_CHARS,
+    "name": bounds.NAME_CHARS,
+    "tool": bounds.NAME_CHARS,
+    "severity": bounds.NAME_CHARS,
+    "alert_type": bounds.NAME_CHARS,
+    "result": bounds.MESSAGE_CHARS,
+    "message": bounds.MESSAGE_CHARS,
+}
 # Titles remembered by key after their session ended: the server reads a title from
 # memory by key, so a new run of a known chat has it; the bus event carries none.
 _KEEP_TITLES = 256
@@ -76,6 +105,7 @@ _KEEP_TITLES = 256
 class BusEvent:
     """One event from the bus.
 
+    :param data: the fields the event map reads (strings, capped); nothing else is kept.
     :param at: loop time it was received (to order it against snapshots).
     :param wall: wall-clock time it was received (a session's ``since``).
     """
@@ -105,9 +135,15 @@ def parse_event(event_type: str, payload: str, *, at: float, wall: float) -> Bus
         raise ValueError("'data' should be an object")
     name = envelope.get("event")
     if isinstance(name, str) and name:
-        event_type = name
+        event_type = name[: bounds.NAME_CHARS]
     key = data.get("session_key")
-    return BusEvent(event_type, key if isinstance(key, str) else "", data, at, wall)
+    key = key if isinstance(key, str) else ""
+    if len(key) > bounds.KEY_CHARS:
+        raise ValueError(f"session_key over {bounds.KEY_CHARS} characters")
+    # Only what the map reads, capped: the recent-events buffer holds 1,024 of these,
+    # not 1,024 payloads of up to max_frame_bytes each.
+    kept = {f: v[:cap] for f, cap in _FIELDS.items() if isinstance(v := data.get(f), str)}
+    return BusEvent(event_type, key, kept, at, wall)
 
 
 @dataclass(slots=True)
@@ -132,15 +168,21 @@ class Overlay:
         self._recent: deque[BusEvent] = deque(maxlen=_KEEP_EVENTS)
         self._sessions: dict[str, Session] = {}
         self._base: Snapshot | None = None
+        self._as_of = -math.inf  # loop time the base was taken
+        self._confirm_from = -math.inf  # wall: events received before it have had their time
         self._touched = False  # the sessions differ from the base's
-        self._failures: dict[str, _Failure] = {}
+        # Oldest first: when full, the one that would expire first goes.
+        self._failures: OrderedDict[str, _Failure] = OrderedDict()
+        self._failures_dropped = 0  # evicted while over MAX_FAILURES, this episode
         self._titles: OrderedDict[str, str] = OrderedDict()
+        self.overflow = bounds.Overflow(log, source)
 
     # -- input ----------------------------------------------------------------------
 
     def rebase(self, snapshot: Snapshot, as_of: float) -> None:
         """``snapshot`` is the truth as of loop time ``as_of``; newer events stay on top."""
         self._base = snapshot
+        self._as_of = as_of
         gone = self._sessions
         self._sessions = {s.key: s for s in snapshot.sessions}
         self._touched = False
@@ -148,8 +190,13 @@ class Overlay:
         self._remember_titles(gone, self._sessions.keys())
         while self._recent and self._recent[0].at < as_of - _KEEP_SECONDS:
             self._recent.popleft()
+        self._confirm_from = -math.inf
+        self._replay()
+
+    def _replay(self) -> None:
+        """Apply the events after the base's time that have not had their time."""
         for event in self._recent:
-            if event.at > as_of:
+            if event.at > self._as_of and event.wall > self._confirm_from:
                 self._touched |= self._apply(event)
 
     def add(self, event: BusEvent) -> bool:
@@ -204,12 +251,41 @@ class Overlay:
         return replace(base, state=state, sessions=shown, active_sessions=len(shown))
 
     def next_expiry(self, now_wall: float) -> float | None:
-        """Wall-clock time the next live failure ends (the view changes then)."""
-        return min((f.until for f in self._failures.values() if f.until > now_wall), default=None)
+        """Wall-clock time the view changes next by itself: a live failure ends, or an
+        event no snapshot confirmed has had its :data:`CONFIRM_WITHIN`."""
+        ends = min((f.until for f in self._failures.values() if f.until > now_wall), default=None)
+        unconfirmed = self._oldest_unconfirmed()
+        if unconfirmed is not None:
+            lapse = max(now_wall, unconfirmed.wall + CONFIRM_WITHIN)
+            ends = lapse if ends is None else min(ends, lapse)
+        return ends
 
     def prune(self, now_wall: float) -> None:
+        """Forget failures past their time, and undo events past theirs."""
         for key in [k for k, f in self._failures.items() if f.until <= now_wall]:
             del self._failures[key]
+        if len(self._failures) < MAX_FAILURES and self._failures_dropped:
+            self._failures_dropped = 0
+            self.overflow.note("failures", 0, MAX_FAILURES)
+        unconfirmed = self._oldest_unconfirmed()
+        if (
+            self._base is not None
+            and unconfirmed is not None
+            and unconfirmed.wall + CONFIRM_WITHIN <= now_wall
+        ):
+            # Back to the last snapshot, with only the events still within their time.
+            self._sessions = {s.key: s for s in self._base.sessions}
+            self._touched = False
+            self._confirm_from = now_wall - CONFIRM_WITHIN
+            self._replay()
+
+    def _oldest_unconfirmed(self) -> BusEvent | None:
+        """The oldest event applied on top of the base (None without a base)."""
+        if self._base is None or not self._touched:
+            return None
+        return next(
+            (e for e in self._recent if e.at > self._as_of and e.wall > self._confirm_from), None
+        )
 
     # -- the event map --------------------------------------------------------------
 
@@ -227,12 +303,17 @@ class Overlay:
             message = _text(data.get("message")) or "alert"
             if not key:
                 # An alert about no session in particular still needs to be seen.
-                key = f"alert:{_text(data.get('alert_type')) or 'error'}"
+                key = f"alert:{_text(data.get('alert_type')) or 'error'}"[: bounds.KEY_CHARS]
         if message is None:
             return False
-        self._failures[key] = _Failure(
-            message[:_MESSAGE_CHARS], event.wall, event.wall + self.error_ttl
-        )
+        failures = self._failures
+        if key in failures:
+            failures.move_to_end(key)
+        elif len(failures) >= MAX_FAILURES:
+            failures.popitem(last=False)
+            self._failures_dropped += 1
+            self.overflow.note("failures", self._failures_dropped, MAX_FAILURES, "remembered")
+        failures[key] = _Failure(message[:_MESSAGE_CHARS], event.wall, event.wall + self.error_ttl)
         return True
 
     def _apply(self, event: BusEvent) -> bool:

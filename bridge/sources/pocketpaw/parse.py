@@ -3,15 +3,20 @@
 Tolerant by design: unknown states map to a fallback and extra fields are
 ignored (each logged once); a frame that is not a status object at all raises
 :class:`FrameError`, which the source logs and skips.
+
+Bounded where parsed (``bridge.pipeline.bounds``): numbers are clamped (a token
+count of 10^400 made the Stream Deck's division overflow), strings cut (titles
+200 characters, tool names 80, errors 500), and a session whose key is over 256
+characters is skipped.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from bridge.infra.logutil import OnceLog
+from bridge.pipeline import bounds
 from bridge.pipeline.model import GlobalState, Session, SessionState, Snapshot, TokenUsage
 
 log = logging.getLogger("agentlight.sources.pocketpaw")
@@ -102,9 +107,9 @@ def parse_capped(
     snapshot = Snapshot(
         state=state,
         sessions=tuple(sessions),
-        active_sessions=_int(glob.get("active_sessions"), None) or len(sessions),
-        max_concurrent=_int(glob.get("max_concurrent"), None),
-        uptime_seconds=_number(glob.get("uptime_seconds")),
+        active_sessions=bounds.count(glob.get("active_sessions")) or len(sessions),
+        max_concurrent=bounds.count(glob.get("max_concurrent")),
+        uptime_seconds=bounds.seconds(glob.get("uptime_seconds")),
     )
     return snapshot, dropped
 
@@ -142,6 +147,13 @@ def _parse_session(
             "session-key", "pocketpaw: skipping sessions[%d]: no session_key string", index
         )
         return None
+    if len(key) > bounds.KEY_CHARS:
+        _once.warning(
+            "session-key-long",
+            "pocketpaw: skipping sessions whose session_key is over %d characters",
+            bounds.KEY_CHARS,
+        )
+        return None
     extra = set(raw) - _KNOWN_SESSION_FIELDS
     if extra:
         _once.info(
@@ -162,55 +174,38 @@ def _parse_session(
     derived_channel, sep, derived_id = key.partition(":")
     if not sep:
         derived_channel, derived_id = "unknown", key
-    tool = _str(raw.get("tool_name"))
-    duration = _number(raw.get("duration_seconds")) or 0.0
+    tool = _str(raw.get("tool_name"), bounds.NAME_CHARS)
+    duration = bounds.seconds(raw.get("duration_seconds")) or 0.0
     prior = before.get(key)
     if prior is not None and prior.state is state and prior.tool == tool:
         since = prior.since
     else:
         since = received_at - max(0.0, duration)
+    unknown = isinstance(raw_state, str) and state is SessionState.UNKNOWN
     return Session(
         key=key,
-        id=_str(raw.get("session_id")) or derived_id,
-        channel=_str(raw.get("channel")) or derived_channel,
+        id=_str(raw.get("session_id"), bounds.KEY_CHARS) or derived_id,
+        channel=_str(raw.get("channel"), bounds.NAME_CHARS) or derived_channel[: bounds.NAME_CHARS],
         state=state,
-        title=_str(raw.get("title")),
+        title=_str(raw.get("title"), bounds.TITLE_CHARS),
         tool=tool,
         since=since,
         tokens=_tokens(raw.get("token_usage")),
-        error=_str(raw.get("error_message")),
+        error=_str(raw.get("error_message"), bounds.MESSAGE_CHARS),
         source=source,
-        raw_state=raw_state if isinstance(raw_state, str) and state is SessionState.UNKNOWN else "",
+        raw_state=str(raw_state)[: bounds.NAME_CHARS] if unknown else "",
     )
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    return None
-
-
-def _int(value: object, default: int | None) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return default
+def _str(value: object, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
 
 
 def _tokens(value: object) -> TokenUsage | None:
     if not isinstance(value, dict):
         return None
-    i, o = value.get("input"), value.get("output")
-    if (
-        isinstance(i, int)
-        and isinstance(o, int)
-        and not isinstance(i, bool)
-        and not isinstance(o, bool)
-    ):
+    i, o = bounds.count(value.get("input")), bounds.count(value.get("output"))
+    if i is not None and o is not None:
         return TokenUsage(i, o)
     return None
 

@@ -449,7 +449,9 @@ class PocketPawSource(Source):
         view = self.overlay.view(now)
         if view is None:
             return
-        self.publish(ConnectionState.CONNECTED, view, self._detail)
+        over = self.overlay.overflow.detail()  # caps the event bus bit, if any
+        detail = f"{self._detail}; {over}" if over else self._detail
+        self.publish(ConnectionState.CONNECTED, view, detail)
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
