@@ -22,9 +22,9 @@ waits on, where its source can answer it (see :func:`ask_to_json`), and
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from bridge.pipeline import bounds
 from bridge.pipeline.model import (
     AgentStatus,
     Ask,
@@ -288,15 +288,17 @@ def _opt_text(value: object, where: str) -> str | None:
 def _opt_int(value: object, where: str) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{where}: expected a whole number >= 0, got {value!r}")
-    return value
+    found = bounds.count(value)  # clamped: 10^4000 tokens must still print
+    if found is None:
+        raise ValueError(f"{where}: expected a whole number >= 0, got {str(value)[:40]!r}")
+    return found
 
 
 def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
-    return float(value)
+    found = bounds.number(value)  # clamped; an int too big for a float no longer raises
+    if found is None:
+        raise ValueError(f"{where}: expected a finite number, got {str(value)[:40]!r}")
+    return found
 
 
 def _enum(enum: Any, value: object, where: str) -> Any:
