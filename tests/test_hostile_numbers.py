@@ -119,7 +119,7 @@ def test_mirrored_status_numbers(a: Any, b: Any, c: Any) -> None:
                 "active_sessions": a,
                 "max_concurrent": b,
             }
-        ],  # fmt: skip
+        ],
         "sessions": [
             {
                 "source": "pp",
@@ -141,8 +141,16 @@ def test_mirrored_status_numbers(a: Any, b: Any, c: Any) -> None:
 
 def test_the_cases_from_the_issue() -> None:
     huge = 10**4000
-    agp = agp_parse({"status": "running", "steps": huge, "usage_per_model": [
-        {"name": "a", "input_tokens": huge}, {"name": "b", "input_tokens": huge}]})  # fmt: skip
+    agp = agp_parse(
+        {
+            "status": "running",
+            "steps": huge,
+            "usage_per_model": [
+                {"name": "a", "input_tokens": huge},
+                {"name": "b", "input_tokens": huge},
+            ],
+        }
+    )
     assert agp.steps == bounds.MAX_COUNT
     printable((to_session("s", agp, source="agp", since=NOW),))
     pp = pocketpaw_parse(
@@ -155,7 +163,7 @@ def test_the_cases_from_the_issue() -> None:
                     "token_usage": {"input": 10**400, "output": 1},
                 }
             ],
-        },  # fmt: skip
+        },
         received_at=NOW,
     )
     assert pp.sessions[0].tokens is not None
