@@ -161,7 +161,9 @@ class Engine:
             log.info(
                 "agent: %s%s%s",
                 agent.state.value,
-                f" ({len(agent.sessions)} sessions)" if agent.sessions else "",
+                f" ({len(agent.sessions)} session{'s' if len(agent.sessions) != 1 else ''})"
+                if agent.sessions
+                else "",
                 f" — {detail}" if detail and agent.state.from_bridge else "",
             )
         elif log.isEnabledFor(logging.DEBUG):

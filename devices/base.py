@@ -174,6 +174,15 @@ class Driver(ABC):
     def last_frame(self) -> Frame | None:
         return self._last
 
+    def preflight(self) -> list[str]:
+        """What would stop this device from opening, found without showing anything.
+
+        One line per problem, each with its fix; ``agentlight check`` prints them
+        as warnings so that it says what ``run`` will fail on. The default finds
+        nothing; a driver checks its library, its port or its access here.
+        """
+        return []
+
     async def open(self) -> None:
         """Claim the device. Raises :class:`DriverError` when it cannot."""
         if self._opened:

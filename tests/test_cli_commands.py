@@ -211,7 +211,7 @@ async def test_status_without_an_answer_exits_1_and_says_what_to_try() -> None:
     code, out, err = await _run("status", "--url", "http://127.0.0.1:9", "--timeout", "3")
     assert code == 1
     assert "cannot reach the agent" in out
-    assert "is PocketPaw running?" in err
+    assert "is it running (`pocketpaw serve`)?" in err
     assert "Traceback" not in err
 
 

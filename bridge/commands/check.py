@@ -9,12 +9,46 @@ from typing import Any
 from bridge.commands.common import config_from
 from bridge.infra.config import Config
 
-__all__ = ["describe_config", "main"]
+__all__ = ["describe_config", "main", "preflight"]
 
 
 def main(args: argparse.Namespace) -> int:
-    print(describe_config(config_from(args)))
+    config = config_from(args)
+    print(describe_config(config))
+    for line in preflight(config):
+        print(f"warning: {line}")
     return 0
+
+
+def preflight(config: Config) -> list[str]:
+    """What ``run`` will fail on, each with its fix: a source that cannot authenticate, a
+    device that cannot open. Nothing is sent to a server and nothing lights up."""
+    from bridge.sources import source_class
+    from devices import driver_class
+
+    found: list[str] = []
+    for s in config.sources:
+        try:
+            problems = source_class(s.type)(s.name, s.options, _ignore).preflight()
+        except Exception as err:  # what run would meet building it, said the same way
+            problems = [str(err)]
+        found += [f"source {s.name}: {_unprefixed(p, s.name)}" for p in problems]
+    for d in config.devices:
+        try:
+            problems = driver_class(d.type)(d.name, d.options).preflight()
+        except Exception as err:
+            problems = [str(err)]
+        found += [f"device {d.name}: {_unprefixed(p, d.name)}" for p in problems]
+    return found
+
+
+def _ignore(status: object) -> None:
+    """Where a source built only to be checked publishes: nowhere."""
+
+
+def _unprefixed(problem: str, name: str) -> str:
+    """Drivers' errors start with their name; the warning line names it once."""
+    return problem.removeprefix(f"{name}: ")
 
 
 def describe_config(config: Config) -> str:
@@ -27,7 +61,9 @@ def describe_config(config: Config) -> str:
         lines.append(f"  {d.name} ({d.type}) show={d.show}{_options(d.options)}")
     lines.append(f"theme: {config.theme.source}")
     if config.on_exit is None:
-        lines.append("on exit: devices go dark")
+        decks = any(d.type == "streamdeck" for d in config.devices)
+        # A deck leaves what its own exit option says (default: its standby image).
+        lines.append("on exit: devices go dark" + (" (Stream Decks: their exit)" if decks else ""))
     else:
         lines.append(f"on exit: {config.on_exit.color.hex} {config.on_exit.effect.value}")
     if config.api is not None:

@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 from bridge.commands.common import config_from
 from bridge.infra.config import Config
@@ -33,13 +34,23 @@ from bridge.text.statusline import (
 )
 from bridge.text.textsafe import clean, safe_json
 
-__all__ = ["main", "read_status", "render"]
+__all__ = ["Watcher", "main", "read_status", "render", "why_not"]
 
 _SETTLED = (ConnectionState.DISCONNECTED, ConnectionState.AUTH_FAILED)
 
 
-def render(status: AgentStatus, args: argparse.Namespace, now: float | None = None) -> str:
-    """What ``status`` prints for ``status``, in the shape ``args`` asks for."""
+def render(
+    status: AgentStatus,
+    args: argparse.Namespace,
+    now: float | None = None,
+    *,
+    times: bool = True,
+) -> str:
+    """What ``status`` prints for ``status``, in the shape ``args`` asks for.
+
+    :param times: with each session's time in its state (``--watch`` compares
+        without them: a new block only when something else changed).
+    """
     now = time.time() if now is None else now
     if args.json:
         from bridge.pipeline.status_json import status_to_json
@@ -47,12 +58,14 @@ def render(status: AgentStatus, args: argparse.Namespace, now: float | None = No
         return safe_json(status_to_json(status, now))
     if args.format:
         return format_line(args.format, status, now)
-    lines = [f"{fields(status, now)['label']}  ({_summary(status)})"]
+    label = fields(status, now)["label"]
+    summary = _summary(status, label)
+    lines = [f"{label}  ({summary})" if summary else label]
     for session in status.sessions:
         parts = [session_name(session), session_words(session)]
         if session.title:
             parts.append(f"“{clean(session.title, 80)}”")
-        if session.since > 0:
+        if session.since > 0 and times:
             parts.append(duration(session.duration(now)))
         lines.append("  " + "  ".join(parts))
         if session.ask is not None:
@@ -64,10 +77,16 @@ def render(status: AgentStatus, args: argparse.Namespace, now: float | None = No
     return "\n".join(lines)
 
 
-def _summary(status: AgentStatus) -> str:
+def _summary(status: AgentStatus, label: str) -> str:
+    """What the label does not say already: the overall state, the session count."""
     n = len(status.sessions)
+    parts = []
     state = global_words(status.state)
-    return f"{state}, {n} session{'s' if n != 1 else ''}"
+    if state.lower() != label.lower():
+        parts.append(state)
+    if n or not status.state.from_bridge:  # "0 sessions" of an agent we cannot see says nothing
+        parts.append(f"{n} session{'s' if n != 1 else ''}")
+    return ", ".join(parts)
 
 
 def _settled(sources: dict[str, SourceStatus], names: list[str]) -> bool:
@@ -135,15 +154,7 @@ def main(args: argparse.Namespace) -> int:
     if args.verbose == 0:
         # The answer (or its absence) is the output; the sources need not add to it.
         logging.getLogger("agentlight.sources").setLevel(logging.CRITICAL)
-    last: list[str] = []
-
-    def show(status: AgentStatus) -> None:
-        text = render(status, args)
-        if not last or text != last[-1]:
-            last[:] = [text]
-            print(text, flush=True)
-            if not args.json and not args.format:
-                print(flush=True)  # a blank line between readings
+    show = Watcher(args)
 
     async def read(stop: asyncio.Event) -> AgentStatus:
         on_change = show if args.watch else None
@@ -159,13 +170,60 @@ def main(args: argparse.Namespace) -> int:
     print(render(status, args), flush=True)
     ok = _ok(status)
     if not ok and not args.json and not args.format:
-        url = next((str(getattr(s.options, "url", "")) for s in config.sources), "")
-        print(
-            f"agentlight status: no answer from {url or 'the agent'} within {args.timeout:g} s"
-            " (is PocketPaw running? another host: --url http://HOST:8888)",
-            file=sys.stderr,
-        )
+        for line in why_not(config, status, args.timeout):
+            print(f"agentlight status: {line}", file=sys.stderr)
     return 0 if ok else 1
+
+
+class Watcher:
+    """``status --watch``: prints a reading when what it prints changes.
+
+    Token counts and times change on almost every frame but are not all shown
+    (the plain form shows no tokens): comparing what is printed, without the
+    ticking times, keeps blocks that look the same from repeating.
+    """
+
+    def __init__(self, args: argparse.Namespace, out: TextIO | None = None) -> None:
+        self.args = args
+        self.out = out
+        self._last: str | None = None
+
+    def __call__(self, status: AgentStatus) -> None:
+        plain = not self.args.json and not self.args.format
+        # One fixed "now": the clock moving on alone is no change.
+        key = render(status, self.args, now=0.0, times=False)
+        if key == self._last:
+            return
+        self._last = key
+        out = self.out or sys.stdout
+        print(render(status, self.args), file=out, flush=True)
+        if plain:
+            print(file=out, flush=True)  # a blank line between readings
+
+
+def why_not(config: Config, status: AgentStatus, timeout: float) -> list[str]:
+    """One line per source that gave no status: its own cause, and the fix ``run``'s
+    hint gives for it (a refused connection, a wrong key, no key, no answer in time)."""
+    from bridge.sources.hints import Hints
+
+    hints = Hints(config, lambda status: None)
+    seen = {s.name: s for s in status.sources}
+    lines = []
+    for entry in config.sources:
+        source = seen.get(entry.name)
+        url = clean(str(getattr(entry.options, "url", "") or ""), 200)
+        if source is None or source.connection is ConnectionState.CONNECTING:
+            where = f" from {url}" if url else ""
+            lines.append(f"{entry.name}: no answer{where} within {timeout:g} s")
+            continue
+        if source.connection is ConnectionState.CONNECTED and source.snapshot is not None:
+            continue
+        cause = clean(source.detail or source.connection.value.replace("_", " "), 300)
+        # run's hint, as status says it: status tries once, with its own --url.
+        hint = hints.hint(source).replace(" Still trying in the background.", "")
+        hint = hint.replace("agentlight run --url", "agentlight status --url")
+        lines.append(f"{entry.name}: {cause}" + (f"; {hint}" if hint else ""))
+    return lines
 
 
 def _ok(status: AgentStatus) -> bool:

@@ -36,7 +36,7 @@ _GLOBAL = {
     GlobalState.DEGRADED: "a session failed",
     GlobalState.CONNECTING: "connecting",
     GlobalState.DISCONNECTED: "cannot reach the agent",
-    GlobalState.AUTH_FAILED: "the agent refused our key or token",
+    GlobalState.AUTH_FAILED: "not let in: a key or token is missing or refused",
 }
 
 _SESSION = {

@@ -145,10 +145,16 @@ class GpioLedDriver(Driver):
         # `GPIOZERO_PIN_FACTORY=mock` (as documented) gets PWM mock pins too.
         name = opts.pin_factory or os.environ.get("GPIOZERO_PIN_FACTORY", "").strip()
         factory = self._factory
-        if factory is None:
+        skipped: list[str] = []
+        if factory is None and name:
             try:
                 factory = named_factory(name)
             except ValueError as err:
+                raise DriverError(f"{self.name}: {err}") from err
+        elif factory is None:
+            try:
+                factory, name, skipped = default_factory()
+            except NoPinFactory as err:
                 raise DriverError(f"{self.name}: {err}") from err
         try:
             return RGBLED(
@@ -161,7 +167,17 @@ class GpioLedDriver(Driver):
                 pin_factory=factory,
             )
         except Exception as err:
-            raise DriverError(f"{self.name}: {explain_gpio_error(err, name)}") from err
+            raise DriverError(f"{self.name}: {explain_gpio_error(err, name, skipped)}") from err
+
+    def preflight(self) -> list[str]:
+        """Claim the pins dark and let them go: a missing library or pin factory,
+        no PWM, pins in use or no access is found the way open finds it."""
+        try:
+            led = self._make_led()
+        except DriverError as err:
+            return [str(err)]
+        led.close()
+        return []
 
     async def _show(self, frame: Frame) -> None:
         look, color = single(frame, self._slot)
@@ -240,6 +256,60 @@ def named_factory(name: str) -> Any:
         return factory
 
 
+#: The pin factories gpiozero tries, in its order, when none is named.
+DEFAULT_ORDER = ("lgpio", "rpigpio", "pigpio", "native")
+
+
+class NoPinFactory(Exception):
+    """No pin factory loads: each one's reason and the fix that applies."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(
+            f"no usable GPIO pin factory ({'; '.join(reasons)}): {factory_fix(reasons)}"
+        )
+
+
+def default_factory() -> tuple[Any, str, list[str]]:
+    """gpiozero's default pin factory, found in gpiozero's order, with the reason each
+    one before it was skipped (gpiozero says those only as a warning per factory).
+
+    :returns: the factory, its name, and ``"name: reason"`` for each skipped.
+    :raises NoPinFactory: when none loads.
+    """
+    from gpiozero import Device
+
+    if Device.pin_factory is not None:  # set by the program (or a test) already
+        return Device.pin_factory, type(Device.pin_factory).__name__, []
+    reasons: list[str] = []
+    for name in DEFAULT_ORDER:
+        try:
+            return named_factory(name), name, reasons
+        except Exception as err:
+            reasons.append(f"{name}: {err}")
+    raise NoPinFactory(reasons)
+
+
+def factory_fix(reasons: list[str]) -> str:
+    """The fix for why gpiozero's better pin factories did not load."""
+    why = dict(r.split(": ", 1) for r in reasons if ": " in r)
+    lgpio = why.get("lgpio", "")
+    if "Pi revision" in why.get("native", "") and "No module named" in lgpio:
+        return 'not a Raspberry Pi: no GPIO here (pin_factory = "mock" tries a config)'
+    if "No module named" in lgpio:
+        return (
+            "install lgpio: pip install lgpio (wheels for 64-bit and 32-bit Raspberry Pi OS), "
+            "or on Raspberry Pi OS sudo apt install python3-lgpio in a venv made with "
+            "--system-site-packages"
+        )
+    if lgpio:
+        return (
+            "lgpio cannot open the GPIO chip: add the user to the 'gpio' group "
+            "(sudo usermod -aG gpio $USER) and log in again; is /dev/gpiochip0 there?"
+        )
+    return 'set pin_factory (lgpio, rpigpio, pigpio, native, or "mock" to try a config)'
+
+
 def _load_factory(name: str) -> Any:
     from importlib.metadata import entry_points
 
@@ -274,24 +344,30 @@ def _trimmed_pwm_pin_class() -> Any:
     return TrimmedMockPWMPin
 
 
-def explain_gpio_error(err: BaseException, factory: str = "") -> str:
-    """One line that says what went wrong with GPIO and how to fix it."""
+def explain_gpio_error(
+    err: BaseException, factory: str = "", skipped: list[str] | None = None
+) -> str:
+    """One line that says what went wrong with GPIO and how to fix it.
+
+    :param factory: the pin factory's name; ``skipped``: why each factory gpiozero
+        prefers did not load (from :func:`default_factory`).
+    """
     kind = type(err).__name__
     text = str(err) or kind
+    why = f" ({'; '.join(skipped)})" if skipped else ""
     if kind == "BadPinFactory" or "pin factory" in text.lower():
-        return (
-            "no usable GPIO pin factory "
-            f"({text}); on a Raspberry Pi 5 install lgpio: 'sudo apt install python3-lgpio' "
-            "(Raspberry Pi OS, venv with --system-site-packages) or 'pip install lgpio' "
-            '(needs swig and liblgpio-dev); elsewhere try pin_factory = "mock"'
-        )
+        return f"no usable GPIO pin factory ({text}){why}: {factory_fix(skipped or [])}"
     if kind == "PinPWMUnsupported":
+        fix = f"; or {factory_fix(skipped)}" if skipped else ""
         return (
-            f"pin factory {factory or 'default'} has no PWM on these pins: set pwm = false "
-            "(on a Pi: install lgpio, see `agentlight devices`)"
+            f"pin factory {factory or 'default'} has no PWM on these pins{why}: "
+            f"set pwm = false{fix}"
         )
     if kind in ("GPIOPinInUse", "PinInvalidPin", "PinInvalidFunction"):
-        return f"{text}: check red/green/blue pins (BCM numbers, each used once)"
+        return (
+            f"{text}: check red/green/blue pins (BCM numbers, each used once), or "
+            "another program (a running agentlight) has them"
+        )
     if isinstance(err, PermissionError) or "permission" in text.lower():
         return (
             f"{text}: add the user to the 'gpio' group (sudo usermod -aG gpio $USER), log in again"
@@ -299,4 +375,13 @@ def explain_gpio_error(err: BaseException, factory: str = "") -> str:
     return f"GPIO failed: {text}"
 
 
-__all__ = ["GpioLedDriver", "GpioOptions", "explain_gpio_error", "named_factory"]
+__all__ = [
+    "DEFAULT_ORDER",
+    "GpioLedDriver",
+    "GpioOptions",
+    "NoPinFactory",
+    "default_factory",
+    "explain_gpio_error",
+    "factory_fix",
+    "named_factory",
+]

@@ -217,6 +217,26 @@ class SerialLedDriver(Driver):
             if self.options.layout == "segments":
                 self.caps = dataclasses.replace(self.caps, sessions=max(0, self._board_leds - 1))
 
+    def preflight(self) -> list[str]:
+        """The library, the port (attached, by path or USB ids) and access to it,
+        without opening it (opening resets an Arduino)."""
+        opts: SerialOptions = self.options
+        try:
+            import serial  # noqa: F401 - only whether it is there
+        except ImportError:
+            return ["pyserial is not installed; pip install 'agentlight[serial]'"]
+        try:
+            path = find_port(opts)
+        except DriverError as err:
+            return [str(err)]
+        if "://" in path:  # pyserial's URL handlers (loop://, socket://): nothing to stat
+            return []
+        if not os.path.exists(path):
+            return [f"{path} is not there (unplugged?); see 'agentlight devices'"]
+        if not os.access(path, os.R_OK | os.W_OK):
+            return [explain_serial_error(PermissionError(13, "Permission denied"), path)]
+        return []
+
     def _open_port(self) -> Any:
         opts: SerialOptions = self.options
         try:

@@ -15,6 +15,7 @@ driver looks for it again every ``scan_interval`` seconds until it is back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -129,6 +130,22 @@ class UsbLightDriver(Driver):
             )
         for o in self._lights:
             log.info("%s: using %s", self.name, o.label)
+
+    def preflight(self) -> list[str]:
+        """The library, and a matching light attached now (none: ``run`` waits for one)."""
+        try:
+            opened = self._scan(set())
+        except DriverError as err:
+            return [str(err)]
+        for o in opened:
+            with contextlib.suppress(Exception):
+                o.light.release()
+        if not opened:
+            return [
+                f"no USB light ({self.options.wanted}) is attached now; run waits for one "
+                "(see 'agentlight devices')"
+            ]
+        return []
 
     def _scan(self, skip: set[bytes]) -> list[_Open]:
         """Open the matching lights that are attached (and not in ``skip``)."""

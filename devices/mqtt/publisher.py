@@ -128,6 +128,13 @@ class MqttDriver(Driver):
 
     # -- driver hooks ---------------------------------------------------------
 
+    def preflight(self) -> list[str]:
+        try:
+            import aiomqtt  # noqa: F401 - only whether it is there
+        except ImportError:
+            return [INSTALL_HINT]
+        return []
+
     async def _open(self) -> None:
         try:
             import aiomqtt  # noqa: F401 - fail here, with the fix, not in the task

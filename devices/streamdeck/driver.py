@@ -414,6 +414,11 @@ class StreamDeckDriver(Driver):
                 "Stream Deck support is not installed: pip install 'agentlight[streamdeck]'"
             ) from err
 
+        from devices.streamdeck.render import freetype_problem
+
+        problem = freetype_problem()
+        if problem is not None:
+            raise DriverError(problem)
         opts: StreamDeckOptions = self.options
         try:
             manager = self._manager(DeviceManager)
@@ -460,6 +465,31 @@ class StreamDeckDriver(Driver):
                 f"no Stream Deck with serial {opts.serial!r} (found {len(decks)} other deck(s))"
             )
         raise DriverError("every Stream Deck found is already used by another [[devices]] entry")
+
+    def preflight(self) -> list[str]:
+        """The libraries, FreeType in Pillow, hidapi, and a deck attached now (none:
+        ``run`` waits for one); nothing is opened."""
+        try:
+            import PIL  # noqa: F401 - only whether it is there
+            from StreamDeck.DeviceManager import DeviceManager, ProbeError
+        except ImportError:
+            return ["Stream Deck support is not installed: pip install 'agentlight[streamdeck]'"]
+        from devices.streamdeck.render import freetype_problem
+
+        problems = [p for p in (freetype_problem(),) if p]
+        opts: StreamDeckOptions = self.options
+        if opts.dummy or self._transport is not None:
+            return problems
+        try:
+            decks = self._manager(DeviceManager).enumerate()
+        except ProbeError as err:
+            return [*problems, _no_hidapi_message(err)]
+        if not decks:
+            problems.append(
+                f"no Stream Deck is attached now; run waits for one (on Linux the udev rule "
+                f"{UDEV_RULE})"
+            )
+        return problems
 
     def _manager(self, manager_class: Any) -> Any:
         opts: StreamDeckOptions = self.options

@@ -257,13 +257,14 @@ def page_face(page: int, pages: int, hidden: Sequence[Placed], *, blink_on: bool
     """The page key; it lights up when a session on another page needs you."""
     urgent = [p for p in hidden if p.session.state.needs_user]
     lines = (f"+{len(hidden)} more",) if hidden else ()
+    need = f"{len(urgent)} need{'s' if len(urgent) == 1 else ''} you"
     if urgent:
         color = rgb(urgent[0].look.color)
         if blink_on:
             return Face("page", color, scale(color, 0.55), "MORE", f"{page + 1}/{pages}",
-                        (f"{len(urgent)} need you",), "", ink_on(color), None, "next")  # fmt: skip
+                        (need,), "", ink_on(color), None, "next")  # fmt: skip
         return Face("page", scale(color, 0.18), color, "MORE", f"{page + 1}/{pages}",
-                    (f"{len(urgent)} need you",), "", (255, 255, 255), color, "next")  # fmt: skip
+                    (need,), "", (255, 255, 255), color, "next")  # fmt: skip
     return Face(
         "page", (24, 24, 24), _PAGE_GREY, "MORE", f"{page + 1}/{pages}", lines, "",
         (255, 255, 255), None, "next",

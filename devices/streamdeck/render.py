@@ -72,6 +72,26 @@ def safe(text: object) -> str:
     return " ".join(clean(text, 500).split())
 
 
+#: Pillow built without FreeType (32-bit Pi OS from source without libfreetype-dev)
+#: draws no scalable text: every key would fail. The fix, named wherever it is found.
+NO_FREETYPE = (
+    "Pillow was built without FreeType, which the keys' text needs: "
+    "sudo apt install libfreetype-dev, then pip install --no-cache-dir --force-reinstall "
+    "pillow (without --no-cache-dir pip reinstalls the same build from its cache)"
+)
+
+
+def freetype_problem() -> str | None:
+    """:data:`NO_FREETYPE` when this Pillow cannot draw the keys' text, else None."""
+    from PIL import features
+
+    try:
+        ok = features.check("freetype2")
+    except Exception:  # a Pillow too broken to answer cannot draw either
+        ok = False
+    return None if ok else NO_FREETYPE
+
+
 @lru_cache(maxsize=32)
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's bundled scalable font at ``size`` pixels (one object per size)."""
@@ -307,11 +327,13 @@ def render_strip(strip: Strip, size: tuple[int, int]) -> Image.Image:
 
 __all__ = [
     "BLANK",
+    "NO_FREETYPE",
     "Face",
     "Strip",
     "ellipsize",
     "fit",
     "font",
+    "freetype_problem",
     "ink_on",
     "render_key",
     "render_strip",

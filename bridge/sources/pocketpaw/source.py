@@ -56,7 +56,13 @@ from bridge.sources.http import (
 )
 from bridge.sources.pocketpaw.bus import BusFollower, events_wanted
 from bridge.sources.pocketpaw.events import Overlay
-from bridge.sources.pocketpaw.options import API_KEY_ENV, TOKEN_ENV, credential, read_token_file
+from bridge.sources.pocketpaw.options import (
+    API_KEY_ENV,
+    TOKEN_ENV,
+    credential,
+    is_local,
+    read_token_file,
+)
 from bridge.sources.pocketpaw.options import Options as PocketPawOptions
 from bridge.sources.pocketpaw.parse import parse_capped
 from bridge.sources.pocketpaw.state import PocketPawState
@@ -140,6 +146,15 @@ class PocketPawSource(Source):
         self._expiry: asyncio.TimerHandle | None = None
 
     # -- the loop -----------------------------------------------------------
+
+    def preflight(self) -> list[str]:
+        if self._token is None and not is_local(self.o.url):
+            return [
+                f"{self.o.url} is another machine: PocketPaw answers it only with its "
+                "dashboard token (401, auth_failed); set token_file to a copy of the server's "
+                "~/.pocketpaw/access_token (or token, or POCKETPAW_TOKEN)"
+            ]
+        return []
 
     async def run(self) -> None:
         self.publish(ConnectionState.CONNECTING, None, f"connecting to {self.o.url}")
