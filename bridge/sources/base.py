@@ -52,11 +52,6 @@ class Source(ABC):
             self._last = status
             self._publish_cb(status)
 
-    def preflight(self) -> list[str]:
-        """What ``run`` will fail on, found without talking to the server (a missing
-        key, say): one line per problem, each with its fix, for ``agentlight check``."""
-        return []
-
     @abstractmethod
     async def run(self) -> None:
         """Read status until cancelled."""

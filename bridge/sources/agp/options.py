@@ -108,6 +108,21 @@ class Options:
     request_timeout: float = 10.0
     max_body_bytes: int = 1024 * 1024
 
+    def preflight(self) -> list[str]:
+        """What ``run`` will fail on, found without the server (``agentlight check``)."""
+        from bridge.infra.credentials import read_credential
+
+        problems = []
+        keyless = self.api_key is None and not read_credential(self.credential)
+        if keyless and env_secret(API_KEY_ENV) is None:
+            problems.append(
+                f"no AgP API key: run shows auth_failed; set api_key, the {API_KEY_ENV} "
+                f"variable or the systemd credential {self.credential!r}"
+            )
+        if not self.sessions and not self.sessions_from:
+            problems.append("watches no sessions: list IDs in sessions, or set sessions_from")
+        return problems
+
     def __post_init__(self) -> None:
         key = self.api_key
         if isinstance(key, str):  # code (tests, embedding apps) may pass plain strings

@@ -174,17 +174,6 @@ class AgpSource(Source):
         self._overflow = Overflow(log, name)
         self.requests = 0  # every HTTP request made, for benchmarks and tests
 
-    def preflight(self) -> list[str]:
-        problems = []
-        if self._key is None:
-            problems.append(
-                f"no AgP API key: run shows auth_failed; set api_key, the {API_KEY_ENV} "
-                f"variable or the systemd credential {self.o.credential!r}"
-            )
-        if not self.o.sessions and not self.o.sessions_from:
-            problems.append("watches no sessions: list IDs in sessions, or set sessions_from")
-        return problems
-
     # -- the loop -----------------------------------------------------------
 
     async def run(self) -> None:

@@ -72,6 +72,28 @@ class Options:
     max_sessions: int = 1000
     events: str = "auto"
 
+    def preflight(self) -> list[str]:
+        """What ``run`` will fail on, found without the server (``agentlight check``).
+
+        PocketPaw answers another machine only with its dashboard token: none from
+        the config, the credential or the environment is a 401 on every request.
+        """
+        from bridge.infra.credentials import read_credential
+
+        token = (
+            self.token
+            or self.token_file
+            or read_credential("pocketpaw-token")
+            or env_secret(TOKEN_ENV)
+        )
+        if token is None and not is_local(self.url):
+            return [
+                f"{self.url} is another machine: PocketPaw answers it only with its "
+                "dashboard token (401, auth_failed); set token_file to a copy of the server's "
+                "~/.pocketpaw/access_token (or token, or POCKETPAW_TOKEN)"
+            ]
+        return []
+
     def __post_init__(self) -> None:
         for name in ("api_key", "token"):
             value = getattr(self, name)

@@ -60,7 +60,6 @@ from bridge.sources.pocketpaw.options import (
     API_KEY_ENV,
     TOKEN_ENV,
     credential,
-    is_local,
     read_token_file,
 )
 from bridge.sources.pocketpaw.options import Options as PocketPawOptions
@@ -146,15 +145,6 @@ class PocketPawSource(Source):
         self._expiry: asyncio.TimerHandle | None = None
 
     # -- the loop -----------------------------------------------------------
-
-    def preflight(self) -> list[str]:
-        if self._token is None and not is_local(self.o.url):
-            return [
-                f"{self.o.url} is another machine: PocketPaw answers it only with its "
-                "dashboard token (401, auth_failed); set token_file to a copy of the server's "
-                "~/.pocketpaw/access_token (or token, or POCKETPAW_TOKEN)"
-            ]
-        return []
 
     async def run(self) -> None:
         self.publish(ConnectionState.CONNECTING, None, f"connecting to {self.o.url}")
