@@ -338,7 +338,7 @@ def test_an_unknown_type_lists_the_installed_ones(toys: Toys, tmp_path: Path) ->
     path.write_text('[[sources]]\ntype = "toys"\n[[devices]]\ntype = "lamp"\n')
     result = cli(toys, "check", "-c", str(path))
     assert result.returncode == 2
-    assert "unknown type 'toys', expected one of agp, mqtt, pocketpaw, toy" in result.stderr
+    assert "unknown type 'toys', expected one of agp, hooks, mqtt, pocketpaw, toy" in result.stderr
 
 
 async def run_until(

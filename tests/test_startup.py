@@ -176,6 +176,7 @@ async def test_every_source_starts_with_the_status_shown_for_it() -> None:
                 {"type": "pocketpaw", "url": "http://127.0.0.1:9/"},
                 {"type": "agp", "url": "http://127.0.0.1:9/", "api_key": "k"},
                 {"type": "mqtt", "host": "127.0.0.1", "port": 9},
+                {"type": "hooks"},
             ],
             "devices": [{"type": "mock"}],
         },

@@ -51,7 +51,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bridge.infra.family import find, installed, type_names
-from bridge.sources import agp, mqtt, pocketpaw
+from bridge.sources import agp, hooks, mqtt, pocketpaw
 from bridge.sources.family import SourceFamily
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ SOURCES: tuple[SourceFamily, ...] = (
     pocketpaw.FAMILY,
     agp.FAMILY,
     mqtt.FAMILY,
+    hooks.FAMILY,
 )
 
 #: Entry point group through which installed packages add source families.

@@ -1,0 +1,154 @@
+"""Reading what an agent appends to its transcript, cheaply: one ``stat`` per poll.
+
+Claude Code fires no hook when the user presses Esc. What it does (observed on
+2.1.332, see ``tests/fixtures/hooks/README.md``): about 0.2 s after Esc it appends
+a user record whose text starts with ``[Request interrupted by user`` to the
+JSONL transcript named in every payload (``transcript_path``), while a reply
+streams, while a tool runs and on the permission dialog alike. An Esc *before
+the model sent its first byte* leaves no record at all: nothing to read there.
+
+A :class:`Tail` keeps the size it has read up to. :meth:`Tail.poll` costs one
+``stat`` when nothing changed; when the file grew it reads the new bytes (at most
+:data:`MAX_READ`, the end of them when there are more: the markers are near the
+end), and looks at whole lines only. Lines are matched as text before any is
+parsed, so a busy transcript costs a substring search, not a JSON parse per line.
+Other agents' transcripts (Codex, Gemini, Cursor) are read for growth only: a
+file that grows is news that the session lives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from bridge.pipeline.model import TokenUsage
+
+#: Most bytes read per poll.
+MAX_READ = 256 * 1024
+#: A line longer than this is skipped unparsed (a pasted file, a big tool result).
+MAX_LINE = 64 * 1024
+_INTERRUPT = "[Request interrupted by user"
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """What a transcript said since the last poll (it grew, at least)."""
+
+    interrupted: bool = False
+    tokens: TokenUsage | None = None
+
+
+class Tail:
+    """The unread end of one transcript file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._offset: int | None = None  # None: not armed, no baseline yet
+        self._partial = b""
+        self._usage: TokenUsage | None = None
+        self.stats = 0  # stat calls, for the cost tests
+
+    def arm(self) -> None:
+        """Read from the current end on: what is there already is an earlier turn's."""
+        size = self._size()
+        self._offset = size if size is not None else 0
+        self._partial = b""
+
+    def poll(self) -> News | None:
+        """None when the file did not grow (or is not there); else what the new lines say."""
+        size = self._size()
+        if size is None:
+            return None
+        if self._offset is None or size < self._offset:
+            # First look, or the file was replaced or truncated: start from its end.
+            self._offset = size
+            self._partial = b""
+            return None
+        if size == self._offset:
+            return None
+        start = max(self._offset, size - MAX_READ)
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(start)
+                chunk = f.read(size - start)
+        except OSError:
+            return None
+        if start > self._offset:
+            self._partial = b""  # skipped a stretch: the first line is a fragment
+            chunk = chunk[chunk.find(b"\n") + 1 :] if b"\n" in chunk else b""
+        self._offset = size
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        if len(self._partial) > MAX_LINE:
+            self._partial = b""
+        interrupted = False
+        for line in lines:
+            if len(line) > MAX_LINE:
+                continue
+            if _INTERRUPT.encode() in line and _is_interrupt(line):
+                interrupted = True
+            elif b'"usage"' in line and b'"assistant"' in line:
+                usage = _usage(line)
+                if usage is not None:
+                    self._usage = usage
+        return News(interrupted, self._usage)
+
+    def _size(self) -> int | None:
+        self.stats += 1
+        try:
+            return os.stat(self.path).st_size
+        except (OSError, ValueError):
+            return None
+
+
+def _record(line: bytes) -> dict[str, object] | None:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _is_interrupt(line: bytes) -> bool:
+    """A user record whose text is the interrupt marker (not a later echo of it)."""
+    record = _record(line)
+    if record is None or record.get("type") != "user":
+        return False
+    message = record.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return content.startswith(_INTERRUPT)
+    if isinstance(content, list):
+        return any(
+            isinstance(part, dict)
+            and isinstance(part.get("text"), str)
+            and part["text"].startswith(_INTERRUPT)
+            for part in content
+        )
+    return False
+
+
+def _usage(line: bytes) -> TokenUsage | None:
+    """Tokens of the context of an assistant record: input (cached included) and output."""
+    record = _record(line)
+    if record is None or record.get("type") != "assistant":
+        return None
+    message = record.get("message")
+    usage = message.get("usage") if isinstance(message, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    numbers = [
+        usage.get(k)
+        for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    ]
+    output = usage.get("output_tokens")
+    if not all(isinstance(n, int) and n >= 0 for n in (*numbers, output) if n is not None):
+        return None
+    if not isinstance(output, int):
+        return None
+    return TokenUsage(sum(n for n in numbers if isinstance(n, int)), output)
+
+
+__all__ = ["MAX_READ", "News", "Tail"]
