@@ -72,6 +72,11 @@ def session_words(session: Session) -> str:
     """"running bash", "waiting for you", "error: Rate limit exceeded", "running, step 7", …"""
     state = session.state
     words = _RAW.get((state, session.raw_state)) or _SESSION.get(state, state.value)
+    if session.raw_state == "stale" and state is not SessionState.UNKNOWN:
+        # A hooks session past its silence ceiling: what it was doing, not that it still is.
+        if state is SessionState.TOOL_RUNNING and session.tool:
+            words = f"running {clean(session.tool, _TEXT_LIMIT)}"
+        return f"no news ({words})"
     if state is SessionState.TOOL_RUNNING and session.tool:
         return f"running {clean(session.tool, _TEXT_LIMIT)}"
     if state is SessionState.ERROR and session.error:

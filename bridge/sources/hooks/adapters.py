@@ -172,7 +172,9 @@ def _claude_like(agent: str, payload: Any) -> Adapted:
             return one(replace(on, kind=Kind.DONE))
         case "StopFailure":
             code = text(payload.get("error"), MAX_NAME)
-            message = text(field(payload, "last_assistant_message", "error_details"))
+            message = text(payload.get("error_details")) or text(
+                payload.get("last_assistant_message")
+            )
             error = f"{code}: {message}" if code and message else (message or code or "failed")
             return one(replace(on, kind=Kind.ERROR, error=text(error)))
         case "Interrupt":  # Codex

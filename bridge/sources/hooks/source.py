@@ -64,6 +64,7 @@ class HooksSource(Source):
                 show_done_for=options.show_done_for,
                 show_interrupted_for=options.show_interrupted_for,
                 max_sessions=options.max_sessions,
+                transcripts=options.transcripts,
             ),
             alive=alive,
         )
@@ -135,7 +136,10 @@ class HooksSource(Source):
         while True:
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), max(0.0, due - loop.time()))
+                # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancel
+                # that comes as the event is set (the bridge could not stop us).
+                async with asyncio.timeout(max(0.0, due - loop.time())):
+                    await self._wake.wait()
             except TimeoutError:
                 if self.tracker.tick(loop.time(), self._clock()):
                     self._publish()

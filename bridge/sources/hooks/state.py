@@ -64,6 +64,7 @@ class Limits:
     show_done_for: float = 10.0
     show_interrupted_for: float = 10.0
     max_sessions: int = 200
+    transcripts: bool = True
 
     def ceiling(self, state: SessionState) -> float | None:
         if state is SessionState.TOOL_RUNNING:
@@ -173,7 +174,11 @@ class Tracker:
             tracked.prompt = _first_words(event.prompt)
         if event.tokens is not None:
             tracked.tokens = event.tokens
-        if event.transcript and (tracked.tail is None or tracked.tail.path != event.transcript):
+        if (
+            event.transcript
+            and self.limits.transcripts
+            and (tracked.tail is None or tracked.tail.path != event.transcript)
+        ):
             tracked.tail = Tail(event.transcript)
         kind = event.kind
         if kind is Kind.END:
@@ -202,8 +207,6 @@ class Tracker:
             tracked.rest_at = now + self.limits.show_interrupted_for
         if state in WATCHED and tracked.tail is not None:
             tracked.tail.arm()  # news from here on: what came before is an old turn's
-        if tracked.parent is None and state in (SessionState.DONE, SessionState.INTERRUPTED):
-            pass  # a parent's turn may end while its background subagents still run
         return (tracked.state, tracked.tool, tracked.detail, tracked.error, tracked.stale) != before
 
     def _new(self, event: HookEvent) -> Tracked | None:
