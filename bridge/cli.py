@@ -27,6 +27,10 @@ examples:
   agentlight demo --agp                 simulated H Company AgP sessions → terminal
   agentlight devices                    list attached LEDs, lights, decks, GPIO
   agentlight test-pattern -c FILE       every look of the theme on the devices
+  agentlight hooks install claude       light up for Claude Code (also codex, gemini,
+                                        cursor, opencode)
+  agentlight notify --session ci --state tool_running --tool pytest
+                                        any script as a session
 """
 
 
@@ -244,6 +248,53 @@ def _preview_options(preview: argparse.ArgumentParser) -> None:
     )
 
 
+def _hook_options(hook: argparse.ArgumentParser) -> None:
+    hook.add_argument(
+        "agent", metavar="AGENT", help="claude, codex, gemini, cursor, opencode, generic"
+    )
+    hook.add_argument(
+        "payload",
+        metavar="JSON",
+        nargs="?",
+        help="the payload as an argument (Codex notify); default: read stdin",
+    )
+
+
+def _notify_options(notify: argparse.ArgumentParser) -> None:
+    notify.add_argument("--session", required=True, metavar="NAME", help="the session's name")
+    notify.add_argument(
+        "--state",
+        required=True,
+        metavar="STATE",
+        type=notify_state_arg,
+        help="thinking, tool_running, waiting_for_user, done, interrupted, error, idle, end",
+    )
+    notify.add_argument("--tool", metavar="NAME", help="with tool_running: the tool")
+    notify.add_argument("--title", metavar="TEXT", help="the session's title")
+    notify.add_argument("--error", metavar="TEXT", help="with error: what failed")
+    notify.add_argument("--detail", metavar="TEXT", help="what the tool does, or the question")
+    notify.add_argument(
+        "--pid", type=int, metavar="PID", help="the session leaves when this process exits"
+    )
+
+
+def _hooks_options(hooks: argparse.ArgumentParser) -> None:
+    hooks.add_argument("action", choices=["install", "uninstall", "status"], help="what to do")
+    hooks.add_argument(
+        "agent",
+        metavar="AGENT",
+        nargs="?",
+        choices=["claude", "codex", "gemini", "cursor", "opencode"],
+        help="claude, codex, gemini, cursor or opencode (status: all when left out)",
+    )
+    hooks.add_argument(
+        "--project", metavar="DIR", help="this project's settings instead of the user's"
+    )
+    hooks.add_argument(
+        "--dry-run", action="store_true", help="print the change as a diff; change nothing"
+    )
+
+
 _POCKETPAW_ENV = (
     ("POCKETPAW_STATUS_API_KEY", "the status API key (when the config sets no api_key)"),
     ("POCKETPAW_TOKEN", "PocketPaw's dashboard token (when the config sets no token)"),
@@ -323,6 +374,33 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
         None,
         (),
         _test_pattern_options,
+    ),
+    (
+        "hooks",
+        "wire coding agents (Claude Code, Codex, Gemini CLI, Cursor, OpenCode) to agentlight",
+        "Add agentlight's hook to an agent's settings file (install), take it out again\n"
+        "(uninstall), or list each agent: wired or not, and the last event agentlight saw\n"
+        "(status). Nothing else in the file changes; a backup is kept as <file>.agentlight.bak.\n"
+        'A running bridge needs a hooks source: [[sources]] type = "hooks".',
+        (),
+        _hooks_options,
+    ),
+    (
+        "hook",
+        "what an agent's command hook runs: forward its event to the running bridge",
+        "Read a hook's JSON from stdin (or the last argument, for Codex's notify), add the\n"
+        "agent's process id, and POST it to the running bridge. Prints nothing, always\n"
+        "exits 0, gives up after 1 s: an agent is never disturbed by it.",
+        (),
+        _hook_options,
+    ),
+    (
+        "notify",
+        "show any script as a session (a CI job, a cron script, an agent of your own)",
+        "Send one state of a session to the running bridge (POST /v1/hooks/generic).\n"
+        "Exit 1 when agentlight is not running (add `|| true` where that must not matter).",
+        (),
+        _notify_options,
     ),
     (
         "preview",
@@ -490,6 +568,17 @@ _STATES = (
 )
 
 
+def notify_state_arg(text: str) -> str:
+    from bridge.sources.hooks.adapters import GENERIC_STATES
+
+    value = text.strip().lower().replace("-", "_")
+    if value not in GENERIC_STATES:
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, expected one of {', '.join(GENERIC_STATES)}"
+        )
+    return value
+
+
 def state_arg(text: str) -> str:
     value = text.strip().lower().replace("-", "_")
     if value not in _STATES:
@@ -523,13 +612,20 @@ def main(argv: Sequence[str] | None = None, *, stopped: Sequence[int] = ()) -> i
     # killing the process with its devices lit or printing a traceback.
     from bridge.infra.signals import SIGNALS
 
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["hook"]:
+        # A coding agent's hook, on every one of its events: no parser (whose usage
+        # error would exit 2, which Claude Code takes as "block this tool"), no
+        # signal handlers, nothing but the forwarding.
+        from bridge.commands.hook import run_argv
+
+        return run_argv(list(argv[1:]))
     SIGNALS.reset()
     SIGNALS.install()
     SIGNALS.received.extend(stopped)
     _never_unprintable()
     try:
-        if argv is None:
-            argv = sys.argv[1:]
         parser = build_parser(commands_in(argv))
         args = parse_args(parser, argv)
         if args.command is None:
