@@ -126,6 +126,7 @@ async def run_bridge(
             from bridge.api.host import ApiHost
 
             api.append(ApiHost(engine, started=started))
+            route_hooks(api[0], engine)
             if on_api is not None:
                 on_api(api[0])
         await api[0].apply(options)
@@ -184,6 +185,27 @@ async def run_bridge(
     finally:
         SIGNALS.set_reload(None)
     return status
+
+
+def route_hooks(host: ApiHost, engine: Engine) -> None:
+    """``POST /v1/hooks/<agent>`` goes to the running source that takes ``agent`` (a
+    ``hooks`` source), looked up on each request: a reload may replace the source."""
+    from bridge.api.hooks import HookReply, HookRequest
+    from bridge.sources.hooks.options import AGENTS
+
+    def dispatch(agent: str) -> Callable[[HookRequest], Awaitable[HookReply]]:
+        async def handler(request: HookRequest) -> HookReply:
+            for source in engine.sources:
+                takes = getattr(source, "takes_hooks", None)
+                if takes is not None and takes(agent):
+                    body = await source.handle(agent, request.payload)  # type: ignore[attr-defined]
+                    return HookReply(200, body)
+            return HookReply(404, {"error": f"no hooks source takes {agent!r} hooks"})
+
+        return handler
+
+    for agent in AGENTS:
+        host.hooks.register(agent, dispatch(agent))
 
 
 async def _start_api(

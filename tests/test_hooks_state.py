@@ -17,7 +17,7 @@ from bridge.sources.hooks.adapters import RESERVED
 from bridge.sources.hooks.options import Options
 from bridge.sources.hooks.source import HooksSource
 from bridge.sources.hooks.state import STALE
-from tests.vclock import run_virtual, vloop
+from harness.vclock import run_virtual, vloop
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hooks"
 SID = "e8eda6c9-75e0-4148-b48c-8162e2d087e7"
@@ -49,6 +49,7 @@ class Rig:
             self.seen.append,
             clock=lambda: vloop().time() + 1_000_000.0,
             alive=self.alive.__contains__,
+            seen_file=tmp / "seen.json",
         )
         self.tmp = tmp
         self.transcript = tmp / "transcript.jsonl"

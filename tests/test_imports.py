@@ -345,7 +345,7 @@ def test_every_command_on_the_command_line_has_its_module() -> None:
     from bridge.cli import _COMMANDS, command_main
 
     names = [name for name, *_ in _COMMANDS]
-    assert len(names) == 9
+    assert len(names) == 12
     for name in names:
         assert callable(command_main(name)), name
     modules = product_modules(ROOT, ["bridge"])

@@ -34,10 +34,10 @@ from bridge.sources.hooks.install import (
     wired,
 )
 from bridge.sources.hooks.options import AGENTS as ALL_AGENTS
+from bridge.sources.hooks.source import SEEN_FILE
 
 #: Agents ``hooks`` can wire (``generic`` is for scripts: nothing to install).
 WIRABLE = tuple(a for a in ALL_AGENTS if a != "generic")
-SEEN_FILE = "hooks-seen.json"
 
 
 def program() -> str:

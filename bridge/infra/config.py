@@ -157,7 +157,11 @@ def parse_config(data: dict[str, Any], *, file: str | None, base_dir: Path | Non
     sources = _collect(errors, lambda: _sources(data.get("sources"), file, base_dir), no_sources)
     devices = _collect(errors, lambda: _devices(data.get("devices"), file, base_dir), no_devices)
     theme = _collect(errors, lambda: _theme(data.get("theme"), file, base_dir), None)
-    api = _collect(errors, lambda: _api(data.get("api"), devices, file, base_dir), None)
+    # A hooks source is fed through the API: it brings an [api] table (the defaults).
+    api_table = data.get("api")
+    if api_table is None and any(s.type == "hooks" for s in sources):
+        api_table = {}
+    api = _collect(errors, lambda: _api(api_table, devices, file, base_dir), None)
     answers = _collect(
         errors,
         lambda: from_table(AnswerOptions, data.get("answers", {}), file=file, key="answers"),

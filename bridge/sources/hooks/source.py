@@ -1,10 +1,11 @@
 """The hooks source: coding agents push their events; sessions never stick.
 
 The local API hands each ``POST /v1/hooks/<agent>`` body to :meth:`HooksSource.handle`
-(the composition root registers :meth:`HooksSource.hook_handlers` with the API's
-routes). The agent's adapter reads it, the :class:`~bridge.sources.hooks.state.Tracker`
-applies it, and the new snapshot is published at once: an agent waits for every
-hook's reply before it goes on, so nothing here waits for anything.
+(the composition root routes an agent to the running source whose
+:meth:`HooksSource.takes_hooks` says yes). The agent's adapter reads it, the
+:class:`~bridge.sources.hooks.state.Tracker` applies it, and the new snapshot is
+published at once: an agent waits for every hook's reply before it goes on, so
+nothing here waits for anything.
 
 Between events, :meth:`run` ticks the tracker about once a second while a
 session has a process to check or a transcript to watch, and otherwise sleeps
@@ -19,11 +20,15 @@ decision: the agent asks in its own terminal) today.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from bridge.infra.local_api import runtime_dir
 from bridge.pipeline.model import ConnectionState, Snapshot
 from bridge.sources.base import Publish, Source
 from bridge.sources.hooks.adapters import ADAPTERS, Adapted
@@ -36,6 +41,10 @@ log = logging.getLogger("agentlight.sources.hooks")
 #: Distinct "unknown event" and "refused payload" lines logged at most (a
 #: misbehaving agent sending a new name every time must not fill the log).
 _MAX_LOGGED = 256
+#: ``agentlight hooks status``'s file: agent → [last event, wall time].
+SEEN_FILE = "hooks-seen.json"
+#: Seconds between writes of it, at most (a busy agent sends many events a second).
+SEEN_EVERY = 2.0
 
 
 class HooksSource(Source):
@@ -52,6 +61,7 @@ class HooksSource(Source):
         *,
         clock: Callable[[], float] = time.time,
         alive: Callable[[int], bool] | None = None,
+        seen_file: Path | None = None,
     ) -> None:
         super().__init__(name, options, publish)
         self.o = options
@@ -73,20 +83,16 @@ class HooksSource(Source):
         #: Per agent: the last event's name and wall time (``agentlight hooks status``).
         self.last_seen: dict[str, tuple[str, float]] = {}
         self.events = 0  # events taken, for tests and benchmarks
+        # `agentlight hooks status` reads it; next to the API's discovery file.
+        self.seen_file = seen_file or Path(runtime_dir()) / SEEN_FILE
+        self._seen_written = -SEEN_EVERY
+        self._seen_due: asyncio.TimerHandle | None = None
 
     # -- the API's side --------------------------------------------------------------
 
-    def hook_handlers(self) -> dict[str, Callable[[Any], Awaitable[Any]]]:
-        """Agent name → what the API calls with a ``HookRequest`` (its ``payload``)."""
-        from bridge.api.hooks import HookReply  # only with the API, which needs it anyway
-
-        def handler(agent: str) -> Callable[[Any], Awaitable[Any]]:
-            async def on_hook(request: Any) -> Any:
-                return HookReply(200, await self.handle(agent, request.payload))
-
-            return on_hook
-
-        return {agent: handler(agent) for agent in self.o.agents}
+    def takes_hooks(self, agent: str) -> bool:
+        """Whether ``POST /v1/hooks/<agent>`` is for this source (the composition root asks)."""
+        return agent in self.o.agents
 
     async def handle(self, agent: str, payload: Any) -> dict[str, Any]:
         """Take one hook payload from ``agent``; returns the reply body (``{}``)."""
@@ -116,8 +122,32 @@ class HooksSource(Source):
             changed |= self.tracker.apply(event, now, wall)
         if changed:
             self._publish()
+        self._note_seen(loop)
         self._wake.set()  # a new process to check, a transcript to watch, a ceiling moved
         return changed
+
+    def _note_seen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write what was last seen per agent, at most every SEEN_EVERY seconds."""
+        if self._seen_due is not None:
+            return
+        wait = self._seen_written + SEEN_EVERY - loop.time()
+        if wait <= 0:
+            self._write_seen(loop)
+        else:
+            self._seen_due = loop.call_later(wait, self._write_seen, loop)
+
+    def _write_seen(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._seen_due = None
+        self._seen_written = loop.time()
+        data = {agent: [name, round(at, 3)] for agent, (name, at) in self.last_seen.items()}
+        path = self.seen_file
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as err:
+            self._log_once("*", "seen", f"cannot write {path}: {err}")
 
     def _log_once(self, agent: str, key: str, message: str) -> None:
         if (agent, key) in self._logged or len(self._logged) >= _MAX_LOGGED:
@@ -166,4 +196,4 @@ class HooksSource(Source):
         self.publish(ConnectionState.CONNECTED, self.snapshot())
 
 
-__all__ = ["HooksSource"]
+__all__ = ["SEEN_FILE", "HooksSource"]
