@@ -26,6 +26,7 @@ from benchmarks import (
     bus,
     cost,
     fastpath,
+    hooks,
     latency,
     leds,
     mqtt,
@@ -56,6 +57,7 @@ PARTS = (
     "service",
     "streamdeck",
     "api",
+    "hooks",
 )
 
 
@@ -164,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         "streamdeck",
         "render + encode a key, key writes per change, RSS with a dummy deck",
         lambda: streamdeck.run(quick),
+    )
+    measure(
+        "hooks",
+        "coding agents' hooks: through the API, agentlight hook's start, watched transcripts",
+        lambda: hooks.run(quick),
     )
     measure(
         "service",

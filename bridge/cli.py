@@ -27,8 +27,8 @@ examples:
   agentlight demo --agp                 simulated H Company AgP sessions → terminal
   agentlight devices                    list attached LEDs, lights, decks, GPIO
   agentlight test-pattern -c FILE       every look of the theme on the devices
-  agentlight hooks install claude       light up for Claude Code (also codex, gemini,
-                                        cursor, opencode)
+  agentlight hooks install claude       wire Claude Code (also codex, gemini, cursor, opencode)
+  agentlight run --hooks                coding agents' hooks → terminal
   agentlight notify --session ci --state tool_running --tool pytest
                                         any script as a session
 """
@@ -110,6 +110,11 @@ def _run_options(run: argparse.ArgumentParser) -> None:
         type=new_file_arg,
         metavar="FILE",
         help="also record every change as JSON lines to FILE",
+    )
+    run.add_argument(
+        "--hooks",
+        action="store_true",
+        help="without -c: coding agents' hooks (agentlight hooks install …) → this terminal",
     )
 
 

@@ -80,15 +80,17 @@ class Bridge:
         return post(self.url, f"/v1/hooks/{agent}", payload, None, time.monotonic() + 2)
 
 
+RECORD = '[[devices]]\ntype = "record"\npath = "record.jsonl"\n'
+
+
 @asynccontextmanager
-async def bridge(tmp: Path, extra: str = "") -> AsyncIterator[Bridge]:
+async def bridge(tmp: Path, extra: str = "", devices: str = RECORD) -> AsyncIterator[Bridge]:
     run = tmp / "run"
-    run.mkdir(mode=0o700)
+    run.mkdir(mode=0o700, parents=True)
     config = tmp / "agentlight.toml"
     config.write_text(
         '[bridge]\nlog_level = "info"\n\n[api]\nlisten = "127.0.0.1:0"\n\n'
-        f'[[sources]]\ntype = "hooks"\n{extra}\n'
-        '[[devices]]\ntype = "record"\npath = "record.jsonl"\n'
+        f'[[sources]]\ntype = "hooks"\n{extra}\n' + devices
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -363,3 +365,57 @@ def test_hook_gives_up_after_one_second_on_a_bridge_that_never_answers(tmp_path:
         took = time.monotonic() - started
     assert (done.returncode, done.stdout) == (0, b"")
     assert 1.0 <= took < 3.0
+
+
+async def test_several_machines_one_light_through_mosquitto(tmp_path: Path) -> None:
+    """The recipe: a hooks source and an mqtt device on each laptop, an mqtt source on
+    the desk's Pi; sessions named by machine."""
+    from tests.mosquitto import Broker
+
+    (tmp_path / "broker").mkdir()
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    try:
+        pi_dir = tmp_path / "pi"
+        pi_dir.mkdir()
+        (pi_dir / "agentlight.toml").write_text(
+            f'[[sources]]\ntype = "mqtt"\nhost = "{broker.host}"\nport = {broker.port}\n'
+            'prefix = "agentlight/+"\n\n' + RECORD
+        )
+        pi = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bridge",
+            "run",
+            "-c",
+            str(pi_dir / "agentlight.toml"),
+            env=environ(pi_dir),
+            cwd=pi_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            laptops = []
+            for name in ("laptop-a", "laptop-b"):
+                mqtt = (
+                    f'[[devices]]\ntype = "mqtt"\nhost = "{broker.host}"\n'
+                    f'port = {broker.port}\nprefix = "agentlight/{name}"\nhomeassistant = false\n'
+                )
+                laptops.append(bridge(tmp_path / name, f'machine = "{name}"\n', mqtt))
+            async with laptops[0] as a, laptops[1] as b:
+                turn = claude_hooks("tool_turn")
+                await a.hook("claude", turn[1])  # laptop-a: a tool runs
+                await b.hook("claude", {**turn[0], "session_id": "other"})  # laptop-b thinks
+                desk = Bridge("", pi_dir, pi_dir / "record.jsonl", None)
+                shown = await desk.until(lambda s: len(s) == 2, within=20)
+        finally:
+            pi.terminate()
+            await pi.wait()
+    finally:
+        broker.stop()
+    by_source = {s["source"]: s for s in shown}
+    assert set(by_source) == {"agentlight/laptop-a/hooks", "agentlight/laptop-b/hooks"}
+    assert by_source["agentlight/laptop-a/hooks"]["state"] == "tool_running"
+    assert by_source["agentlight/laptop-a/hooks"]["title"].startswith("laptop-a · proj")
+    assert by_source["agentlight/laptop-b/hooks"]["state"] == "thinking"

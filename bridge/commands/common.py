@@ -19,7 +19,15 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "config", None):
         if getattr(args, "url", None):
             raise UsageError("--url applies only without -c; set url in the config's [[sources]]")
+        if getattr(args, "hooks", False):
+            raise UsageError("--hooks applies only without -c; add a hooks [[sources]] to it")
         config = load_config(args.config)
+    elif getattr(args, "hooks", False):
+        # Coding agents' hooks (agentlight hooks install …) → this terminal.
+        config = parse_config(
+            {"sources": [{"type": "hooks"}], "devices": [{"type": "terminal"}]},
+            file="<built-in: --hooks>",
+        )
     else:
         config = default_config(getattr(args, "url", None) or DEFAULT_URL)
     record = getattr(args, "record", None)
