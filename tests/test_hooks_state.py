@@ -363,3 +363,23 @@ def test_a_stale_session_looks_dim_and_says_no_news() -> None:
     )
     assert dim.brightness < running.brightness and dim.effect == "solid"
     assert dim.label == "No news"
+
+
+def test_a_marker_is_not_lost_to_an_event_that_comes_before_the_next_poll(
+    tmp_path: Path,
+) -> None:
+    async def body(rig: Rig) -> None:
+        rig.claude(hook("esc_while_tool_runs", "PreToolUse"))
+        await asyncio.sleep(1.5)
+        marker = next(
+            r["transcript"]
+            for r in rows("esc_while_tool_runs")
+            if "transcript" in r and "interrupted by user" in json.dumps(r["transcript"])
+        )
+        with rig.transcript.open("a") as f:
+            f.write(json.dumps(marker) + "\n")
+        rig.claude(hook("permission_turn", "PermissionRequest"))  # before the next poll
+        await asyncio.sleep(1.1)
+        assert rig.state() == "interrupted"
+
+    scenario(tmp_path, body)

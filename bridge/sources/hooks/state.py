@@ -205,8 +205,10 @@ class Tracker:
             tracked.rest_at = now + self.limits.show_done_for
         elif state is SessionState.INTERRUPTED:
             tracked.rest_at = now + self.limits.show_interrupted_for
-        if state in WATCHED and tracked.tail is not None:
-            tracked.tail.arm()  # news from here on: what came before is an old turn's
+        if state in WATCHED and before[0] not in WATCHED and tracked.tail is not None:
+            # A turn starts: news from here on, what came before is an old turn's. Not
+            # on every event of the turn: an interrupt marker not yet read would be lost.
+            tracked.tail.arm()
         return (tracked.state, tracked.tool, tracked.detail, tracked.error, tracked.stale) != before
 
     def _new(self, event: HookEvent) -> Tracked | None:
