@@ -612,20 +612,20 @@ def main(argv: Sequence[str] | None = None, *, stopped: Sequence[int] = ()) -> i
     :param stopped: stop signals that came before this function (see
         :mod:`bridge.entry`, the program's first instructions).
     """
-    # First thing: a stop signal during start-up (the imports below take a
-    # while on a Pi Zero) is remembered and ends the start cleanly, instead of
-    # killing the process with its devices lit or printing a traceback.
-    from bridge.infra.signals import SIGNALS
-
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["hook"]:
         # A coding agent's hook, on every one of its events: no parser (whose usage
         # error would exit 2, which Claude Code takes as "block this tool"), no
-        # signal handlers, nothing but the forwarding.
+        # signal handlers, nothing but the forwarding (at most 1 s).
         from bridge.commands.hook import run_argv
 
         return run_argv(list(argv[1:]))
+    # First thing: a stop signal during start-up (the imports below take a
+    # while on a Pi Zero) is remembered and ends the start cleanly, instead of
+    # killing the process with its devices lit or printing a traceback.
+    from bridge.infra.signals import SIGNALS
+
     SIGNALS.reset()
     SIGNALS.install()
     SIGNALS.received.extend(stopped)

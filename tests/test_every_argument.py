@@ -110,6 +110,10 @@ def base_argv(command: str, files: dict[str, str], tmp: Path) -> list[str]:
         "devices": [],
         "test-pattern": ["-c", cfg, "--step", "0.1"],
         "preview": ["--out", str(tmp / "previews"), "--zoom", "1", "--model", "mini"],
+        # Read-only (never install into the real home) and no bridge to reach.
+        "hooks": ["status"],
+        "hook": ["claude"],
+        "notify": ["--session", "x", "--state", "done"],
     }[command]
 
 
