@@ -190,6 +190,15 @@ async def test_claude_through_its_http_hooks(tmp_path: Path) -> None:
         assert b.http("claude", turn[1]) == 200
         await b.until(lambda s: states(s) == ["tool_running"])
         assert b.http("nobody", turn[1]) == 404
+        # hooks status: the last event the running bridge saw
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bridge", "hooks", "status"),
+            env={**environ(b.run), "HOME": str(tmp_path)},
+            stdout=subprocess.PIPE,
+        )
+        out, _ = await proc.communicate()
+        line = next(x for x in out.decode().splitlines() if x.strip().startswith("claude"))
+        assert "not wired" in line and "last event PreToolUse" in line and " ago" in line
 
 
 async def test_a_dead_agent_leaves_within_five_seconds(tmp_path: Path) -> None:
