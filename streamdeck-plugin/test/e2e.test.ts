@@ -41,7 +41,7 @@ function follow(url: string, token: string | null, onStatus: (s: Status, at: num
 	return () => req.destroy();
 }
 
-const SESSION_STATES = ["thinking", "tool_running", "waiting_for_user", "error"];
+const SESSION_STATES = ["thinking", "tool_running", "streaming", "waiting_for_user", "error"];
 
 describe("end to end with a real agentlight", { skip: bin === null ? "agentlight not found (AGENTLIGHT_BIN or PATH)" : false }, () => {
 	let al: Agentlight;
