@@ -217,6 +217,9 @@ describe("finding agentlight", () => {
 		app = await FakeApp.launch({ ...process.env, XDG_RUNTIME_DIR: dir, AGENTLIGHT_API_FILE: "" });
 		app.willAppear(ACTIONS.agent, "agent");
 		await app.waitForKey("agent", /Offline · agentlight not running/);
+		// A press while offline: the key says it could not (the app's alert), and retries at once.
+		app.press("agent");
+		await app.waitFor((m) => m.event === "showAlert" && m.context === "agent", 2000);
 		// A file left behind by a process that died (pid 2^22 + 1 is past Linux's pid_max).
 		mkdirSync(path.dirname(file), { recursive: true });
 		writeFileSync(file, JSON.stringify({ url: "http://127.0.0.1:9", pid: 4194305 }));
