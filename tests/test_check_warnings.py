@@ -138,14 +138,14 @@ def test_the_example_config_runs_as_copied_without_a_warning(
 
 
 def test_every_commented_source_of_the_example_is_valid_once_uncommented() -> None:
-    """The AgP and MQTT sources are commented out; uncommented (with a key) they load."""
+    """The AgP, MQTT and hooks sources are commented out; uncommented (with a key) they load."""
     text = EXAMPLE.read_text()
     toml_line = re.compile(r"^# (\[\[sources\]\]|[a-z_]+ = .*)$")
     section = text.split("# The local HTTP API")[0]  # the sources part of the file
     lines = [m.group(1) for line in section.splitlines() if (m := toml_line.match(line))]
     blocks = "\n".join(lines).split("[[sources]]")[1:]
     tables = [tomllib.loads(block) for block in blocks]
-    assert {t["type"] for t in tables} == {"agp", "mqtt"}
+    assert {t["type"] for t in tables} == {"agp", "mqtt", "hooks"}
     for table in tables:
         if table["type"] == "agp":
             table = {**table, "api_key": "k-1", "sessions": ["s1"]}
