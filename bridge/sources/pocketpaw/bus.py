@@ -79,6 +79,7 @@ class BusFollower:
         clock: Callable[[], float],
         rand: Callable[[], float],
         on_change: Callable[[], None],
+        status_live: Callable[[], bool] = lambda: True,
     ) -> None:
         self.name = name
         self.o = options
@@ -87,6 +88,9 @@ class BusFollower:
         self._clock = clock
         self._rand = rand
         self._on_change = on_change
+        # While the status side cannot reach the server either, its line says so:
+        # the bus's own failure is then no news (logged at debug, said again later).
+        self._status_live = status_live
         self._once = OnceLog(log)
         self._problem = ""
         self.live = False  # connected and following right now
@@ -107,9 +111,10 @@ class BusFollower:
                 self._trouble("closed", "the server closed the event stream", delay)
             except NotFound:
                 if self.o.events == "auto":
-                    log.info(
-                        "%s: the server has no event stream (404); "
-                        "following the status stream alone",
+                    log.log(
+                        logging.INFO if self._status_live() else logging.DEBUG,
+                        "%s: the server has no event bus (404): no fast path, changes show "
+                        "as the status updates",
                         self.name,
                     )
                     return
@@ -130,13 +135,18 @@ class BusFollower:
                 await asyncio.sleep(delay)
 
     def _trouble(self, kind: str, text: str, delay: float, *, level: int = logging.WARNING) -> None:
-        # Said once per kind of trouble, not on every retry.
+        # Said once per kind of trouble, not on every retry; and only while the
+        # status side has the agent (else its own line covers the server).
+        if not self._status_live():
+            log.debug("%s: event stream: %s; retrying in %.1f s", self.name, text, delay)
+            return
         if kind == self._problem:
             level = logging.DEBUG
         self._problem = kind
         log.log(
             level,
-            "%s: event stream: %s; the status stream goes on, retrying in %.1f s",
+            "%s: event stream: %s; status updates go on without the fast path, "
+            "retrying in %.1f s",
             self.name,
             text,
             delay,

@@ -165,6 +165,7 @@ class PocketPawSource(Source):
                     clock=self._clock,
                     rand=self._rand,
                     on_change=self._on_bus_change,
+                    status_live=self._status_live,
                 )
                 events = asyncio.create_task(self._bus.run(client))
             try:
@@ -312,27 +313,35 @@ class PocketPawSource(Source):
             raise _StreamLost("the server closed the stream", loop.time() - first_frame_at)
         raise SourceUnavailable("the server closed the stream before the first frame")
 
+    def _status_live(self) -> bool:
+        """Whether the status side has the agent now (the event bus's lines depend on it)."""
+        return self.status is not None and self.status.connection is ConnectionState.CONNECTED
+
     async def _poll(self, client: httpx.AsyncClient, reason: str) -> None:
         """Poll the snapshot until it is time to try the stream again."""
-        # Said once per reason, not on every return to polling (once a minute).
-        level = logging.DEBUG if reason == self._poll_reason else logging.WARNING
-        self._poll_reason = reason
-        log.log(
-            level,
-            "%s: %s; polling %s every %.1f s, trying the stream again every %.0f s",
-            self.name,
-            reason,
-            STATUS_PATH,
-            self.o.poll_interval,
-            self.o.stream_retry,
-        )
         loop = asyncio.get_running_loop()
         retry_stream_at = loop.time() + self.o.stream_retry
+        said = False
         while True:
             try:
                 self._apply(await self._get(client), "polling")
                 self._backoff.reset()
                 delay = self.o.poll_interval
+                if not said:
+                    # Said once polling works (a poll that fails says why itself), and
+                    # once per reason, not on every return to polling (once a minute).
+                    said = True
+                    level = logging.DEBUG if reason == self._poll_reason else logging.WARNING
+                    self._poll_reason = reason
+                    log.log(
+                        level,
+                        "%s: %s; polling %s every %.1f s, trying the stream again every %.0f s",
+                        self.name,
+                        reason,
+                        STATUS_PATH,
+                        self.o.poll_interval,
+                        self.o.stream_retry,
+                    )
             except RateLimited as err:
                 delay = max(self.o.poll_interval, retry_delay(err, self._backoff))
                 log.warning("%s: rate limited (429); next poll in %.1f s", self.name, delay)
