@@ -147,7 +147,7 @@ def test_udev_hints_name_a_file_udev_reads_before_uaccess() -> None:
 # -- test-pattern ----------------------------------------------------------------------
 
 
-def test_pattern_walks_every_state_and_a_few_tools() -> None:
+def test_pattern_walks_every_state_and_every_tool() -> None:
     steps = pattern(default_theme(), sessions=3)
     names = [s.name for s in steps]
     assert names[:6] == [
@@ -159,7 +159,8 @@ def test_pattern_walks_every_state_and_a_few_tools() -> None:
         "global auth_failed",
     ]
     assert "session waiting_for_user" in names and "session error" in names
-    assert [n for n in names if n.startswith("tool ")] == ["tool bash", "tool python", "tool shell"]
+    tools = ["tool bash", "tool python", "tool shell", "tool web_search"]
+    assert [n for n in names if n.startswith("tool ")] == tools
     waiting = steps[names.index("session waiting_for_user")]
     assert waiting.status.snapshot is not None and len(waiting.status.snapshot.sessions) == 3
 

@@ -23,6 +23,7 @@ from bridge.infra.errors import ConfigError
 from bridge.infra.logsetup import setup_logging
 from bridge.infra.signals import SIGNALS
 from bridge.pipeline.looks import Look
+from bridge.pipeline.mapping import NO_TOOL
 from bridge.pipeline.model import (
     ConnectionState,
     GlobalState,
@@ -34,7 +35,6 @@ from bridge.pipeline.model import (
 from bridge.pipeline.theme import Theme
 
 SOURCE = "test-pattern"
-MAX_TOOLS = 3
 MAX_SLOTS = 16
 
 _CONNECTION = {
@@ -54,7 +54,7 @@ class Step:
 
 
 def pattern(theme: Theme, sessions: int = 1) -> list[Step]:
-    """The steps: each global state, each session state, then up to three tools.
+    """The steps: each global state, each session state, then every tool the theme names.
 
     :param sessions: how many sessions show a session state at once, so every
         slot of a device with several (LEDs, strip segments) lights up.
@@ -73,7 +73,7 @@ def pattern(theme: Theme, sessions: int = 1) -> list[Step]:
     for session_state in SessionState:
         name = f"session {session_state.value}"
         steps.append(_session_step(theme, name, session_state, None, sessions))
-    for tool in sorted(theme.tools)[:MAX_TOOLS]:
+    for tool in sorted(theme.tools):
         steps.append(
             _session_step(theme, f"tool {tool}", SessionState.TOOL_RUNNING, tool, sessions)
         )
@@ -115,7 +115,7 @@ def describe(look: Look, name: str = "") -> str:
         # Theme templates are checked at load to hold only plain placeholders.
         kind, _, value = name.partition(" ")
         tool = kind == "tool"
-        fill = {"state": "tool_running" if tool else value, "tool": value if tool else ""}
+        fill = {"state": "tool_running" if tool else value, "tool": value if tool else NO_TOOL}
         fill["channel"] = "test"
         text = text.format(**fill, title="test pattern", session="test-1")
     label = f'"{text}" ' if text else ""
@@ -156,6 +156,14 @@ async def run_test_pattern(
         await asyncio.wait({ready, waiter}, timeout=open_wait, return_when=asyncio.FIRST_COMPLETED)
         ready.cancel()
         _note_shown(devices, ever_shown)
+        # A device that could not open is said at once, not after the whole pattern.
+        for dev in devices:
+            if dev.driver.name not in ever_shown:
+                detail = dev.driver.health.detail or "it did not open in time"
+                print(f"device {dev.driver.name}: cannot show the pattern: {detail}", file=out,
+                      flush=True)  # fmt: skip
+        if not ever_shown:
+            stop.set()
         for i, s in enumerate(steps, 1):
             if stop.is_set():
                 break
@@ -172,6 +180,9 @@ async def run_test_pattern(
         await runner
         waiter.cancel()
     failed = [dev.driver for dev in devices if dev.driver.name not in ever_shown]
+    if failed and not ever_shown:
+        print("no device could show the pattern; devices left dark", file=out, flush=True)
+        return 1
     for driver in failed:
         print(f"device {driver.name}: showed nothing: {driver.health.detail}", file=out, flush=True)
     print("done; devices left dark", file=out, flush=True)

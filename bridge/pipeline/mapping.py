@@ -89,13 +89,18 @@ class Mapper:
         return mapped
 
 
+#: What ``{tool}`` says when a session runs a tool the server does not name.
+NO_TOOL = "a tool"
+
+
 def _labelled(look: Look, state: str, session: Session | None) -> Look:
     """Fill ``{tool}``-style placeholders; a bad placeholder shows as written."""
     if "{" not in look.label and "{" not in look.text:
         return look
     values = {
         "state": state,
-        "tool": (session.tool if session else None) or "tool",
+        # A session the server says runs a tool but not which: words, not "tool".
+        "tool": (session.tool if session else None) or NO_TOOL,
         "channel": session.channel if session else "",
         "title": (session.title if session else None) or "",
         "session": session.key if session else "",
