@@ -30,9 +30,10 @@ from typing import ClassVar, Literal, TextIO
 
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import BLACK, Effect
+from bridge.pipeline.mapping import NO_TOOL
 from bridge.pipeline.model import Session, SessionRef, SessionState
 from bridge.text.statusline import duration, global_words, session_name, session_words
-from bridge.text.textsafe import clean, cut
+from bridge.text.textsafe import clean, cut, width
 from devices.ansi import RESET, Depth, color_depth, fg, visible
 from devices.base import Capabilities, Driver
 
@@ -153,6 +154,13 @@ class TerminalDriver(Driver):
             head += " " + duration(focus.duration(self._clock()))
         glyph = g.on if lit else g.off
         tail = (g.sep + rest) if rest else ""
+        if self._width and focus is None and frame.state.from_bridge and g.dash in head:
+            # The bridge's own state: its cause ends with where (an address, a
+            # port); a line too long loses the middle of the cause, not that end.
+            label, detail = head.split(g.dash, 1)
+            room = self._width - width(f"{glyph} {label}{g.dash}")
+            if room > 8 and width(detail) > room:
+                head = f"{label}{g.dash}{_cut_middle(detail, room, g.more)}"
         if self._width:
             # Cut the plain text; colour codes go around whole pieces only.
             plain = cut(f"{glyph} {head}{tail}", self._width, g.more)
@@ -313,8 +321,8 @@ def _focus_words(session: Session, label: str) -> str:
     if not label:
         return words[:1].upper() + words[1:]
     tool = clean(session.tool, _TEXT_LIMIT) if session.tool else ""
-    if session.state is SessionState.TOOL_RUNNING and tool and label == tool:
-        return f"Running {tool}"  # the default label is just "{tool}"
+    if session.state is SessionState.TOOL_RUNNING and label == (tool or NO_TOOL):
+        return f"Running {label}"  # the default label is just "{tool}"
     if session.state is SessionState.ERROR and session.error:
         return f"{label}: {clean(session.error, _TEXT_LIMIT)}"
     raw = clean(session.raw_state, 40) if session.raw_state else ""
@@ -326,6 +334,20 @@ def _focus_words(session: Session, label: str) -> str:
     if session.steps and str(session.steps) not in label:
         return f"{label}, step {session.steps}"
     return label
+
+
+def _cut_middle(text: str, columns: int, more: str) -> str:
+    """``text`` in ``columns`` columns, its start and its end kept, ``more`` between."""
+    if width(text) <= columns:
+        return text
+    keep = columns - width(more)
+    start = cut(text, keep - keep // 2, "")
+    end = ""
+    for ch in reversed(text):
+        if width(ch + end) > keep // 2:
+            break
+        end = ch + end
+    return f"{start}{more}{end}"
 
 
 def _can_encode(stream: TextIO, sample: str) -> bool:
