@@ -135,9 +135,10 @@ class BusFollower:
                 await asyncio.sleep(delay)
 
     def _trouble(self, kind: str, text: str, delay: float, *, level: int = logging.WARNING) -> None:
-        # Said once per kind of trouble, not on every retry; and only while the
-        # status side has the agent (else its own line covers the server).
-        if not self._status_live():
+        # Said once per kind of trouble, not on every retry; a network failure only
+        # while the status side has the agent (else its own line covers the server;
+        # a refusal is the bus's own and always said).
+        if level < logging.ERROR and not self._status_live():
             log.debug("%s: event stream: %s; retrying in %.1f s", self.name, text, delay)
             return
         if kind == self._problem:
