@@ -6,10 +6,12 @@ import streamDeck, {
 	action,
 	type DialAction,
 	type DialDownEvent,
+	type DialUpEvent,
 	type DialRotateEvent,
 	type DidReceiveSettingsEvent,
 	type KeyAction,
 	type KeyDownEvent,
+	type KeyUpEvent,
 	type SendToPluginEvent,
 	SingletonAction,
 	type TouchTapEvent,
@@ -82,12 +84,22 @@ abstract class BoardAction extends SingletonAction<JsonObject> {
 		return this.board.press(ev.action.id);
 	}
 
+	override onKeyUp(ev: KeyUpEvent<JsonObject>): Promise<void> {
+		return this.board.release(ev.action.id);
+	}
+
 	override onDialDown(ev: DialDownEvent<JsonObject>): Promise<void> {
 		return this.board.press(ev.action.id);
 	}
 
-	override onTouchTap(ev: TouchTapEvent<JsonObject>): Promise<void> {
-		return this.board.press(ev.action.id);
+	override onDialUp(ev: DialUpEvent<JsonObject>): Promise<void> {
+		return this.board.release(ev.action.id);
+	}
+
+	override async onTouchTap(ev: TouchTapEvent<JsonObject>): Promise<void> {
+		// A tap has no release of its own: it is a press and its release.
+		await this.board.press(ev.action.id);
+		await this.board.release(ev.action.id);
 	}
 
 	override onDialRotate(ev: DialRotateEvent<JsonObject>): void {

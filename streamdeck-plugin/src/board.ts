@@ -66,6 +66,8 @@ export interface Press {
 	readonly session: Session | null;
 	/** The hardware control, e.g. key:3 or dial:0:cw, for sources that care. */
 	readonly control: string;
+	/** False for the release that ends a press (a hold is measured between the two). */
+	readonly pressed: boolean;
 }
 
 interface DeckState {
@@ -86,6 +88,10 @@ export class Board {
 	private state: LinkState = { kind: "offline", why: "connecting", detail: "" };
 	private tick: unknown = null;
 	private readonly images = new Map<string, string>();
+	/** Presses sent for keys still down: their release goes to the same target. */
+	private readonly down = new Map<string, Press>();
+	/** Presses and releases go out one after another, so a release never overtakes its press. */
+	private queue: Promise<unknown> = Promise.resolve();
 
 	constructor(
 		private readonly onPress: (press: Press) => Promise<boolean>,
@@ -156,10 +162,10 @@ export class Board {
 				const urgent = mostUrgent(status, this.slots);
 				if (urgent) {
 					this.toggleDetails(deck, urgent, now);
-					press = { kind: "session", name: "details", session: urgent, control };
+					press = { kind: "session", name: "details", session: urgent, control, pressed: true };
 				}
 			} else {
-				press = { kind: "global", name: "", session: null, control };
+				press = { kind: "global", name: "", session: null, control, pressed: true };
 			}
 		} else if (inst.role === "session") {
 			const open = this.openDetails(deck, status, now);
@@ -167,7 +173,7 @@ export class Board {
 			if (session === null) return;
 			// A press on any key of open details closes them, as on agentlight's own deck.
 			this.toggleDetails(deck, session, now);
-			press = { kind: "session", name: "details", session, control };
+			press = { kind: "session", name: "details", session, control, pressed: true };
 		} else {
 			const name = inst.settings.control || "page_next";
 			if (name === "page_next" || name === "page_prev") {
@@ -178,14 +184,35 @@ export class Board {
 				const urgent = mostUrgent(status, this.slots);
 				if (urgent === null) return;
 				this.toggleDetails(deck, urgent, now);
-				press = { kind: "session", name: "details", session: urgent, control };
+				press = { kind: "session", name: "details", session: urgent, control, pressed: true };
 			} else {
 				const focus = mostUrgent(status, this.slots);
-				press = { kind: "control", name, session: focus, control };
+				press = { kind: "control", name, session: focus, control, pressed: true };
 			}
 		}
 		this.refresh();
-		if (press !== null && !(await this.onPress(press))) inst.surface.showAlert();
+		if (press === null) return;
+		this.down.set(id, press);
+		if (!(await this.send(press))) inst.surface.showAlert();
+	}
+
+	private send(press: Press): Promise<boolean> {
+		const sent = this.queue.then(() => this.onPress(press));
+		this.queue = sent.catch(() => false);
+		return sent;
+	}
+
+	/**
+	 * A key or dial released: the release of what its press sent, so agentlight sees the
+	 * whole gesture, as from its own deck (an answer that must be held is a press, then a
+	 * release at least its hold time later). Nothing when its press sent nothing.
+	 */
+	async release(id: string): Promise<void> {
+		const press = this.down.get(id);
+		if (press === undefined) return;
+		this.down.delete(id);
+		if (this.state.kind !== "live") return;
+		await this.send({ ...press, pressed: false });
 	}
 
 	/** A dial turned: pages this deck's Session keys (cw: next). */

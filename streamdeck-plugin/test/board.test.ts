@@ -164,4 +164,31 @@ describe("board", () => {
 		await board.press("s2"); // an empty slot: nothing to press
 		assert.equal(presses.length, 1);
 	});
+
+	it("a release goes out after its press, to the same target, even when the press is slow", async () => {
+		const clock = new FakeClock();
+		const log: string[] = [];
+		let first = true;
+		const board = new Board(
+			async (p) => {
+				if (first) {
+					first = false;
+					await new Promise((r) => setTimeout(r, 50)); // a slow answer to the press
+				}
+				log.push(`${p.pressed ? "press" : "release"} ${p.session?.key}`);
+				return true;
+			},
+			() => undefined,
+			clock,
+		);
+		const sent = new Map<string, string[]>();
+		key(board, sent, "s", "session", { slot: 1 });
+		board.setState({ kind: "live", status: doc([{ key: "a", state: "thinking", seconds: null }]) });
+		const press = board.press("s");
+		board.setState({ kind: "live", status: doc([{ key: "b", state: "thinking", seconds: null }]) });
+		await Promise.all([press, board.release("s")]);
+		assert.deepEqual(log, ["press a", "release a"]);
+		await board.release("s"); // a second release has no press: nothing
+		assert.equal(log.length, 2);
+	});
 });

@@ -101,8 +101,10 @@ describe("plugin in a fake Stream Deck app", () => {
 		await w.app.waitForKey("s1", /Pondering/);
 		w.app.press("s1");
 		await w.app.waitForKey("s1", /WEB · Pondering · DETAILS/);
-		for (let i = 0; i < 50 && w.api.inputs.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-		assert.deepEqual(w.api.inputs, [{ target: "session", source: "pocketpaw", key: "a", action: "details", control: "key:0" }]);
+		for (let i = 0; i < 50 && w.api.inputs.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+		// The press, then its release (a hold is measured between them), as from agentlight's own deck.
+		const press = { target: "session", source: "pocketpaw", key: "a", action: "details", control: "key:0" };
+		assert.deepEqual(w.api.inputs, [press, { ...press, pressed: false }]);
 	});
 
 	it("a named control goes to the API; page keys page the session keys", async () => {
@@ -123,8 +125,9 @@ describe("plugin in a fake Stream Deck app", () => {
 		from = w.app.sent.length;
 		w.app.dialRotate("s1", 1); // not a dial: ignored by the SDK or the board
 		w.app.press("yes");
-		for (let i = 0; i < 50 && w.api.inputs.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-		assert.deepEqual(w.api.inputs, [{ target: "control", source: "pocketpaw", key: "b", action: "answer_yes", control: "key:3" }]);
+		for (let i = 0; i < 50 && w.api.inputs.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+		const yes = { target: "control", source: "pocketpaw", key: "b", action: "answer_yes", control: "key:3" };
+		assert.deepEqual(w.api.inputs, [yes, { ...yes, pressed: false }]);
 	});
 
 	it("a key follows its settings: another slot, then the most urgent session", async () => {

@@ -2,8 +2,8 @@
  * A press as the document POST /v1/input takes: the same meaning as a press on a key of
  * agentlight's own deck (bridge/pipeline/inputs.py: a target that is the global state, a
  * session by source and key, or a named control; bridge/api/documents.py's input_event),
- * so it takes the same path through the engine to the source that owns the session. Only
- * presses are sent (a release has no meaning to a source).
+ * so it takes the same path through the engine to the source that owns the session. A
+ * release is the same document with "pressed": false.
  */
 import type { Press } from "../board.js";
 
@@ -16,5 +16,6 @@ export function inputDocument(press: Press): Record<string, unknown> {
 	}
 	if (press.name) doc.action = press.name;
 	doc.control = press.control;
+	if (!press.pressed) doc.pressed = false;
 	return doc;
 }
