@@ -111,6 +111,10 @@ class Engine:
         self._router: asyncio.Task[None] | None = None
         self._running = False
         self.ready = asyncio.Event()
+        #: Set when what the service status tells may have changed (the agent's state,
+        #: a device's health or first look, the device list); the reader clears it.
+        #: Lets systemd's STATUS= follow changes instead of polling for them.
+        self.news = asyncio.Event()
         #: Devices whose first open failed: reported, never holding ``ready``.
         self.not_ready: set[str] = set()
         self._pending_first: set[str] = set()
@@ -177,6 +181,7 @@ class Engine:
             )
         self.status = agent
         self.desk.sync(agent)
+        self.news.set()
         self._remap()
 
     def set_answers(self, options: AnswerOptions) -> None:
@@ -235,6 +240,7 @@ class Engine:
         self._pending_first.discard(name)
         if not self._pending_first:
             self.ready.set()
+        self.news.set()
 
     # -- devices and sources at run time ------------------------------------
 
@@ -246,6 +252,7 @@ class Engine:
         self._runners[name] = runner
         self._pending_first.add(name)
         self.ready.clear()
+        self.news.set()
         device.driver.attach(self._on_input, runner.redraw)
         if self._running:
             self._device_tasks[name] = asyncio.create_task(runner.keep(), name=f"device:{name}")
@@ -269,6 +276,7 @@ class Engine:
         if not self._pending_first:
             self.ready.set()
         await self._leave(runner, self.on_exit if not blank else None)
+        self.news.set()
 
     async def replace_device(self, device: Device) -> None:
         """Swap the device of the same name for ``device`` (a changed config entry)."""
@@ -525,6 +533,7 @@ class _DeviceRunner:
         self._first = True
         self._slots = SlotMap(device.driver.caps.sessions)
         self._last_write: float | None = None
+        self._told: tuple[Health, bool] | None = None
 
     def redraw(self) -> None:
         self.wake.set()
@@ -655,7 +664,20 @@ class _DeviceRunner:
                 wake_at = due if wake_at is None else min(wake_at, due)
             await self._wait(wake_at)
 
+    def _tell(self) -> None:
+        """Set the engine's news when this device's health or first look changed.
+
+        Called before every wait, so every change is told once and a frame that
+        changes neither (an effect step) costs a comparison, not a wake-up.
+        """
+        driver = self.device.driver
+        now = (driver.health, driver.last_frame is None)
+        if now != self._told:
+            self._told = now
+            self.engine.news.set()
+
     async def _wait(self, wake_at: float | None) -> None:
+        self._tell()
         if wake_at is None:
             await self.wake.wait()
             return
@@ -671,6 +693,7 @@ class _DeviceRunner:
             handle.cancel()
 
     async def _retry_pause(self) -> None:
+        self._tell()
         # Status changes don't shorten this: a dead device gains nothing from them.
         await asyncio.sleep(self._backoff.next())
 

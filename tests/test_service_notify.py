@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import time
@@ -21,6 +22,7 @@ from bridge.service.notify import STATUS_MAX, Notifier, clean_status, watchdog_i
 from bridge.service.supervisor import ServiceSupervisor, status_text
 from devices.mock import MockDriver, MockOptions
 from harness.vclock import run_virtual, vloop
+from tests.frames import make_source
 
 
 class Manager:
@@ -245,7 +247,7 @@ def test_status_follows_the_agent_state_and_is_sent_only_on_change(manager: Mana
             engine.publish(
                 SourceStatus("pp", ConnectionState.DISCONNECTED, None, "connection refused")
             )
-            await asyncio.sleep(60)  # twelve looks at the status, one change
+            await asyncio.sleep(60)  # one change, told by the engine, not polled
         manager.stop()
 
     run_virtual(main)
@@ -254,6 +256,33 @@ def test_status_follows_the_agent_state_and_is_sent_only_on_change(manager: Mana
     assert statuses[2].startswith("disconnected (connection refused); 1 device ok")
     assert len(statuses) == 4  # starting, READY, the change, STOPPING
     assert manager.times("STATUS")[2] == pytest.approx(5.0)
+
+
+def test_an_idle_bridge_under_systemd_wakes_for_the_watchdog_alone(manager: Manager) -> None:
+    async def main() -> None:
+        manager.listen()
+        loop = vloop()
+        led = MockDriver("led")
+        engine = Engine([Device(led)], default_theme(), clock=loop.time)
+        async with supervised(engine, manager, watchdog=30.0):
+            await manager.wait_for("READY")
+            engine.publish(make_source("pp", "idle"))  # a static look
+            await asyncio.sleep(10)
+            jumps, pings = loop.jumps, len(manager.times("WATCHDOG"))
+            await asyncio.sleep(3600)
+            # A ping every 15 s and nothing else: no status polling, no device wake-up.
+            assert len(manager.times("WATCHDOG")) - pings == 240
+            assert loop.jumps - jumps == 240 + 1  # + the jump that ends this sleep
+            # A device that starts failing is news: told within status_every (5 s).
+            led.options = dataclasses.replace(led.options, fail_show=-1)
+            led.invalidate()
+            failed_at = loop.time()
+            await manager.wait_for("STATUS", count=len(manager.with_key("STATUS")) + 1, within=10)
+            assert loop.time() - failed_at == pytest.approx(5.0)
+            assert "unhealthy: led (cannot show" in manager.with_key("STATUS")[-1]["STATUS"]
+        manager.stop()
+
+    run_virtual(main)
 
 
 def test_status_text_names_unhealthy_devices() -> None:

@@ -9,10 +9,14 @@
   devices still opening named in STATUS, so a slow USB hub cannot put the unit
   into a start-timeout restart loop.
 - ``STATUS=`` with the agent state and the unhealthy devices, sent only when it
-  changes (looked at every ``status_every`` seconds).
-- ``WATCHDOG=1`` every half ``$WATCHDOG_USEC``, from a timer on the event loop,
-  and only while the engine's tasks are alive: a hung loop or a dead task stops
-  the pings and systemd restarts the bridge.
+  changes: the engine's ``news`` event wakes the supervisor, which waits
+  ``status_every`` seconds so a burst of changes is one datagram. Nothing is
+  polled: an idle bridge under systemd wakes for the watchdog alone.
+- ``WATCHDOG=1`` every half ``$WATCHDOG_USEC`` (sd_watchdog_enabled(3): one late
+  ping is not yet a restart), from a timer on the event loop, and only while the
+  engine's supervisors are alive: a hung loop or a dead engine task stops the
+  pings and systemd restarts the bridge. A crashing device or source does not:
+  the engine restarts those itself.
 - ``RELOADING=1`` … ``READY=1`` around :meth:`reload`, ``STOPPING=1`` from
   :meth:`stopping`.
 """
@@ -128,8 +132,11 @@ class ServiceSupervisor:
         self.notifier.status("starting: waiting for the first look on every device")
         await self._wait_ready("starting")
         self._send_ready()
+        news = self.engine.news
         while True:
-            await asyncio.sleep(self.status_every)
+            await news.wait()
+            await asyncio.sleep(self.status_every)  # what else changes meanwhile joins in
+            news.clear()
             self.refresh_status()
 
     async def _wait_ready(self, what: str) -> None:
