@@ -9,7 +9,8 @@ simulator in this process, which counts the stream connections. Measured:
   device, and how many new stream connections those reloads opened (none: a
   reload keeps the server connection);
 - CPU of an idle bridge under systemd (the unit's ``WatchdogSec=30``: a ping
-  every 15 s, a status check every 5 s) next to the same bridge without systemd.
+  every 15 s; STATUS= only when the status changes) next to the same bridge
+  without systemd.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
         ),
         Figure(
             "service.idle_cpu",
-            "CPU, idle agent, under systemd (watchdog every 15 s, status check every 5 s)",
+            "CPU, idle agent, under systemd (watchdog every 15 s, STATUS on change)",
             idle["systemd"],
             "%",
             0.05,
