@@ -22,7 +22,7 @@ import sys
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 
 from bridge.engine import Device, Engine
 from bridge.infra.errors import DriverUnavailable
@@ -30,6 +30,8 @@ from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import Effect
 from bridge.pipeline.model import GlobalState
 from bridge.pipeline.theme import default_theme
+from bridge.service.notify import Notifier
+from bridge.service.supervisor import ServiceSupervisor
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
 from bridge.sources.pocketpaw.options import Options
 from bridge.sources.pocketpaw.source import PocketPawSource
@@ -317,3 +319,304 @@ async def soak(tally: Tally) -> None:
         stop.set()
         await bridge
         await server.stop()
+
+
+# -- issue 26: thirty days unattended ------------------------------------------------------
+
+DAY = 24 * HOUR
+DAYS = 30
+WEEKEND = (4 * DAY + 18 * HOUR, 7 * DAY + 6 * HOUR)  # Friday 18:00 to Monday 06:00: 60 h
+FLAPPING = (9 * DAY, 16 * DAY)  # the second server comes and goes every few minutes
+UNPLUGGED = (19 * DAY + 12 * HOUR, 21 * DAY + 12 * HOUR)  # 48 h
+KEEPALIVE = 60.0  # the kept light's refresh: it goes dark without a write this often
+WATCHDOG = 60.0  # WatchdogSec
+RETRY_CAP = 30.0  # the engine's default device back-off cap
+# Growth allowed from the end of day 2 to the end of any later calm day. Measured: +20
+# objects, +100 blocks, +0.7 MiB of RSS (most of it during the week of flapping, then
+# ~4 KiB a day: the allocator's own), the same tasks and descriptors. A leak of one small
+# object per event, session, reconnect, retry or ping would be tens of thousands of
+# objects by the end.
+MAX_OBJECTS = 1_000  # gc-tracked objects
+MAX_BLOCKS = 2_000  # sys.getallocatedblocks()
+MAX_RSS = 2 * 1024 * 1024  # bytes
+
+
+class Kept(Native):
+    """A light that must be written every KEEPALIVE seconds; notes its longest gap."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, MockOptions(refresh=KEEPALIVE))
+        self.last_write: float | None = None
+        self.longest_gap = 0.0
+
+    async def _show(self, frame: Frame) -> None:
+        now = asyncio.get_running_loop().time()
+        if self.last_write is not None:
+            self.longest_gap = max(self.longest_gap, now - self.last_write)
+        self.last_write = now
+        await super()._show(frame)
+
+
+class Watched(Notifier):
+    """sd_notify to nowhere: keeps the longest gap between watchdog pings, and counts."""
+
+    def __init__(self) -> None:
+        super().__init__("@agentlight-soak")  # enabled; send() below never opens a socket
+        self.pings = 0
+        self.statuses = 0
+        self.last_ping = 0.0
+        self.longest_gap = 0.0
+
+    def send(self, *assignments: str) -> bool:
+        now = asyncio.get_running_loop().time()
+        for line in assignments:
+            if line == "WATCHDOG=1":
+                self.pings += 1
+                self.longest_gap = max(self.longest_gap, now - self.last_ping)
+                self.last_ping = now
+            elif line.startswith("STATUS="):
+                self.statuses += 1
+        return True
+
+
+class Loud(logging.Handler):
+    """Counts warnings; keeps the first few errors and tracebacks (there must be none)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.warnings = 0
+        self.bad: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.warnings += 1
+        if (record.exc_info or record.levelno >= logging.ERROR) and len(self.bad) < 5:
+            self.bad.append(self.format(record))
+
+
+@dataclass
+class DayEnd:
+    day: int
+    objects: int
+    blocks: int
+    rss: int
+    tasks: int
+    fds: int
+    sockets: int
+
+    def counts(self) -> tuple[int, ...]:
+        return astuple(self)[1:]
+
+
+@dataclass
+class Month:
+    events: int = 0
+    sessions: int = 0
+    flaps: int = 0
+    replug_delay: float | None = None
+    day_ends: list[DayEnd] = field(default_factory=list)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def calm(day: int) -> bool:
+    """No outage, flapping or unplug at the end of ``day``."""
+    end = day * DAY
+    return not any(a - HOUR <= end <= b + HOUR for a, b in (WEEKEND, FLAPPING, UNPLUGGED))
+
+
+def test_thirty_days_unattended_nothing_grows_and_everything_comes_back() -> None:
+    """Issue 26: a month of a bridge nobody looks at, on the virtual clock.
+
+    Sessions come and go all month on one server, which is down for a weekend (60 h);
+    a second server comes and goes every few minutes for a week; a light is unplugged
+    for 48 h; another must be written every minute or it goes dark; systemd's watchdog
+    (WatchdogSec=60) listens all along. Real HTTP on 127.0.0.1, the real engine and
+    service supervisor, mock lights.
+    """
+    month = Month()
+    loud = Loud()
+    watched = [logging.getLogger(name) for name in ("agentlight", "asyncio", "bridge")]
+    with quiet_logs():
+        for logger in watched:
+            logger.addHandler(loud)
+        try:
+            run_virtual(lambda: thirty_days(month), real_budget=600.0)
+        finally:
+            for logger in watched:
+                logger.removeHandler(loud)
+    base, *later = month.day_ends
+    growths = [[n - b for n, b in zip(d.counts(), base.counts(), strict=True)] for d in later]
+    worst = DayEnd(0, *(max(column) for column in zip(*growths, strict=True)))  # per count
+    report = f"{month.events} events, {month.sessions} sessions, {month.flaps} flaps; " + (
+        f"day {base.day}: {base}; worst growth after it: {worst}"
+    )
+    assert not loud.bad, loud.bad  # no traceback, no error in 30 days
+    assert month.sessions >= 3000 and month.flaps >= 1000, report
+    assert len(later) >= 15, report
+    # Back within one back-off cap after 48 h unplugged, showing the look of that moment.
+    assert month.replug_delay is not None and month.replug_delay <= RETRY_CAP, report
+    # Flat: the same tasks and descriptors, memory within the stated bounds.
+    assert (worst.tasks, worst.fds, worst.sockets) <= (0, 0, 0), report
+    assert worst.objects <= MAX_OBJECTS and worst.blocks <= MAX_BLOCKS, report
+    assert worst.rss <= MAX_RSS, report
+    print(report)
+
+
+async def thirty_days(month: Month) -> None:
+    loop = vloop()
+    rng = random.Random(26)
+    agent = SimAgent(clock=loop.time, error_ttl=30.0)
+    server = SimServer(agent, debounce=1.0, keepalive=30.0)
+    other = SimAgent(clock=loop.time)
+    flappy = SimServer(other, debounce=1.0, keepalive=30.0)
+    await server.start()
+    await flappy.start()
+    other.agent_start("websocket:long", "a question that waits all month")
+    other.ask_user_question("websocket:long")
+    steady, kept, plug = Native("steady"), Kept("kept"), Unpluggable("plug")
+    engine = Engine(
+        [Device(steady), Device(kept, show="global"), Device(plug)],
+        default_theme(),
+        clock=loop.time,
+        rand=rng.random,
+    )
+    sources = [
+        PocketPawSource(
+            name,
+            Options(url=srv.url),
+            engine.publish,
+            clock=lambda: WALL_EPOCH + loop.time(),
+            rand=rng.random,
+        )
+        for name, srv in (("pp", server), ("flappy", flappy))
+    ]
+    notifier = Watched()
+    supervisor = ServiceSupervisor(engine, notifier, watchdog=WATCHDOG)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(engine.run(sources, stop)),
+        asyncio.create_task(supervisor.run(stop)),
+    ]
+    live: list[str] = []
+
+    def agent_event() -> None:
+        month.events += 1
+        if len(live) < 1 or (len(live) < 5 and rng.random() < 0.4):
+            month.sessions += 1
+            key = f"{rng.choice(CHANNELS)}:s{month.sessions}"
+            agent.agent_start(key, f"task {month.sessions} ⚠️ 日本語")
+            live.append(key)
+            return
+        key = rng.choice(live)
+        roll = rng.random()
+        if roll < 0.35:
+            agent.agent_end(key)
+            live.remove(key)
+        elif roll < 0.6:
+            agent.tool_start(key, rng.choice(TOOLS))
+        elif roll < 0.75:
+            agent.tool_result(key)
+        elif roll < 0.85:
+            agent.ask_user_question(key)
+        elif roll < 0.97:
+            agent.thinking(key)
+        else:
+            agent.error(key, "rate limited")
+            live.remove(key)  # the server drops it after error_ttl
+
+    def shows_truth() -> bool:
+        keys = {s["session_key"] for s in agent.snapshot()["sessions"]} | {"websocket:long"}
+        return all(
+            d.last_frame is not None
+            and {x.key for x in d.last_frame.status.sessions} == keys
+            and d.last_frame.state is not GlobalState.DISCONNECTED
+            for d in (steady, plug)
+        )
+
+    async def weekend() -> None:
+        await sleep_until(WEEKEND[0])
+        await server.stop()
+        await sleep_until(WEEKEND[1])
+        await server.start()
+
+    async def flapping() -> None:
+        await sleep_until(FLAPPING[0])
+        while loop.time() < FLAPPING[1]:
+            await asyncio.sleep(rng.uniform(60, 300))
+            await flappy.stop()
+            month.flaps += 1
+            await asyncio.sleep(rng.uniform(20, 180))
+            await flappy.start()
+
+    async def unplugged() -> None:
+        await sleep_until(UNPLUGGED[0])
+        plug.plugged = False
+        await sleep_until(UNPLUGGED[1])
+        plug.clear()
+        plug.plugged = True
+        back = loop.time()
+        while plug.last_frame is None or plug.last_frame.status != engine.status:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # virtual seconds
+        month.replug_delay = loop.time() - back
+
+    async def sleep_until(at: float) -> None:
+        await asyncio.sleep(max(0.0, at - loop.time()))
+
+    async def day_end(day: int) -> None:
+        async with asyncio.timeout(600):
+            while not shows_truth():  # noqa: ASYNC110 - virtual seconds are free
+                await asyncio.sleep(1.0)
+        await asyncio.sleep(60.0)  # pooled connections idle out, closed handlers finish
+        for driver in (steady, kept, plug):
+            driver.clear()  # the mocks' own history is test scaffolding, not the bridge's
+        sys._clear_type_cache()
+        re.purge()
+        gc.collect()
+        fds, sockets = open_fds()
+        month.day_ends.append(
+            DayEnd(
+                day,
+                len(gc.get_objects()),
+                sys.getallocatedblocks(),
+                rss_bytes(),
+                len(asyncio.all_tasks()),
+                fds,
+                sockets,
+            )
+        )
+
+    async def forget_history() -> None:
+        # The mocks' own lists of every frame are test scaffolding that would grow
+        # (and hold the bridge's old statuses alive); the bridge keeps last_frame only.
+        while True:
+            await asyncio.sleep(HOUR)
+            for driver in (steady, kept, plug):
+                driver.clear()
+
+    episodes = [
+        asyncio.create_task(c) for c in (weekend(), flapping(), unplugged(), forget_history())
+    ]
+    try:
+        for day in range(1, DAYS + 1):
+            # Sessions come and go all day, then ten calm minutes before midnight.
+            while loop.time() < day * DAY - 600:
+                await asyncio.sleep(rng.expovariate(1 / 180))
+                agent_event()
+            await sleep_until(day * DAY)
+            if day >= 2 and calm(day):
+                await day_end(day)
+        assert kept.longest_gap <= KEEPALIVE + 1e-6, kept.longest_gap
+        assert notifier.longest_gap <= WATCHDOG, notifier.longest_gap  # never tripped
+        assert notifier.pings >= DAYS * DAY / WATCHDOG, notifier.pings
+        assert supervisor.is_ready
+    finally:
+        for task in episodes:
+            task.cancel()
+        await asyncio.gather(*episodes, return_exceptions=True)
+        stop.set()
+        await asyncio.gather(*tasks)
+        await server.stop()
+        await flappy.stop()
