@@ -190,6 +190,12 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from devices.streamdeck.render import freetype_problem
+
+    problem = freetype_problem()
+    if problem is not None:
+        print(f"agentlight: preview: {problem}", file=sys.stderr)
+        return 1
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

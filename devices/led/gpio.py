@@ -251,7 +251,7 @@ def named_factory(name: str) -> Any:
     with _factories_lock:
         factory = _factories.get(key)
         if factory is None:
-            factory = _load_factory(key)
+            factory = load_factory(key)
             _factories[key] = factory
         return factory
 
@@ -270,21 +270,24 @@ class NoPinFactory(Exception):
         )
 
 
-def default_factory() -> tuple[Any, str, list[str]]:
+def default_factory(*, shared: bool = True) -> tuple[Any, str, list[str]]:
     """gpiozero's default pin factory, found in gpiozero's order, with the reason each
     one before it was skipped (gpiozero says those only as a warning per factory).
 
+    :param shared: the one factory every LED shares (False: a new one, for a look
+        that closes it again, as ``agentlight devices`` does).
     :returns: the factory, its name, and ``"name: reason"`` for each skipped.
     :raises NoPinFactory: when none loads.
     """
     from gpiozero import Device
 
-    if Device.pin_factory is not None:  # set by the program (or a test) already
+    if shared and Device.pin_factory is not None:  # set by the program (or a test)
         return Device.pin_factory, type(Device.pin_factory).__name__, []
+    load = named_factory if shared else load_factory
     reasons: list[str] = []
     for name in DEFAULT_ORDER:
         try:
-            return named_factory(name), name, reasons
+            return load(name), name, reasons
         except Exception as err:
             reasons.append(f"{name}: {err}")
     raise NoPinFactory(reasons)
@@ -310,7 +313,8 @@ def factory_fix(reasons: list[str]) -> str:
     return 'set pin_factory (lgpio, rpigpio, pigpio, native, or "mock" to try a config)'
 
 
-def _load_factory(name: str) -> Any:
+def load_factory(name: str) -> Any:
+    """A new gpiozero pin factory registered as ``name`` (``mock``: with PWM pins)."""
     from importlib.metadata import entry_points
 
     if name == "mock" and not os.environ.get("GPIOZERO_MOCK_PIN_CLASS"):
@@ -383,5 +387,6 @@ __all__ = [
     "default_factory",
     "explain_gpio_error",
     "factory_fix",
+    "load_factory",
     "named_factory",
 ]

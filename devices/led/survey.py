@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 
 from devices.survey import Found, Section, access_problem, udev_fix
 
@@ -118,24 +117,29 @@ def gpio() -> Section:
         else []
     )
     try:
-        from gpiozero import Device
+        import gpiozero  # noqa: F401 - only whether it is there
     except ImportError:
         section.problem = (
             "gpiozero is not installed: pip install 'agentlight[gpio]'" if model else ""
         )
         section.note = f"{model or 'not a Raspberry Pi'}; gpiozero not installed"
         return section
-    wanted = os.environ.get("GPIOZERO_PIN_FACTORY", "")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            factory = Device._default_pin_factory()
-        except Exception as err:
-            factory = None
-            failure = str(err)
+    from devices.led.gpio import NoPinFactory, default_factory, factory_fix, load_factory
+
+    wanted = os.environ.get("GPIOZERO_PIN_FACTORY", "").strip()
+    reasons: list[str] = []
+    try:
+        if wanted:
+            factory = load_factory(wanted.lower())
         else:
-            failure = ""
-    fallbacks = [str(w.message) for w in caught]
+            # gpiozero's own order, each skipped factory's reason kept (gpiozero
+            # says them only as warnings, which would be lost or printed raw).
+            factory, _, reasons = default_factory(shared=False)
+    except NoPinFactory as err:
+        factory, reasons = None, err.reasons
+    except Exception as err:  # the named factory does not load
+        factory, reasons = None, [f"{wanted}: {err}"]
+    why = f" ({'; '.join(reasons)})" if reasons else ""
     if factory is not None:
         name = type(factory).__name__
         with contextlib.suppress(Exception):
@@ -152,8 +156,8 @@ def gpio() -> Section:
         )
         if name == "NativeFactory":
             section.note = (
-                "gpiozero fell back to its native factory (no PWM): install lgpio "
-                "(sudo apt install python3-lgpio)"
+                f"gpiozero fell back to its native factory, which has no PWM{why}: "
+                f"{factory_fix(reasons)}"
             )
         return section
     if not model:
@@ -162,11 +166,7 @@ def gpio() -> Section:
             "GPIOZERO_PIN_FACTORY=mock tries a config anyway)"
         )
         return section
-    detail = failure or "; ".join(fallbacks)
-    section.problem = (
-        f"{model}: gpiozero found no pin factory ({detail}): sudo apt install python3-lgpio "
-        "(a venv needs --system-site-packages) or pip install lgpio (needs swig, liblgpio-dev)"
-    )
+    section.problem = f"{model}: gpiozero found no pin factory{why}: {factory_fix(reasons)}"
     return section
 
 

@@ -15,6 +15,7 @@ def stream_decks() -> Section:
     except ImportError:
         section.note = "library not installed (pip install 'agentlight[streamdeck]' to use one)"
         return section
+    font = _freetype_problem()
     try:
         decks = DeviceManager().enumerate()
     except Exception as err:
@@ -23,7 +24,11 @@ def stream_decks() -> Section:
             section.problem = _deck_messages().no_hidapi(err)
         else:
             section.problem = f"cannot enumerate Stream Decks: {text}"
+        if font:
+            section.problem = f"{font}; and: {section.problem}"
         return section
+    # Every key would fail to draw: a problem even with no deck attached yet.
+    section.problem = font
     for deck in decks:
         item = Found("streamdeck", str(deck.deck_type()), path=str(deck.id()))
         try:
@@ -39,6 +44,16 @@ def stream_decks() -> Section:
     if not section.found:
         section.note = "none attached"
     return section
+
+
+def _freetype_problem() -> str:
+    """The driver's words for a Pillow without FreeType ("" when it has it, or is absent)."""
+    try:
+        from devices.streamdeck.render import freetype_problem
+
+        return freetype_problem() or ""
+    except ImportError:  # no Pillow: the driver says what to install
+        return ""
 
 
 @dataclass(frozen=True)
