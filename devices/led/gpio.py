@@ -293,11 +293,16 @@ def default_factory(*, shared: bool = True) -> tuple[Any, str, list[str]]:
     raise NoPinFactory(reasons)
 
 
-def factory_fix(reasons: list[str]) -> str:
-    """The fix for why gpiozero's better pin factories did not load."""
+def factory_fix(reasons: list[str], *, pi: bool | None = None) -> str:
+    """The fix for why gpiozero's better pin factories did not load.
+
+    :param pi: whether the board is known to be a Raspberry Pi (None: judge by
+        the reasons; native's "unable to locate Pi revision" means it is not).
+    """
     why = dict(r.split(": ", 1) for r in reasons if ": " in r)
     lgpio = why.get("lgpio", "")
-    if "Pi revision" in why.get("native", "") and "No module named" in lgpio:
+    not_a_pi = "Pi revision" in why.get("native", "") if pi is None else not pi
+    if not_a_pi and "No module named" in lgpio:
         return 'not a Raspberry Pi: no GPIO here (pin_factory = "mock" tries a config)'
     if "No module named" in lgpio:
         return (

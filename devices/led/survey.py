@@ -157,7 +157,7 @@ def gpio() -> Section:
         if name == "NativeFactory":
             section.note = (
                 f"gpiozero fell back to its native factory, which has no PWM{why}: "
-                f"{factory_fix(reasons)}"
+                f"{factory_fix(reasons, pi=bool(model))}"
             )
         return section
     if not model:
@@ -166,7 +166,8 @@ def gpio() -> Section:
             "GPIOZERO_PIN_FACTORY=mock tries a config anyway)"
         )
         return section
-    section.problem = f"{model}: gpiozero found no pin factory{why}: {factory_fix(reasons)}"
+    fix = factory_fix(reasons, pi=True)
+    section.problem = f"{model}: gpiozero found no pin factory{why}: {fix}"
     return section
 
 
