@@ -41,8 +41,9 @@ async def test_every_change_arrives_by_the_bus_alone(
             (lambda: agent.agent_start(key), [(key, "thinking", None)]),
             (lambda: agent.tool_start(key, "bash"), [(key, "tool_running", "bash")]),
             (lambda: agent.tool_result(key), [(key, "streaming", None)]),
-            (lambda: agent.ask_user_question(key), [(key, "waiting_for_user", None)]),
+            # A question stays open past later events (tests/test_answer_pocketpaw.py).
             (lambda: agent.thinking(key), [(key, "thinking", None)]),
+            (lambda: agent.tool_start(key, "grep"), [(key, "tool_running", "grep")]),
             (lambda: agent.error(key, "boom"), [(key, "error", None)]),
             # An error event is the server's own: it goes with the session, as there.
             (lambda: agent.agent_end(key), []),

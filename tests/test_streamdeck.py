@@ -207,7 +207,7 @@ async def test_pedal_shows_nothing_and_reports_presses(clock: Clock, frames: Fra
         await asyncio.wait_for(got.wait(), 5)
         assert events[0].control == "pedal:2"
         assert events[0].pressed
-        assert events[0].target.name == "pedal_right"
+        assert events[0].target.name == "ask_confirm"  # first, next, confirm: right confirms
         # The session in focus rides along, for a source that can answer it.
         assert events[0].target.session is not None
         assert events[0].target.session.key == "websocket:a"

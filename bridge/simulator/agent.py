@@ -161,9 +161,19 @@ class SimAgent:
         if session is not None and session.state == "tool_running":
             self._set_state(session, "streaming")
 
-    def ask_user_question(self, session_key: str) -> None:
+    def ask_user_question(
+        self, session_key: str, question: str = "?", options: list[Any] | None = None
+    ) -> None:
+        """The agent's AskUserQuestion tool: the question and its options on the bus
+        (strings, or objects with ``label``), as the real agent loop publishes them."""
         self.publish(
-            "ask_user_question", {"question": "?", "options": [], "session_key": session_key}
+            "ask_user_question",
+            {
+                "question": question,
+                "options": list(options or []),
+                "session_key": session_key,
+                "trace_id": f"sim-{self.version}",
+            },
         )
         session = self._live(session_key)
         if session is not None:
@@ -203,6 +213,11 @@ class SimAgent:
         self._notify()
 
     # -- reading ----------------------------------------------------------------------
+
+    def snapshot_keys(self) -> list[str]:
+        """The keys of the sessions the status API lists now."""
+        self._prune(self.clock())
+        return list(self._sessions)
 
     def snapshot(self) -> dict[str, Any]:
         """The exact ``GET /api/v1/agent/status`` body at this moment."""

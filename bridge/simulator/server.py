@@ -2,6 +2,13 @@
 
 Routes, auth order, SSE bytes, debounce, dedupe and keepalive follow PocketPaw 0.4.10-0.4.18
 as described in status-feeds.md; :class:`Fault` hooks let tests break it on purpose.
+
+It also takes what a device sends back, as PocketPaw 0.4.18's chat API does: ``POST
+/api/v1/chat`` (a message to a web chat: recorded in :attr:`SimServer.chats`, handed to
+:attr:`SimServer.on_chat`; ``/kill`` cancels the chat's run) and ``POST
+/api/v1/chat/stop?session_id=…`` (recorded in :attr:`SimServer.stops`; 404 "No active
+stream for this session" unless the run was started by the chat stream API, which
+tests say with :attr:`SimServer.chat_streams`).
 """
 
 from __future__ import annotations
@@ -10,7 +17,12 @@ import asyncio
 import collections
 import contextlib
 import hmac
+import json
 import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import h11
@@ -21,13 +33,42 @@ from bridge.simulator.faults import Fault
 from bridge.simulator.listener import Listener
 from bridge.simulator.wire import Connection, Request, json_body
 
-__all__ = ["EVENTS_PATH", "STATUS_PATH", "STREAM_PATH", "Fault", "SimServer"]
+__all__ = [
+    "CHAT_PATH",
+    "CHAT_STOP_PATH",
+    "EVENTS_PATH",
+    "STATUS_PATH",
+    "STREAM_PATH",
+    "ChatMessage",
+    "Fault",
+    "SimServer",
+]
 
 log = logging.getLogger(__name__)
 
 STATUS_PATH = "/api/v1/agent/status"
 STREAM_PATH = "/api/v1/agent/status/stream"
 EVENTS_PATH = "/api/v1/events/stream"
+CHAT_PATH = "/api/v1/chat"
+CHAT_STOP_PATH = "/api/v1/chat/stop"
+_WS_PREFIX = "websocket_"
+# The agent loop's own test for a stop command (pocketpaw/agents/loop.py).
+_KILL = re.compile(r"^[/!]kill(?:@\S+)?(?:\s.*)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A message that arrived on ``POST /api/v1/chat``.
+
+    :param session_key: the chat it goes to (``websocket:<id>``).
+    :param session_id: what the client sent as ``session_id``.
+    :param at: ``time.monotonic()`` when its body had arrived.
+    """
+
+    session_key: str
+    session_id: str | None
+    content: str
+    at: float
 
 _UNAUTHORIZED = {"detail": "Unauthorized"}
 _BAD_KEY = {"detail": "Invalid or missing status API key"}
@@ -70,6 +111,14 @@ class SimServer(Listener):
         self._token = token
         self._streams: set[Connection] = set()
         self._event_streams: set[Connection] = set()
+        #: Messages ``POST /api/v1/chat`` got, in order; stops ``/chat/stop`` got.
+        self.chats: list[ChatMessage] = []
+        self.stops: list[str] = []
+        #: Chats whose run the chat stream API started (``/chat/stop`` works for these).
+        self.chat_streams: set[str] = set()
+        #: Called with every chat message but ``/kill`` (the demo answers questions with it).
+        self.on_chat: Callable[[ChatMessage], Awaitable[None] | None] | None = None
+        self._chat_waiters: list[asyncio.Future[None]] = []
 
     def __repr__(self) -> str:
         # Credentials stay out: only whether they are set.
@@ -92,6 +141,15 @@ class SimServer(Listener):
     def set_api_key(self, api_key: str | None) -> None:
         """Ask for another status key from now on (the demo refuses the bridge's once)."""
         self._api_key = api_key
+
+    async def wait_for_chat(self, count: int = 1, timeout: float = 5.0) -> ChatMessage:  # noqa: ASYNC109
+        """Wait until ``count`` chat messages have arrived; returns the last."""
+        async with asyncio.timeout(timeout):
+            while len(self.chats) < count:
+                waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._chat_waiters.append(waiter)
+                await waiter
+        return self.chats[count - 1]
 
     @property
     def open_event_streams(self) -> int:
@@ -141,6 +199,14 @@ class SimServer(Listener):
             # The event bus ignores the status key: localhost or the token only.
             await self._events(conn)
             return False
+        if request.path in (CHAT_PATH, CHAT_STOP_PATH):
+            if request.method != "POST":
+                await conn.respond(405, json_body(_NOT_ALLOWED), {"allow": "POST"})
+            elif request.path == CHAT_PATH:
+                await self._chat(conn, request)
+            else:
+                await self._chat_stop(conn, request)
+            return True
         if request.path not in (STATUS_PATH, STREAM_PATH) or (
             request.path == STREAM_PATH and not self.stream_enabled
         ):
@@ -177,6 +243,65 @@ class SimServer(Listener):
                 self.faults.remove(fault)
                 return fault
         return None
+
+    # -- the chat API -----------------------------------------------------------------
+
+    async def _chat(self, conn: Connection, request: Request) -> None:
+        """``POST /api/v1/chat``: a message for a web chat (``ChatRequest``'s checks)."""
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            await conn.respond(422, json_body({"detail": "JSON decode error"}))
+            return
+        content = body.get("content") if isinstance(body, dict) else None
+        session_id = body.get("session_id") if isinstance(body, dict) else None
+        if not isinstance(content, str) or not 1 <= len(content) <= 100_000 or not (
+            session_id is None or isinstance(session_id, str)
+        ):
+            await conn.respond(422, json_body({"detail": "content: 1 to 100000 characters"}))
+            return
+        chat = _chat_id(session_id)
+        key = f"websocket:{chat}"
+        message = ChatMessage(key, session_id, content, time.monotonic())
+        self.chats.append(message)
+        for waiter in self._chat_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._chat_waiters.clear()
+        if _KILL.match(content.strip()):
+            live = key in self.agent.snapshot_keys()
+            if live:
+                self.agent.agent_end(key)  # the cancelled run ends as the real loop ends it
+            reply = (
+                "Agent run cancelled for this session."
+                if live
+                else "No active agent run for this session."
+            )
+        else:
+            reply = ""
+            if self.on_chat is not None:
+                result = self.on_chat(message)
+                if result is not None:
+                    await result
+        await conn.respond(
+            200, json_body({"session_id": f"{_WS_PREFIX}{chat}", "content": reply, "usage": {}})
+        )
+
+    async def _chat_stop(self, conn: Connection, request: Request) -> None:
+        """``POST /api/v1/chat/stop?session_id=…``: only runs the chat stream API started."""
+        session_id = request.query.get("session_id", "")
+        if not session_id:
+            await conn.respond(400, json_body({"detail": "session_id is required"}))
+            return
+        self.stops.append(session_id)
+        key = f"websocket:{_chat_id(session_id)}"
+        if key not in self.chat_streams:
+            await conn.respond(404, json_body({"detail": "No active stream for this session"}))
+            return
+        self.chat_streams.discard(key)
+        if key in self.agent.snapshot_keys():
+            self.agent.agent_end(key)
+        await conn.respond(200, json_body({"status": "ok", "session_id": session_id}))
 
     # -- the stream -------------------------------------------------------------------
 
@@ -304,6 +429,15 @@ async def _dribble(conn: Connection, fault: Fault) -> None:
         for i in range(len(payload)):
             await conn.send(payload[i : i + 1])
             await asyncio.sleep(fault.interval)
+
+
+def _chat_id(session_id: str | None) -> str:
+    """PocketPaw's ``_extract_chat_id``: ``websocket_<id>`` or a bare id; a new one if none."""
+    if not session_id:
+        import uuid
+
+        return uuid.uuid4().hex[:12]
+    return session_id[len(_WS_PREFIX) :] if session_id.startswith(_WS_PREFIX) else session_id
 
 
 def _bearer(value: str | None) -> str:

@@ -20,6 +20,8 @@ __all__ = ["Connection", "Request", "json_body"]
 
 # Enough for any sane request line + headers; h11 rejects bigger ones with a 431-style error.
 _MAX_HEAD = 64 * 1024
+# A request body kept for the handler (a chat message); more is read and dropped.
+_MAX_BODY = 1024 * 1024
 _READ_SIZE = 64 * 1024
 
 
@@ -36,9 +38,10 @@ class Request:
     query: dict[str, str] = field(default_factory=dict)
     # Lower-case names; the first value wins, as in Starlette's Headers.get().
     headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
     @classmethod
-    def from_h11(cls, event: h11.Request) -> Request:
+    def from_h11(cls, event: h11.Request, body: bytes = b"") -> Request:
         target = urlsplit(event.target.decode("latin-1"))
         headers: dict[str, str] = {}
         for name, value in event.headers:
@@ -48,6 +51,7 @@ class Request:
             path=target.path or "/",
             query=dict(parse_qsl(target.query, keep_blank_values=True)),
             headers=headers,
+            body=body,
         )
 
 
@@ -74,17 +78,20 @@ class Connection:
         if self.reusable:
             self._h11.start_next_cycle()
         head: h11.Request | None = None
+        body = bytearray()
         while True:
             event = self._h11.next_event()
             if event is h11.NEED_DATA:
                 self._h11.receive_data(await self._reader.read(_READ_SIZE))
             elif isinstance(event, h11.Request):
                 head = event
+            elif isinstance(event, h11.Data):
+                if len(body) < _MAX_BODY:
+                    body += event.data[: _MAX_BODY - len(body)]
             elif isinstance(event, h11.EndOfMessage) and head is not None:
-                return Request.from_h11(head)
+                return Request.from_h11(head, bytes(body))
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 return None
-            # h11.Data: a request body nobody here reads; keep draining.
 
     async def respond(
         self, status: int, body: bytes, headers: dict[str, str] | None = None

@@ -16,7 +16,10 @@ ticks the time-in-state text and the slow blink of keys that need you.
 
 Presses arrive on the library's reader thread and go to the engine with
 ``emit_input_threadsafe``; the engine hands them back to :meth:`_on_input`
-(brightness, details, paging) and on to sources (anything else).
+(brightness, details, paging) and on to sources (anything else). A key showing
+a choice of a waiting session's request (Allow, Deny, an option, Stop) names it,
+and the engine's desk decides (:mod:`bridge.pipeline.answers`); the Pedal's
+switches are first, next and confirm over the waiting requests' choices.
 
 An unplugged deck raises ``TransportError``: the driver reports it, the engine
 drops it and opens it again with back-off, and the first frame after that
@@ -47,6 +50,7 @@ from devices.base import Capabilities, Driver
 from devices.streamdeck.layout import (
     BLANK_ROLE,
     SESSION_FIELDS,
+    Answering,
     Geometry,
     LayoutOptions,
     Placed,
@@ -89,8 +93,11 @@ class StreamDeckOptions:
     :param details_seconds: how long a pressed session key shows its details.
     :param actions: what a control does, by control name (``key:3``,
         ``pedal:0``, ``dial:1``, ``dial:1:cw``, ``touch``): brightness,
-        details, page_next, page_prev, none, or any other name, which is
-        passed on to sources as a named control (e.g. an answer).
+        details, page_next, page_prev, none, an answer (``allow``, ``deny``,
+        ``always``, ``dismiss``, ``stop``, ``answer:1``…; the Pedal's default is
+        ``ask_first``, ``ask_next``, ``ask_confirm``), or any other name, which
+        is passed on to sources as a named control. A key that shows a choice
+        always answers with it.
     :param exit: on exit: ``reset`` (the deck's own standby image), ``blank``
         (dark keys) or ``keep`` (leave the last images).
     :param exit_image: a picture spread over all keys on exit (overrides exit).
@@ -174,6 +181,8 @@ class StreamDeckDriver(Driver):
     IDLE_REFRESH: ClassVar[float] = 5.0
     #: Seconds a brightness change is shown on the global key.
     NOTE_SECONDS: ClassVar[float] = 2.0
+    #: Seconds between refreshes while a key is held toward a decision (its bar fills).
+    HOLD_REFRESH: ClassVar[float] = 0.1
     CAPS = Capabilities(
         # Colours come whole (no sampled pulses); the driver blinks what needs you.
         native_effects=frozenset(Effect),
@@ -216,7 +225,7 @@ class StreamDeckDriver(Driver):
         self._seen_status: object = None
         self._focus: SessionRef | None = None
         self._seq = 0
-        self._ticking = True
+        self._ticking = "tick"
         self._dummy_transport: Any = None
         #: Keys written since open, and the last images sent (key, bytes), for tests.
         self.key_writes = 0
@@ -266,7 +275,7 @@ class StreamDeckDriver(Driver):
             # The Pedal shows nothing: no slots, no ticking.
             self.caps = dataclasses.replace(self.caps, sessions=0, refresh=None)
         else:
-            self._ticking = True
+            self._ticking = "tick"
             self.caps = dataclasses.replace(self.caps, refresh=self.TICK_REFRESH)
         log.info(
             "device %s: %s serial %s, %d keys %dx%d",
@@ -297,7 +306,9 @@ class StreamDeckDriver(Driver):
         strip = view.strip if view.strip != self._strip_written else None
         level = self._target_level(frame, mono)
         set_level = level if level != self._applied_level else None
-        self._tick(self._wants_tick(frame, mono, level))
+        desk = frame.desk
+        armed = desk.armed_on(self.name) if desk is not None else None
+        self._tick(self._wants_tick(frame, mono, level), armed is not None and armed.held)
         if not changed and strip is None and set_level is None:
             return
         try:
@@ -352,7 +363,12 @@ class StreamDeckDriver(Driver):
             self._blink_on = not self._blink_on
             self._blink_t = mono
         if self._details is not None and mono >= self._details[1]:
-            self._details = None
+            detailed = frame.status.find(self._details[0])
+            if detailed is not None and detailed.ask is not None and detailed.ask.answerable:
+                # Open while its request is: they hold its choices.
+                self._details = (self._details[0], mono + self.options.details_seconds)
+            else:
+                self._details = None
         if self._note is not None and mono >= self._note[1]:
             self._note = None
         placed = [
@@ -372,6 +388,7 @@ class StreamDeckDriver(Driver):
             note=self._note[0] if self._note is not None else "",
             options=LayoutOptions(self.options.global_key, tuple(self.options.fields)),
             wide=bool(opened.screen),
+            answering=Answering(frame.desk, self.name, mono),
         )
         self._page, self._pages = view.page, view.pages
         return view
@@ -381,17 +398,23 @@ class StreamDeckDriver(Driver):
         blink, details or a note that will close, a dim that is still to come."""
         if frame.sessions or self._details is not None or self._note is not None:
             return True
+        if frame.desk is not None and (frame.desk.armed or frame.desk.notes):
+            return True
         return self.options.dim_after > 0 and level != min(self.options.dim_brightness, self._level)
 
-    def _tick(self, on: bool) -> None:
-        """The 1 s refresh only while something ticks; else a slow one, which is
-        how an unplugged deck is noticed (and comes back) while nothing changes."""
-        if on == self._ticking:
+    def _tick(self, on: bool, holding: bool = False) -> None:
+        """The 1 s refresh only while something ticks (10 a second while a key is
+        held toward a decision, so its bar fills); else a slow one, which is how an
+        unplugged deck is noticed (and comes back) while nothing changes."""
+        state = "hold" if holding else "tick" if on else "idle"
+        if state == self._ticking:
             return
-        self._ticking = on
-        refresh = self.TICK_REFRESH if on else self.IDLE_REFRESH
+        self._ticking = state
+        refresh = {"hold": self.HOLD_REFRESH, "tick": self.TICK_REFRESH}.get(
+            state, self.IDLE_REFRESH
+        )
         self.caps = dataclasses.replace(self.caps, refresh=refresh)
-        if on:
+        if state != "idle":
             # The engine computed its next wake without a refresh: wake it now.
             self.invalidate()
 
@@ -664,7 +687,7 @@ class StreamDeckDriver(Driver):
 
     def _emit(self, control: str, pressed: bool, role: Role) -> None:
         action = self.action_for(control, role)
-        if role.kind == "session":
+        if role.kind in ("session", "choice"):
             target = Target("session", role.session, action)
         elif role.kind == "global":
             target = Target("global", None, action)
@@ -675,6 +698,8 @@ class StreamDeckDriver(Driver):
 
     def action_for(self, control: str, role: Role) -> str:
         """What pressing ``control`` does while it shows ``role`` (config first)."""
+        if role.kind == "choice":
+            return role.action  # the choice it shows, whatever the config says
         configured = (self.options.actions or {}).get(control)
         if configured:
             return configured
@@ -697,7 +722,8 @@ class StreamDeckDriver(Driver):
         if control.endswith(":ccw"):
             return "page_prev"
         if control.startswith("pedal:"):
-            return ("pedal_left", "pedal_middle", "pedal_right")[int(control[6:]) % 3]
+            # Over the waiting requests: the first choice, the next, choose it.
+            return ("ask_first", "ask_next", "ask_confirm")[int(control[6:]) % 3]
         return "none"
 
 

@@ -7,6 +7,13 @@ the slots outnumber the keys, the last key pages (and lights up when a session
 on another page needs you). Nothing here touches a deck or Pillow: the result
 is a tuple of :class:`~devices.streamdeck.render.Face` values and a role per
 key, so the driver can compare layouts and write only the keys that changed.
+
+A session waiting on a request (``Session.ask``) gets its choices on free keys
+of its own page (Allow, Deny, an option each), and in its details (with the
+question, a "Later" and, for a run that can be stopped, a Stop): a key per
+choice, coloured by kind, the danger colour for a dangerous request, locked
+("keyboard") where the rules refuse it, a bar while it is held, a frame while a
+second press is awaited, and the pedal's cursor.
 """
 
 from __future__ import annotations
@@ -16,9 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bridge.pipeline.answers import DeskView
 from bridge.pipeline.looks import Color, Look
 from bridge.pipeline.model import (
+    STOP,
     AgentStatus,
+    Ask,
+    ChoiceKind,
     ConnectionState,
     GlobalState,
     Session,
@@ -28,7 +39,7 @@ from bridge.pipeline.model import (
 from bridge.text.statusline import duration
 from devices.streamdeck.render import BLANK, RGB, Face, Strip, ink_on, safe, scale
 
-RoleKind = Literal["global", "session", "page", "blank"]
+RoleKind = Literal["global", "session", "page", "blank", "choice"]
 
 #: Session fields a key can show, in the order they are drawn.
 SESSION_FIELDS = ("channel", "state", "title", "tool", "time", "tokens", "error")
@@ -42,6 +53,19 @@ _SHORT_STATE = {
 }
 _CHANNELS = {"websocket": "WEB", "telegram": "TELEGRAM", "whatsapp": "WHATSAPP"}
 _PAGE_GREY: RGB = (70, 70, 70)
+# Choice keys: what each kind of answer looks like.
+_CHOICE_BG: dict[str, RGB] = {
+    ChoiceKind.ALLOW.value: (0, 130, 60),
+    ChoiceKind.ALWAYS.value: (0, 100, 90),
+    ChoiceKind.DENY.value: (150, 25, 25),
+    ChoiceKind.ANSWER.value: (25, 70, 150),
+    ChoiceKind.DISMISS.value: (55, 55, 55),
+    STOP: (170, 80, 0),
+}
+_DANGER: RGB = (255, 45, 0)
+_LOCKED: RGB = (70, 70, 70)
+_CURSOR: RGB = (255, 215, 0)
+_ARMED: RGB = (255, 255, 255)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +74,24 @@ class Role:
 
     kind: RoleKind
     session: SessionRef | None = None
+    #: What a press on a choice key names (``allow``, ``answer:2``, ``stop``).
+    action: str = ""
 
 
 BLANK_ROLE = Role("blank")
+
+
+@dataclass(frozen=True, slots=True)
+class Answering:
+    """What the layout needs of the engine's desk for one deck.
+
+    :param device: the deck's name (its own holds and presses are drawn).
+    :param mono: the deck's monotonic time now (a hold's progress).
+    """
+
+    desk: DeskView | None = None
+    device: str = ""
+    mono: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +178,13 @@ def session_face(
     *,
     blink_on: bool,
     fields: Sequence[str] = SESSION_FIELDS,
+    note: str = "",
 ) -> Face:
-    """A session key: channel band, state, title/tool/error, time and tokens."""
+    """A session key: channel band, state, title/tool/error, time and tokens.
+
+    :param note: a line about its request instead of the time ("press to answer",
+        what was just sent or refused).
+    """
     s, look = placed.session, placed.look
     color = rgb(look.color)
     word = state_word(s, look)
@@ -153,7 +197,7 @@ def session_face(
             lines.append(safe(s.title))
         if "tool" in fields and s.tool and safe(s.tool) != word:
             lines.append(safe(s.tool))
-    footer = _footer(s, now, fields)
+    footer = safe(note) if note else _footer(s, now, fields)
     header = channel_label(s.channel) if "channel" in fields else ""
     title = word if "state" in fields else ""
     if s.state.needs_user:
@@ -218,6 +262,118 @@ def details_faces(placed: Placed, now: float, room: int) -> list[Face]:
             lines = tuple(part for part in text.split(" | ") if part)
             faces.append(Face("details", (18, 18, 18), color, label, "", lines))
     return faces
+
+
+# -- requests: a key per choice ---------------------------------------------------------
+
+
+def _answered(ask: Ask, ref: SessionRef, answering: Answering) -> bool:
+    desk = answering.desk
+    return desk is not None and desk.is_answered(ref, ask.id)
+
+
+def page_choices(placed: Placed, answering: Answering) -> list[tuple[Face, Role]]:
+    """The keys a waiting session gets on its own page: one per choice (a "Later"
+    only in its details), or one saying where to answer when a device cannot."""
+    s = placed.session
+    ask = s.ask
+    if ask is None or _answered(ask, s.ref, answering):
+        return []
+    if not ask.answerable:
+        return [(where_face(ask), Role("blank", s.ref))] if ask.where else []
+    return [
+        (choice_face(s, ask, i, answering), Role("choice", s.ref, c.id))
+        for i, c in enumerate(ask.choices)
+        if c.kind is not ChoiceKind.DISMISS
+    ]
+
+
+def detail_choices(placed: Placed, answering: Answering) -> list[tuple[Face, Role]]:
+    """A session's request in its details: the question, every choice, "Later", Stop."""
+    s = placed.session
+    keys: list[tuple[Face, Role]] = []
+    ask = s.ask
+    if ask is not None and not _answered(ask, s.ref, answering):
+        color = rgb(placed.look.color)
+        header = safe(ask.tool).upper() if ask.tool else ask.kind.value.upper()
+        text = safe(ask.command) if ask.command else safe(ask.text)
+        keys.append(
+            (
+                Face("details", scale(color, 0.38), color, header, "", (text,)),
+                Role("session", s.ref),
+            )
+        )
+        if ask.answerable:
+            keys += page_choices(placed, answering)
+            later = Face("choice", (30, 30, 30), _CHOICE_BG["dismiss"], "NOT HERE", "Later")
+            keys.append((later, Role("choice", s.ref, ChoiceKind.DISMISS.value)))
+        elif ask.where:
+            keys.append((where_face(ask), Role("blank", s.ref)))
+    if s.stoppable:
+        keys.append((choice_face(s, None, -1, answering), Role("choice", s.ref, STOP)))
+    return keys
+
+
+def where_face(ask: Ask) -> Face:
+    """A request a device cannot answer: where to answer it."""
+    return Face(
+        "choice", (20, 20, 20), _LOCKED, "ANSWER", "", (safe(ask.where),), "", (200, 200, 200)
+    )
+
+
+def choice_face(session: Session, ask: Ask | None, index: int, answering: Answering) -> Face:
+    """One choice of ``ask`` (index ``index``), or the Stop key when ``ask`` is None."""
+    if ask is None:
+        action, label, kind = STOP, "Stop", STOP
+    else:
+        choice = ask.choices[index]
+        action, label, kind = choice.id, safe(choice.label), choice.kind.value
+    deliberate = ask is None or ask.choices[index].deliberate
+    ask_id = ask.id if ask is not None else ""
+    if deliberate and ask is not None and ask.locked:
+        return Face(
+            "choice", (22, 22, 22), _LOCKED, "KEYBOARD", label, (safe(ask.locked),), "",
+            (150, 150, 150),
+        )  # fmt: skip
+    bg = _CHOICE_BG.get(kind, _CHOICE_BG["answer"])
+    danger = ask is not None and bool(ask.danger)
+    if ask is None:
+        header = "STOP RUN"
+    elif danger and deliberate:
+        header = "DANGER"
+    elif ask.tool:
+        header = safe(ask.tool).upper()
+    else:
+        header = "ANSWER"
+    bar = _DANGER if danger else scale(bg, 1.6)
+    lines = (safe(ask.danger),) if danger and deliberate and ask is not None else ()
+    footer = "hold | press 2x | 2x" if deliberate else ""
+    frame: RGB | None = _DANGER if danger and deliberate else None
+    progress: float | None = None
+    desk = answering.desk
+    if desk is not None:
+        armed = desk.armed_on(answering.device)
+        if armed is not None and (armed.ref, armed.ask_id, armed.action) == (
+            session.ref,
+            ask_id,
+            action,
+        ):
+            if armed.held:
+                # Steps of a tenth: a new image per step, not per frame.
+                progress = round(armed.progress(answering.mono, desk.hold), 1)
+                footer = "release" if progress >= 1.0 else "hold..."
+            else:
+                footer = "press again"
+                frame = _ARMED
+        cursor = desk.cursor
+        if (
+            cursor is not None
+            and ask is not None
+            and (cursor.ref, cursor.ask_id) == (session.ref, ask.id)
+            and cursor.index % len(ask.choices) == index
+        ):
+            frame = _CURSOR
+    return Face("choice", bg, bar, header, label, lines, footer, ink_on(bg), frame, "", progress)
 
 
 def _connection(status: AgentStatus) -> tuple[bool, str]:
@@ -310,6 +466,7 @@ def layout(
     note: str = "",
     options: LayoutOptions = LayoutOptions(),
     wide: bool = False,
+    answering: Answering = Answering(),
 ) -> View:
     """Faces and roles for every key; ``page`` is clamped to the pages there are."""
     n = geometry.keys
@@ -331,15 +488,39 @@ def layout(
     opened = next((p for p in placed if details is not None and p.session.ref == details), None)
     if opened is not None:
         # Details take the session keys for a few seconds; a press on any closes them.
-        cards = details_faces(opened, now, n - first)
-        for i, face in enumerate(cards):
+        room = n - first
+        keys = detail_choices(opened, answering)[:room]
+        cards = details_faces(opened, now, room - len(keys))
+        if keys:
+            cards = cards[1:] if len(cards) > 1 else []  # the request's card replaces the first
+            keys = keys + [(face, Role("session", opened.session.ref)) for face in cards]
+        else:
+            keys = [(face, Role("session", opened.session.ref)) for face in cards]
+        for i, (face, role) in enumerate(keys[:room]):
             faces[first + i] = face
-            roles[first + i] = Role("session", opened.session.ref)
+            roles[first + i] = role
         strip = strip_for(status, global_look, placed, now) if wide else None
         return View(tuple(faces), tuple(roles), strip, page, pages)
+    free = [k for k in range(first, n - (1 if paging else 0)) if k - first + lo not in shown]
+    notes: dict[int, str] = {}
+    for slot in sorted(shown):
+        p = shown[slot]
+        keys = page_choices(p, answering)
+        if keys and len(keys) <= len(free):
+            for key, (face, role) in zip(free, keys, strict=False):
+                faces[key], roles[key] = face, role
+            free = free[len(keys) :]
+        elif keys:
+            notes[slot] = "press to answer"
+        desk = answering.desk
+        said = desk.note_for(p.session.ref) if desk is not None else None
+        if said is not None:
+            notes[slot] = said.text
     for slot, p in shown.items():
         key = first + slot - lo
-        faces[key] = session_face(p, now, blink_on=blink_on, fields=options.fields)
+        faces[key] = session_face(
+            p, now, blink_on=blink_on, fields=options.fields, note=notes.get(slot, "")
+        )
         roles[key] = Role("session", p.session.ref)
     if paging:
         hidden = [p for p in placed if p.slot not in shown]
@@ -351,14 +532,18 @@ def layout(
 
 __all__ = [
     "SESSION_FIELDS",
+    "Answering",
     "Geometry",
     "LayoutOptions",
     "Placed",
     "Role",
     "View",
     "channel_label",
+    "choice_face",
     "count",
+    "detail_choices",
     "layout",
+    "page_choices",
     "session_face",
     "state_word",
 ]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from PIL import Image, ImageFont
 
 RGB = tuple[int, int, int]
-FaceKind = Literal["blank", "global", "session", "page", "details", "message"]
+FaceKind = Literal["blank", "global", "session", "page", "details", "message", "choice"]
 
 ELLIPSIS = "…"
 BLACK: RGB = (0, 0, 0)
@@ -47,6 +47,8 @@ class Face:
     :param fg: text colour on ``bg``.
     :param frame: colour of a thick inner border (attention), or None.
     :param marker: a drawn symbol in the band: "", "dot", "ring", "next", "prev".
+    :param progress: a bar along the bottom edge filled this far (0 to 1): a key
+        held toward a decision; None draws no bar.
     """
 
     kind: FaceKind = "blank"
@@ -59,6 +61,7 @@ class Face:
     fg: RGB = WHITE
     frame: RGB | None = None
     marker: str = ""
+    progress: float | None = None
 
 
 BLANK = Face()
@@ -222,6 +225,15 @@ def render_key(face: Face, size: tuple[int, int]) -> Image.Image:
         y += band
     y += max(2, round(h * 0.03))
     bottom = h - edge - max(2, round(h * 0.04))
+    if face.progress is not None:
+        # A hold's progress: an empty track, filled from the left.
+        bar = max(4, round(h * 0.1))
+        top = h - edge - bar
+        draw.rectangle((edge, top, w - 1 - edge, h - 1 - edge), fill=scale(face.fg, 0.25))
+        filled = edge + round((w - 2 * edge) * max(0.0, min(1.0, face.progress)))
+        if filled > edge:
+            draw.rectangle((edge, top, filled - 1, h - 1 - edge), fill=face.fg)
+        bottom = top - 2
     small = max(10, round(h * 0.14))
     if face.footer:
         footer = _first_fitting(face.footer, small, inner)

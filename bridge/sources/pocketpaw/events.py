@@ -32,6 +32,13 @@ remembered (the oldest failure goes first, said once per episode); and what
 events built on a snapshot lasts :data:`CONFIRM_WITHIN` seconds unless a newer
 snapshot confirms it: a flood of events the status stream never confirms leaves
 the light where the last snapshot put it.
+
+A question (``ask_user_question``: the question and its options) stays open
+past the run that asked it: PocketPaw's agent asks, ends its turn, and the
+answer is the user's next message on that chat. So the session is shown as
+waiting for the user, with the question as its ``ask``, until a new run starts
+on its key (the user answered, here or anywhere), it is answered or dismissed
+from a device, or ``question_ttl`` passes.
 """
 
 from __future__ import annotations
@@ -45,9 +52,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bridge.pipeline import bounds
-from bridge.pipeline.model import GlobalState, Session, SessionState, Snapshot
+from bridge.pipeline.asks import answer_choices, ask_text
+from bridge.pipeline.model import Ask, AskKind, GlobalState, Session, SessionState, Snapshot
+from bridge.sources.pocketpaw.parse import can_stop
 
-__all__ = ["CONFIRM_WITHIN", "MAPPED", "MAX_FAILURES", "BusEvent", "Overlay", "parse_event"]
+__all__ = [
+    "CONFIRM_WITHIN",
+    "MAPPED",
+    "MAX_FAILURES",
+    "BusEvent",
+    "Overlay",
+    "Question",
+    "parse_event",
+]
 
 log = logging.getLogger("agentlight.sources.pocketpaw")
 
@@ -99,6 +116,22 @@ _FIELDS = {
 # Titles remembered by key after their session ended: the server reads a title from
 # memory by key, so a new run of a known chat has it; the bus event carries none.
 _KEEP_TITLES = 256
+# Open questions kept at once (the oldest go first), and an option's text sent back.
+_KEEP_QUESTIONS = 64
+_OPTION_CHARS = 1000
+_MAX_OPTIONS = 16
+# How PocketPaw's channels are called where a person answers them.
+_CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "discord": "Discord",
+    "slack": "Slack",
+    "whatsapp": "WhatsApp",
+    "signal": "Signal",
+    "matrix": "Matrix",
+    "teams": "Microsoft Teams",
+    "gchat": "Google Chat",
+    "email": "the e-mail thread",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +175,32 @@ def parse_event(event_type: str, payload: str, *, at: float, wall: float) -> Bus
         raise ValueError(f"session_key over {bounds.KEY_CHARS} characters")
     # Only what the map reads, capped: the recent-events buffer holds 1,024 of these,
     # not 1,024 payloads of up to max_frame_bytes each.
-    kept = {f: v[:cap] for f, cap in _FIELDS.items() if isinstance(v := data.get(f), str)}
+    kept: dict[str, Any] = {
+        f: v[:cap] for f, cap in _FIELDS.items() if isinstance(v := data.get(f), str)
+    }
+    if event_type == "ask_user_question":
+        # The question and its options' text (what a chosen one sends back), bounded.
+        question = data.get("question")
+        if isinstance(question, str):
+            kept["question"] = question[: bounds.MESSAGE_CHARS]
+        options = [_option_label(o, i) for i, o in enumerate(_list(data.get("options")))]
+        kept["options"] = [o[:_OPTION_CHARS] for o in options if o]
     return BusEvent(event_type, key, kept, at, wall)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """An open ``ask_user_question``: what was asked and the options' own text (sent
+    back as the user's message when one is chosen, as PocketPaw's dashboard does).
+
+    :param id: this question's id on the device (``q<n>``), never reused.
+    """
+
+    id: str
+    text: str
+    options: tuple[str, ...]
+    since: float  # wall
+    until: float  # wall
 
 
 @dataclass(slots=True)
@@ -161,10 +218,23 @@ class Overlay:
     :param max_sessions: most sessions a view holds (as the snapshot parser).
     """
 
-    def __init__(self, source: str, error_ttl: float, max_sessions: int) -> None:
+    def __init__(
+        self,
+        source: str,
+        error_ttl: float,
+        max_sessions: int,
+        *,
+        question_ttl: float = 1800.0,
+        answering: bool = False,
+    ) -> None:
         self.source = source
         self.error_ttl = error_ttl
         self.max_sessions = max_sessions
+        self.question_ttl = question_ttl
+        #: Devices may answer questions and stop runs of web-dashboard chats.
+        self.answering = answering
+        self._questions: dict[str, Question] = {}
+        self._asked = 0
         self._recent: deque[BusEvent] = deque(maxlen=_KEEP_EVENTS)
         self._sessions: dict[str, Session] = {}
         self._base: Snapshot | None = None
@@ -202,7 +272,7 @@ class Overlay:
     def add(self, event: BusEvent) -> bool:
         """Apply one event; True when what :meth:`view` shows may have changed."""
         self._recent.append(event)
-        changed = self._note_failure(event)
+        changed = self._note_failure(event) | self._note_question(event)
         if self._base is not None:
             touched = self._apply(event)
             self._touched |= touched
@@ -224,9 +294,20 @@ class Overlay:
         if base is None:
             return None
         live = {k: f for k, f in self._failures.items() if f.until > now_wall}
-        if not self._touched and not live:
+        asked = {k: q for k, q in self._questions.items() if q.until > now_wall}
+        if not self._touched and not live and not asked:
             return base
         sessions = dict(self._sessions)
+        for key, question in asked.items():
+            session = sessions.get(key)
+            if session is None:
+                # The run that asked has ended: the question is still there to answer.
+                session = _new_session(
+                    key, self.source, question.since, self._title(key), stoppable=False
+                )
+            if session.state is not SessionState.ERROR:
+                session = _moved(session, SessionState.WAITING_FOR_USER, None, question.since)
+            sessions[key] = replace(session, ask=self._ask(key, session.channel, question))
         for key, failure in live.items():
             session = sessions.get(key) or _new_session(
                 key, self.source, failure.since, self._title(key)
@@ -251,9 +332,12 @@ class Overlay:
         return replace(base, state=state, sessions=shown, active_sessions=len(shown))
 
     def next_expiry(self, now_wall: float) -> float | None:
-        """Wall-clock time the view changes next by itself: a live failure ends, or an
-        event no snapshot confirmed has had its :data:`CONFIRM_WITHIN`."""
+        """Wall-clock time the view changes next by itself: a live failure or question
+        ends, or an event no snapshot confirmed has had its :data:`CONFIRM_WITHIN`."""
         ends = min((f.until for f in self._failures.values() if f.until > now_wall), default=None)
+        asked = min((q.until for q in self._questions.values() if q.until > now_wall), default=None)
+        if asked is not None:
+            ends = asked if ends is None else min(ends, asked)
         unconfirmed = self._oldest_unconfirmed()
         if unconfirmed is not None:
             lapse = max(now_wall, unconfirmed.wall + CONFIRM_WITHIN)
@@ -264,6 +348,8 @@ class Overlay:
         """Forget failures past their time, and undo events past theirs."""
         for key in [k for k, f in self._failures.items() if f.until <= now_wall]:
             del self._failures[key]
+        for key in [k for k, q in self._questions.items() if q.until <= now_wall]:
+            del self._questions[key]
         if len(self._failures) < MAX_FAILURES and self._failures_dropped:
             self._failures_dropped = 0
             self.overflow.note("failures", 0, MAX_FAILURES)
@@ -285,6 +371,78 @@ class Overlay:
             return None
         return next(
             (e for e in self._recent if e.at > self._as_of and e.wall > self._confirm_from), None
+        )
+
+    # -- questions --------------------------------------------------------------------
+
+    def question(self, key: str, ask_id: str) -> Question | None:
+        """The open question on ``key`` if it is the one with ``ask_id``."""
+        question = self._questions.get(key)
+        return question if question is not None and question.id == ask_id else None
+
+    def close_question(self, key: str, ask_id: str) -> Question | None:
+        """Answered or dismissed: the device stops showing it. Returns it, if it was open."""
+        question = self.question(key, ask_id)
+        if question is not None:
+            del self._questions[key]
+        return question
+
+    def reopen_question(self, key: str, question: Question) -> bool:
+        """An answer that could not be sent: the question is offered again, under a new
+        id (the desk answers an id once). False when a newer one took its place."""
+        if key in self._questions:
+            return False
+        self._questions[key] = replace(question, id=self._next_id())
+        return True
+
+    def _next_id(self) -> str:
+        self._asked += 1
+        return f"q{self._asked}"
+
+    def _note_question(self, event: BusEvent) -> bool:
+        key, data = event.key, event.data
+        if not key:
+            return False
+        if event.type == "agent_start":
+            # A new run on the chat: the user has said something (an answer, anywhere).
+            return self._questions.pop(key, None) is not None
+        if event.type != "ask_user_question":
+            return False
+        options = data.get("options")
+        labels = tuple(
+            label[:_OPTION_CHARS]
+            for label in (_option_label(o, i) for i, o in enumerate(_list(options)))
+            if label
+        )
+        self._questions.pop(key, None)
+        self._questions[key] = Question(
+            self._next_id(),
+            _text(data.get("question")) or "The agent has a question",
+            labels,
+            event.wall,
+            event.wall + self.question_ttl,
+        )
+        while len(self._questions) > _KEEP_QUESTIONS:
+            del self._questions[next(iter(self._questions))]
+        return True
+
+    def _ask(self, key: str, channel: str, question: Question) -> Ask:
+        choices = answer_choices(question.options)
+        where = ""
+        if not can_stop(key):
+            name = _CHANNEL_NAMES.get(channel.lower(), channel.capitalize() or "its chat")
+            where = f"in {name}"
+        elif not self.answering:
+            where = "in PocketPaw's dashboard"
+        elif not choices:
+            where = "in PocketPaw's dashboard (it wants your own words)"
+        return Ask(
+            question.id,
+            AskKind.QUESTION,
+            ask_text(question.text),
+            choices,
+            where=where,
+            expires=question.until,
         )
 
     # -- the event map --------------------------------------------------------------
@@ -326,7 +484,9 @@ class Overlay:
             if key not in sessions and len(sessions) >= self.max_sessions:
                 return False
             # Assignment keeps a restarted key in its place, as the server's dict does.
-            sessions[key] = _new_session(key, self.source, event.wall, self._title(key))
+            sessions[key] = _new_session(
+                key, self.source, event.wall, self._title(key), stoppable=self.answering
+            )
             return True
         session = sessions.get(key)
         if session is None:
@@ -379,7 +539,9 @@ class Overlay:
             titles.popitem(last=False)
 
 
-def _new_session(key: str, source: str, since: float, title: str | None = None) -> Session:
+def _new_session(
+    key: str, source: str, since: float, title: str | None = None, *, stoppable: bool = False
+) -> Session:
     channel, sep, session_id = key.partition(":")
     if not sep:
         channel, session_id = "unknown", key
@@ -391,6 +553,7 @@ def _new_session(key: str, source: str, since: float, title: str | None = None) 
         title=title,
         since=since,
         source=source,
+        stoppable=stoppable and can_stop(key),
     )
 
 
@@ -402,3 +565,16 @@ def _moved(session: Session, state: SessionState, tool: str | None, wall: float)
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _list(value: object) -> list[object]:
+    return value[:_MAX_OPTIONS] if isinstance(value, list) else []
+
+
+def _option_label(option: object, index: int) -> str:
+    """An option as PocketPaw's dashboard reads it: a string, or ``label``/``text``."""
+    if isinstance(option, str):
+        return option
+    if isinstance(option, dict):
+        return _text(option.get("label")) or _text(option.get("text")) or f"Option {index + 1}"
+    return ""

@@ -52,6 +52,12 @@ class Options:
     :param max_sessions: most sessions shown from one frame or snapshot; the
         rest are dropped (one log line, the count in the source's detail), so
         a server listing tens of thousands cannot stall the bridge.
+    :param answers: devices may answer the agent's questions (the chosen option
+        goes to the chat as your message, ``POST /api/v1/chat``) and stop a run
+        (``POST /api/v1/chat/stop``, else the chat command ``/kill``), for chats of
+        the web dashboard; other channels are answered in their own app.
+        Questions are seen on the event bus (``events``).
+    :param question_ttl: seconds a question stays on the devices unanswered.
     """
 
     url: str = "http://127.0.0.1:8888"
@@ -71,6 +77,8 @@ class Options:
     max_frame_bytes: int = 2 * 1024 * 1024
     max_sessions: int = 1000
     events: str = "auto"
+    answers: bool = True
+    question_ttl: float = 1800.0
 
     def preflight(self) -> list[str]:
         """What ``run`` will fail on, found without the server (``agentlight check``).
@@ -120,6 +128,7 @@ class Options:
             "error_ttl",
             "connect_timeout",
             "request_timeout",
+            "question_ttl",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: got {getattr(self, name)!r}, expected seconds > 0")

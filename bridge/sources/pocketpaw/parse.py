@@ -69,12 +69,16 @@ def parse_capped(
     received_at: float,
     previous: Snapshot | None = None,
     max_sessions: int | None = None,
+    stoppable: bool = False,
 ) -> tuple[Snapshot, int]:
     """:func:`parse_status` keeping at most ``max_sessions`` sessions (the first ones).
 
     Returns the snapshot and how many listed sessions were dropped, so the work
     per frame stays bounded whatever a server lists (the byte cap alone lets
     tens of thousands of sessions through).
+
+    :param stoppable: mark the sessions whose run a device may stop (see
+        :func:`can_stop`).
     """
     if not isinstance(data, dict):
         raise FrameError(f"expected a JSON object, got {type(data).__name__}")
@@ -95,7 +99,7 @@ def parse_capped(
     sessions: list[Session] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_sessions):
-        session = _parse_session(raw, index, source, received_at, before)
+        session = _parse_session(raw, index, source, received_at, before, stoppable)
         if session is not None and session.key not in seen:
             seen.add(session.key)
             sessions.append(session)
@@ -135,8 +139,23 @@ def _global_state(raw: object, sessions: list[Session]) -> GlobalState:
     return fallback
 
 
+def can_stop(key: str) -> bool:
+    """Whether PocketPaw's chat API can stop (and answer) the session ``key``: its
+    chat API speaks for the web channel only (``websocket:<chat id>``)."""
+    return key.startswith(WEB_PREFIX) and len(key) > len(WEB_PREFIX)
+
+
+#: The web dashboard's channel: the one PocketPaw's chat API sends to.
+WEB_PREFIX = "websocket:"
+
+
 def _parse_session(
-    raw: object, index: int, source: str, received_at: float, before: dict[str, Session]
+    raw: object,
+    index: int,
+    source: str,
+    received_at: float,
+    before: dict[str, Session],
+    stoppable: bool = False,
 ) -> Session | None:
     if not isinstance(raw, dict):
         _once.warning("session-type", "pocketpaw: skipping sessions[%d]: not an object", index)
@@ -194,6 +213,7 @@ def _parse_session(
         error=_str(raw.get("error_message"), bounds.MESSAGE_CHARS),
         source=source,
         raw_state=str(raw_state)[: bounds.NAME_CHARS] if unknown else "",
+        stoppable=stoppable and can_stop(key),
     )
 
 

@@ -15,7 +15,10 @@ what this source does about it:
   asks us to slow down;
 - the stream runs ~1 s behind (a throttle): with ``events`` on, the event bus
   (``pocketpaw_bus.py``) brings each change within milliseconds, applied onto
-  the last snapshot (``pocketpaw_events.py``); snapshots stay the truth.
+  the last snapshot (``pocketpaw_events.py``); snapshots stay the truth;
+- a question (``ask_user_question`` on the bus) stays open past the run that
+  asked it; a device answers it, or stops a run, through PocketPaw's chat API
+  (``chat.py``) for chats of its web dashboard.
 
 This module is the status transport (stream, polling, re-reads); what the
 source believes lives in ``pocketpaw_state.py`` (snapshot, re-read timers) and
@@ -32,7 +35,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -41,7 +44,7 @@ from bridge.infra.backoff import Backoff
 from bridge.infra.errors import AuthFailed, ConfigError, SourceError, SourceUnavailable
 from bridge.infra.logutil import OnceLog
 from bridge.infra.secret import Secret
-from bridge.pipeline.model import ConnectionState, Snapshot
+from bridge.pipeline.model import ANSWER_PREFIX, STOP, ChoiceKind, ConnectionState, Snapshot
 from bridge.sources.base import Publish, Source
 from bridge.sources.http import (
     BodyTooLarge,
@@ -55,7 +58,8 @@ from bridge.sources.http import (
     retry_delay,
 )
 from bridge.sources.pocketpaw.bus import BusFollower, events_wanted
-from bridge.sources.pocketpaw.events import Overlay
+from bridge.sources.pocketpaw.chat import Chat
+from bridge.sources.pocketpaw.events import Overlay, Question
 from bridge.sources.pocketpaw.options import (
     API_KEY_ENV,
     TOKEN_ENV,
@@ -63,9 +67,12 @@ from bridge.sources.pocketpaw.options import (
     read_token_file,
 )
 from bridge.sources.pocketpaw.options import Options as PocketPawOptions
-from bridge.sources.pocketpaw.parse import parse_capped
+from bridge.sources.pocketpaw.parse import can_stop, parse_capped
 from bridge.sources.pocketpaw.state import PocketPawState
 from bridge.sources.sse import FrameTooLarge, Newest, batches, decode
+
+if TYPE_CHECKING:
+    from bridge.pipeline.answers import Decision
 
 __all__ = ["FrameTooLarge", "PocketPawSource"]
 
@@ -139,7 +146,15 @@ class PocketPawSource(Source):
         self._poll_reason = ""
         self.requests = 0  # every status HTTP request made, for benchmarks and tests
         self.keepalives = 0
-        self.overlay = Overlay(name, options.error_ttl, options.max_sessions)
+        self.overlay = Overlay(
+            name,
+            options.error_ttl,
+            options.max_sessions,
+            question_ttl=options.question_ttl,
+            answering=options.answers,
+        )
+        self.chat = Chat(name, token_set=self._token is not None)
+        self._client: httpx.AsyncClient | None = None
         self._bus: BusFollower | None = None
         self._detail = ""
         self._expiry: asyncio.TimerHandle | None = None
@@ -155,6 +170,7 @@ class PocketPawSource(Source):
             headers=self._credential_headers(),
             transport=self._transport,
         ) as client:
+            self._client = client
             events = None
             if self._events_wanted():
                 self._bus = BusFollower(
@@ -171,11 +187,13 @@ class PocketPawSource(Source):
             try:
                 await self._loop(client)
             finally:
+                self._client = None
                 if events is not None:
                     events.cancel()
                     await asyncio.gather(events, return_exceptions=True)
                 if self._expiry is not None:
                     self._expiry.cancel()
+                await self.chat.close()
 
     async def _loop(self, client: httpx.AsyncClient) -> None:
         failures = 0  # stream attempts in a row that failed
@@ -430,6 +448,7 @@ class PocketPawSource(Source):
             received_at=self._clock(),
             previous=self.overlay.view(self._clock()) or self.state.snapshot,
             max_sessions=self.o.max_sessions,
+            stoppable=self.o.answers,
         )
         return _Parsed(snapshot, dropped, as_of)
 
@@ -543,6 +562,45 @@ class PocketPawSource(Source):
     def _on_bus_change(self) -> None:
         self._publish_view()
 
+    # -- answering from a device --------------------------------------------
+
+    async def answer(self, decision: Decision) -> str | None:
+        """A question answered (the option's text sent as the user's message), dismissed
+        (no longer shown), or a run stopped, for a chat of PocketPaw's web dashboard."""
+        key = decision.ref.key
+        client = self._client
+        if decision.action == STOP:
+            if not (self.o.answers and can_stop(key)):
+                return "PocketPaw can stop only its web chats' runs from here"
+            if client is None:
+                return f"not connected to {self.o.url}"
+            return await self.chat.stop(client, key)
+        ask = decision.ask
+        question = self.overlay.question(key, ask.id) if ask is not None else None
+        if ask is None or question is None:
+            return "the question has gone"
+        if decision.action == ChoiceKind.DISMISS.value:
+            self.overlay.close_question(key, ask.id)
+            self._publish_view()
+            return None
+        if ask.where:
+            return f"answer it {ask.where}"
+        label = _option(question, decision.action)
+        if label is None:
+            return f"no option {decision.action!r}"
+        if client is None:
+            return f"not connected to {self.o.url}"
+        self.overlay.close_question(key, ask.id)
+        self._publish_view()
+
+        def failed(why: str) -> None:
+            # Offered again (under a new id), unless a newer question took its place.
+            if self.overlay.reopen_question(key, question):
+                self._publish_view()
+
+        self.chat.send(client, key, label, on_failure=failed)
+        return None
+
     # -- HTTP ---------------------------------------------------------------
 
     async def _get(self, client: httpx.AsyncClient) -> _Parsed:
@@ -593,6 +651,16 @@ class PocketPawSource(Source):
             # The token goes one way only: a wrong ?token= would beat a right header.
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         return headers
+
+
+def _option(question: Question, action: str) -> str | None:
+    """The option's own text for ``answer:N`` (what the user would have typed)."""
+    if not action.startswith(ANSWER_PREFIX):
+        return None
+    number = action[len(ANSWER_PREFIX) :]
+    if not number.isdigit() or not 1 <= int(number) <= len(question.options):
+        return None
+    return question.options[int(number) - 1]
 
 
 def _loop_time() -> float:
