@@ -165,7 +165,9 @@ async def soak(tally: Tally) -> None:
     )
     source = PocketPawSource(
         "pp",
-        Options(url=server.url),  # the real defaults: stale_after 75 s, error_ttl 30 s, ...
+        # The real defaults (stale_after 75 s, error_ttl 30 s, ...), but questions, which
+        # stay open past their run until answered, go within the calm before a checkpoint.
+        Options(url=server.url, question_ttl=60.0),
         engine.publish,
         clock=lambda: WALL_EPOCH + loop.time(),
         rand=rng.random,
@@ -270,6 +272,8 @@ async def soak(tally: Tally) -> None:
                 and server.open_streams == 1
                 and source.status is not None
                 and source.status.detail == "stream"
+                # The event bus back too, so every checkpoint has its connection.
+                and source.events_live
                 and all(shows_truth(d) for d in (steady, animated, flaky))
             )
 
