@@ -485,7 +485,9 @@ async def thirty_days(month: Month) -> None:
     )
     source = PocketPawSource(
         "pp",
-        Options(url=server.url),  # the real defaults: back-off up to 30 s, events on
+        # The real defaults (back-off up to 30 s, events on), but questions, which stay
+        # open past their run until answered, go within the calm before midnight.
+        Options(url=server.url, question_ttl=300.0),
         engine.publish,
         clock=lambda: WALL_EPOCH + loop.time(),
         rand=rng.random,
