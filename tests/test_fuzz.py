@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from httpx_sse import ServerSentEvent
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -171,47 +172,48 @@ def test_source_frame_handling_never_raises(event: str, data: str) -> None:
         _map_everything(published[-1].snapshot)
 
 
-# A reference reading of the SSE wire format (WHATWG: lines end in CRLF, LF or CR;
-# a blank line ends a frame), to check the size guard against.
+# The reference is httpx-sse's own decoders (what its EventSource runs): its line
+# decoder (CRLF, LF or a lone CR, a CRLF cut between chunks) and its event decoder.
+# Bytes go in as latin-1, one character per byte, so sizes are the bytes' sizes.
 
 
-def _sse_lines(data: bytes) -> Iterator[tuple[bytes, int, bool]]:
-    """(line, bytes it took with its terminator, whether a terminator ended it)."""
-    i, n = 0, len(data)
-    while i < n:
-        j = i
-        while j < n and data[j] not in (0x0A, 0x0D):
-            j += 1
-        if j == n:
-            yield data[i:], n - i, False
-            return
-        end = j + 2 if data[j] == 0x0D and j + 1 < n and data[j + 1] == 0x0A else j + 1
-        yield data[i:j], end - i, True
-        i = end
+@dataclasses.dataclass
+class Reference:
+    frames: list[bytes]  # complete frames that are not comments only, lines joined by LF
+    keepalives: int  # complete frames of comments only
+    sizes: list[int]  # every frame's size, the open one included
+    events: list[tuple[str, str]]  # (event, data) of the events that carry data
 
 
-def _frames(data: bytes) -> tuple[list[bytes], int, list[bytes]]:
-    """Complete frames (lines joined by LF; comment-only ones left out), keepalives
-    (complete comment-only frames), and every frame's bytes, the open one included."""
-    frames: list[bytes] = []
-    every: list[bytes] = []
-    keepalives = 0
-    lines: list[bytes] = []
-    for line, _took, ended in _sse_lines(data):
-        if ended and not line:
-            if lines:
-                joined = b"\n".join(lines)
-                every.append(joined)
-                if all(x.startswith(b":") for x in lines):
-                    keepalives += 1
-                else:
-                    frames.append(joined)
-            lines = []
-        else:
-            lines.append(line)
-    if lines:
-        every.append(b"\n".join(lines))
-    return frames, keepalives, every
+def reference(chunks: list[bytes]) -> Reference:
+    splitter, events = SSELineDecoder(), SSEDecoder()
+    lines = [line for chunk in chunks for line in splitter.decode(chunk.decode("latin-1"))]
+    # httpx-sse holds a final CR back in case an LF follows; the line it ended is complete.
+    ended_by_cr = splitter.trailing_cr
+    tail = splitter.flush()
+    if ended_by_cr:
+        lines += tail
+        tail = []
+    ref = Reference([], 0, [], [])
+    frame: list[str] = []
+    for line in lines:
+        event = events.decode(line.encode("latin-1").decode("utf-8", "replace"))
+        if event is not None and event.data:
+            ref.events.append((event.event, event.data))
+        if line:
+            frame.append(line)
+            continue
+        if frame:  # a blank line ends a frame; more of them in a row end nothing
+            ref.sizes.append(len("\n".join(frame)))
+            if all(x.startswith(":") for x in frame):
+                ref.keepalives += 1
+            else:
+                ref.frames.append("\n".join(frame).encode("latin-1"))
+        frame = []
+    frame += tail  # an open last line
+    if frame:
+        ref.sizes.append(len("\n".join(frame)))
+    return ref
 
 
 SSE_BYTES = st.lists(
@@ -255,26 +257,30 @@ def _scan(chunks: list[bytes], limit: int) -> tuple[list[bytes], int, bool]:
 @example(data=b"\n\n\ndata: 1\n\n\n\ndata: 2\n\n", points=[1, 2, 3, 11, 12, 13])
 @example(data=b":\r\n\n", points=[2, 3])  # the LF pairing a CR, alone in its chunk
 @example(data=b":\n\n\n:\n\n", points=[])  # three line ends between frames
-def test_frame_reader_cuts_frames_like_the_sse_spec(data: bytes, points: list[int]) -> None:
+@example(data=b"event: status\r\ndata: {}\ndata:\xff\n\n: keepalive\r\rdata: x\n\n", points=[15])
+def test_frame_reader_cuts_frames_like_httpx_sse(data: bytes, points: list[int]) -> None:
     limit = 64
     chunks = _cuts(data, points)
-    frames, keepalives, every = _frames(data)
+    ref = reference(chunks)
     seen, seen_keepalives, rejected = _scan(chunks, limit)
-    longest = max((len(f) for f in every), default=0)
+    longest = max(ref.sizes, default=0)
     if longest < limit:
         # No frame is over the limit: nothing may be rejected, however it is cut up,
-        # and the frames are exactly the spec's, in order.
-        assert not rejected, (every, chunks)
-        assert seen == frames, (chunks, seen, frames)
-        assert seen_keepalives == keepalives, (chunks, seen_keepalives, keepalives)
+        # and the frames, keepalives and events are exactly httpx-sse's, in order.
+        assert not rejected, (ref, chunks)
+        assert seen == ref.frames, (chunks, seen, ref)
+        assert seen_keepalives == ref.keepalives, (chunks, seen_keepalives, ref)
+        decoded = [decode(frame) for frame in seen]
+        ours = [(e.event, e.data) for e in decoded if e is not None and e.data]
+        assert ours == ref.events, (chunks, ours, ref)
     if longest > limit:
-        assert rejected, (every, chunks)  # refused, however it is cut up
+        assert rejected, (ref, chunks)  # refused, however it is cut up
     else:
-        assert seen == frames[: len(seen)]  # never a frame the spec does not see
+        assert seen == ref.frames[: len(seen)]  # never a frame httpx-sse does not see
 
 
 def test_decode_reads_fields_like_the_sse_spec() -> None:
-    ev = decode(b": hi\nevent: status\ndata: {\"a\":\ndata:1}\nid: 7\nretry: 50\nbogus: x")
+    ev = decode(b': hi\nevent: status\ndata: {"a":\ndata:1}\nid: 7\nretry: 50\nbogus: x')
     assert ev is not None
     assert (ev.event, ev.data, ev.id, ev.retry) == ("status", '{"a":\n1}', "7", 50)
     assert decode(b": only a comment") is None
