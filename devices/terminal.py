@@ -33,7 +33,7 @@ from bridge.pipeline.looks import BLACK, Effect
 from bridge.pipeline.mapping import NO_TOOL
 from bridge.pipeline.model import Session, SessionRef, SessionState
 from bridge.text.statusline import duration, global_words, session_name, session_words
-from bridge.text.textsafe import clean, cut, width
+from bridge.text.textsafe import clean, cut, tail, width
 from devices.ansi import RESET, Depth, color_depth, fg, visible
 from devices.base import Capabilities, Driver
 
@@ -342,12 +342,8 @@ def _cut_middle(text: str, columns: int, more: str) -> str:
         return text
     keep = columns - width(more)
     start = cut(text, keep - keep // 2, "")
-    end = ""
-    for ch in reversed(text):
-        if width(ch + end) > keep // 2:
-            break
-        end = ch + end
-    return f"{start}{more}{end}"
+    end = tail(text, keep // 2)
+    return f"{start}{more}{' ' * (keep // 2 - width(end))}{end}"  # exactly ``columns``
 
 
 def _can_encode(stream: TextIO, sample: str) -> bool:

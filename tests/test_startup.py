@@ -258,6 +258,8 @@ def test_help_is_the_full_parsers_help_at_argparses_width(
 
 HTTP = ("httpx", "httpcore", "h11", "anyio", "httpx_sse", "sniffio", "h2")
 HARDWARE = ("gpiozero", "lgpio", "serial", "hid", "busylight_core", "StreamDeck", "PIL", "aiomqtt")
+# Text layout (~20 ms of imports): only once non-ASCII text is measured or cut.
+LAYOUT = ("wcwidth",)
 
 # Runs ``code`` (or the CLI with argv) and, at exit, prints the top-level packages it
 # loaded. Empty stand-ins for the hardware libraries come first on the path: an import
@@ -312,7 +314,25 @@ def test_check_imports_no_http_or_hardware_library(tmp_path: Path) -> None:
         "from bridge.cli import main\nmain(['check', '-c', 'config.example.toml'])\n",
     )
     assert "bridge" in loaded
-    assert not set(loaded) & {*HTTP, *HARDWARE}
+    assert not set(loaded) & {*HTTP, *HARDWARE, *LAYOUT}
+
+
+def test_help_and_ascii_text_import_no_text_layout(tmp_path: Path) -> None:
+    loaded = _probe(
+        tmp_path,
+        "import contextlib\n"
+        "from bridge.cli import main\n"
+        "from bridge.text.textsafe import clean, width\n"
+        "with contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "clean('a title \\x1b[2J with an escape', 10)\n"
+        "assert width('plain text') == 10\n"
+        "assert width('● idle · “t” — 2…') == 17\n",  # the status line's own glyphs
+    )
+    assert "bridge" in loaded
+    assert not set(loaded) & set(LAYOUT)
+    # ...and it is there once text needs it.
+    assert "wcwidth" in _probe(tmp_path, "from bridge.text.textsafe import width\nwidth('日本')\n")
 
 
 async def test_a_terminal_and_record_run_imports_no_hardware_library(tmp_path: Path) -> None:

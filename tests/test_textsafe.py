@@ -21,12 +21,13 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+import wcwidth
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.infra.logsetup import SafeFormatter
 from bridge.simulator import SimAgent, SimServer
-from bridge.text.textsafe import clean, cut, safe_json, width
+from bridge.text.textsafe import clean, cluster_end, cut, safe_json, tail, width
 from devices.record import RecordDriver, RecordOptions
 from devices.terminal import TerminalDriver, TerminalOptions
 from tests.conftest import eventually
@@ -49,16 +50,34 @@ ATTACKS = {
     "surrogate": "x\udc80y",
 }
 HOSTILE = "".join(ATTACKS.values())
+# Text a chat app puts in a title: CJK, ZWJ sequences, skin tones, flags, combining accents.
+MIXED = "日本語のタイトル 👨\u200d💻 👩🏽\u200d🚀 👍🏿 🇯🇵 ❤️ Cafe\u0301 ñ 한국어"
 
 # What the terminal driver itself writes: colours, carriage return, clear to end.
 _OURS = re.compile(r"\x1b\[(?:[0-9;]*m|K)|\r")
 
 
+def _unsafe(ch: str) -> bool:
+    """Unicode's own "Other" group (controls, format, surrogates, private use,
+    unassigned) and its separators that are not spaces (line, paragraph)."""
+    category = unicodedata.category(ch)
+    return category[0] == "C" or (category[0] == "Z" and category != "Zs")
+
+
+def _emoji_join(text: str, i: int) -> bool:
+    """A zero-width joiner between two emoji: a symbol (after its variation selector
+    or skin tone) before it, a symbol after it."""
+    before, after = text[i - 1 : i], text[i + 1 : i + 2]
+    return (
+        text[i] == "\u200d"
+        and unicodedata.category(before or " ") in ("So", "Sk", "Mn")
+        and unicodedata.category(after or " ") == "So"
+    )
+
+
 def _unsafe_chars(text: str) -> set[str]:
     return {
-        ch
-        for ch in text
-        if unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"} and ch != "\n"
+        ch for i, ch in enumerate(text) if _unsafe(ch) and ch != "\n" and not _emoji_join(text, i)
     }
 
 
@@ -83,8 +102,25 @@ def test_clean_escapes_each_attack_visibly(name: str) -> None:
 
 
 def test_clean_keeps_ordinary_text_as_is() -> None:
-    for text in ("bash", "Résumé the notes", "日本語のタイトル", "emoji 🚀 ok", "a\\b"):
+    for text in ("bash", "Résumé the notes", "日本語のタイトル", "emoji 🚀 ok", "a\\b", MIXED):
         assert clean(text) == text
+
+
+def test_clean_keeps_a_joiner_only_inside_an_emoji() -> None:
+    assert clean("👨\u200d💻 and 🏳️\u200d🌈") == "👨\u200d💻 and 🏳️\u200d🌈"
+    assert clean("a\u200db") == "a\\u200db"
+    assert clean("👨\u200d") == "👨\\u200d"  # joins nothing
+    assert clean("\u200d💻") == "\\u200d💻"
+
+
+def test_clean_limits_at_a_grapheme_boundary() -> None:
+    text = "ab👍🏽👨\u200d👩\u200d👧e\u0301日" * 5
+    graphemes = list(wcwidth.iter_graphemes(text))
+    for limit in range(1, len(text) + 2):
+        out = clean(text, limit)
+        assert len(out) <= limit
+        kept = out.removesuffix("…")
+        assert kept == "".join(graphemes[: len(list(wcwidth.iter_graphemes(kept)))])
 
 
 def test_clean_distinguishes_an_escape_from_a_literal_backslash_x() -> None:
@@ -104,27 +140,66 @@ def test_clean_never_leaves_a_control(text: str) -> None:
     assert "\n" not in out
 
 
-def test_width_counts_what_is_visible() -> None:
+def test_width_counts_what_a_terminal_draws() -> None:
     assert width("abc") == 3
     assert width("日本") == 4
     assert width("e\u0301") == 1
     assert width("\x1b[38;2;1;2;3mab\x1b[0m") == 2
+    # Emoji as terminals draw them: the variation selector makes ⚠ wide, a skin tone
+    # and a ZWJ family are one wide character each.
+    assert width("⚠️" * 30) == 60
+    assert (width("❤️"), width("👍🏽"), width("👨\u200d👩\u200d👧"), width("🇯🇵")) == (2, 2, 2, 2)
+    assert width(MIXED) == wcwidth.width(MIXED)
+    # The status line's own glyphs, measured without wcwidth, are what wcwidth says.
+    for glyph in "●○·…—“”":
+        assert width(f"x{glyph}") == wcwidth.width(f"x{glyph}") == 2
 
 
 def test_cut_never_splits_an_escape_or_a_wide_character() -> None:
-    text = "\x1b[38;2;255;0;0m●\x1b[0m thinking 日本語 " + "x" * 50
-    for columns in range(0, 40):
+    text = "\x1b[38;2;255;0;0m●\x1b[0m thinking 日本語 " + MIXED + "x" * 50
+    for columns in range(0, 80):
         out = cut(text, columns)
-        assert width(out) <= columns
+        assert wcwidth.width(out) == columns  # exactly: a straddling wide one is a space
+        kept = re.sub(r"\x1b\[[0-9;]*m", "", out).rstrip(" …")
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        assert plain.startswith(kept)
+        assert (
+            list(wcwidth.iter_graphemes(kept))
+            == list(wcwidth.iter_graphemes(plain))[: len(list(wcwidth.iter_graphemes(kept)))]
+        )
         # Every escape we wrote is whole: removing whole ones leaves no ESC behind.
         assert "\x1b" not in re.sub(r"\x1b\[[0-9;]*m", "", out)
         assert out.count("\x1b[") == text.count("\x1b[")  # a colour is always reset
 
 
+def test_cluster_end_never_splits_a_grapheme() -> None:
+    boundaries = [0]
+    for cluster in wcwidth.iter_graphemes(MIXED):
+        boundaries.append(boundaries[-1] + len(cluster))
+    for n in range(1, len(MIXED) + 1):
+        assert cluster_end(MIXED, n) == max(b for b in boundaries if b <= n)
+    assert cluster_end("👍🏽x", 1) == 2  # at least the first cluster
+    assert cluster_end("abc", 2) == 2
+
+
+def test_tail_keeps_whole_clusters_from_the_end() -> None:
+    graphemes = list(wcwidth.iter_graphemes(MIXED))
+    for columns in range(0, wcwidth.width(MIXED) + 2):
+        end = tail(MIXED, columns)
+        assert MIXED.endswith(end)
+        assert columns - 1 <= wcwidth.width(end) <= columns or end == MIXED
+        n = len(list(wcwidth.iter_graphemes(end)))
+        assert end == "".join(graphemes[len(graphemes) - n :])
+
+
 @given(st.text(), st.integers(min_value=0, max_value=120))
 def test_cut_fits_any_clean_text(text: str, columns: int) -> None:
-    out = cut(clean(text), columns)
-    assert width(out) <= columns
+    safe = clean(text)
+    out = cut(safe, columns)
+    if wcwidth.width(safe) <= columns:
+        assert out == safe
+    else:
+        assert wcwidth.width(out) == columns
 
 
 @given(st.recursive(st.text() | st.integers(), lambda kids: st.lists(kids, max_size=3)))
@@ -177,7 +252,7 @@ async def test_terminal_driver_shows_server_text_inert(name: str, tty: bool) -> 
     # Piped: one line per change, and nothing a server sent started a new one.
     assert len([line for line in lines if line]) == 1
     for line in lines:
-        assert width(line) <= 200
+        assert wcwidth.width(line) <= 200
 
 
 async def test_terminal_cut_to_width_never_swallows_the_rest() -> None:
@@ -188,10 +263,27 @@ async def test_terminal_cut_to_width_never_swallows_the_rest() -> None:
     text = out.getvalue()
     await driver.close()
     visible = _OURS.sub("", text)
-    assert width(visible) <= 30
+    assert wcwidth.width(visible) <= 30
     assert_inert(text, ours=True)
     colours = re.findall(r"\x1b\[(?:3|9)[0-9;]*m", text)
     assert colours and len(colours) == text.count("\x1b[0m")  # every colour is reset
+
+
+@pytest.mark.parametrize("columns", [20, 33, 40, 57, 80, 121])
+async def test_a_status_line_of_emoji_fits_the_terminal_exactly(columns: int) -> None:
+    # Titles from chat apps: 30 warning signs, then CJK, ZWJ emoji, skin tones, accents.
+    title = "⚠️" * 30 + MIXED
+    session = make_session("telegram:s1", "waiting_for_user", title=title)
+    out = FakeTTY()
+    driver = TerminalDriver("t", TerminalOptions(width=columns, color="always"), stream=out)
+    await driver.open()
+    await driver.show(make_frame("active", [session], focus=session.key))
+    await driver.close()
+    lines = [line for line in _OURS.sub("", out.getvalue()).split("\n") if line]
+    assert lines and all(wcwidth.width(line) == columns for line in lines), lines
+    assert "\\u" not in lines[0]  # the joiners and selectors are drawn, not escaped
+    if columns >= 40:
+        assert "⚠️⚠️" in lines[0]
 
 
 # -- the record driver -------------------------------------------------------------------
@@ -323,9 +415,7 @@ async def test_run_with_a_hostile_server_writes_nothing_raw(tmp_path: Path, tty:
             stdout=stdout, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         try:
-            await eventually(
-                lambda: record.exists() and '"error"' in record.read_text(), within=10
-            )
+            await eventually(lambda: record.exists() and '"error"' in record.read_text(), within=10)
         finally:
             proc.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(proc.communicate(), 10)

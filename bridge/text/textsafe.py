@@ -9,13 +9,16 @@ before it reaches a terminal, a log line, a record line or a key image.
 
 :func:`clean` shows what it neutralises instead of dropping it silently: an
 escape becomes the four visible characters ``\\x1b``, a right-to-left override
-``\\u202e``, a newline ``\\n``. Visible width is measured per character
-(:func:`width`) and lines are cut by it (:func:`cut`), never inside an escape
-sequence that *we* add (colours), and never counting such a sequence as visible.
+``\\u202e``, a newline ``\\n``. The one format character it keeps is the zero-width
+joiner inside an emoji sequence (👨‍💻), where it joins two pictographs into one.
 
-Only :mod:`unicodedata` from the stdlib is used: the bridge runs on a Pi Zero, and
-what a terminal status line needs (controls, format characters, wide and
-combining characters) is all in the Unicode database Python ships.
+Visible width (:func:`width`) is what a terminal draws, measured by the ``wcwidth``
+package per grapheme cluster: ``⚠️`` (with its variation selector), ``👍🏽``, ``👨‍👩‍👧``
+and ``日`` take two columns, ``é`` written with a combining accent one. Lines are cut
+by it (:func:`cut`) between grapheme clusters, never inside an escape sequence that
+*we* add (colours), and never counting such a sequence as visible. ``wcwidth`` is
+imported only when non-ASCII text is measured or cut: start-up and ``--help`` do
+not pay for it. Which characters are unsafe comes from :mod:`unicodedata`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ELLIPSIS", "clean", "clean_lines", "cut", "safe_json", "width"]
+__all__ = ["ELLIPSIS", "clean", "clean_lines", "cluster_end", "cut", "safe_json", "tail", "width"]
 
 ELLIPSIS = "…"
 
@@ -36,7 +39,12 @@ ELLIPSIS = "…"
 # newer than this Python), and the line/paragraph separators some terminals and
 # log viewers treat as a newline.
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# The status line's own punctuation: one column on every terminal (wcwidth agrees,
+# ambiguous width 1). Text of ASCII and these is measured without importing wcwidth,
+# so a terminal's first look does not wait for it.
+_NARROW = frozenset("●○·…—“”")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_ZWJ = "\u200d"
 # Our own colour codes (SGR): zero width, and never cut in half.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -76,7 +84,10 @@ def clean(text: object, limit: int | None = None) -> str:
     if not text.isprintable():
         text = _clean_slow(text)
     if limit is not None and len(text) > limit:
-        text = text[: max(limit - 1, 0)] + ELLIPSIS
+        keep = max(limit - 1, 0)
+        if not text.isascii():
+            keep = _wc().grapheme_boundary_before(text, keep + 1)  # not inside a cluster
+        text = text[:keep] + ELLIPSIS
     return text
 
 
@@ -91,12 +102,13 @@ def clean_lines(text: str) -> str:
 
 
 def _clean_slow(text: str) -> str:
-    escaping = any(_unsafe(ch) for ch in text)
+    joins = _emoji_joins(text) if _ZWJ in text else frozenset()
+    escaping = any(_unsafe(ch) for i, ch in enumerate(text) if i not in joins)
     out = []
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch == "\\":
             out.append("\\\\" if escaping else ch)
-        elif ch.isprintable():
+        elif ch.isprintable() or i in joins:
             out.append(ch)
         elif _unsafe(ch):
             out.append(_escape_char(ch))
@@ -105,26 +117,53 @@ def _clean_slow(text: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=4096)
-def _char_width(ch: str) -> int:
-    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-        return 0
-    if unicodedata.east_asian_width(ch) in ("W", "F"):
-        return 2
-    return 1
+def _emoji_joins(text: str) -> frozenset[int]:
+    """Indexes of zero-width joiners that join two pictographs into one emoji.
+
+    By Unicode's grapheme rules a ZWJ joins only an emoji to the pictograph after
+    it; anywhere else (``a\u200db``) it ends its cluster, and stays escaped.
+    """
+    joins = []
+    pos = 0
+    for cluster in _wc().iter_graphemes(text):
+        for k, ch in enumerate(cluster[:-1]):
+            if ch == _ZWJ:
+                joins.append(pos + k)
+        pos += len(cluster)
+    return frozenset(joins)
+
+
+def _wc() -> Any:
+    """The ``wcwidth`` module, imported on first use (~20 ms: not at start-up)."""
+    global _wcwidth
+    if _wcwidth is None:
+        import wcwidth
+
+        _wcwidth = wcwidth
+    return _wcwidth
+
+
+_wcwidth: Any = None
 
 
 def width(text: str) -> int:
     """Columns ``text`` takes on a terminal; our SGR colour codes count as zero.
 
-    Wide (East Asian wide/fullwidth, most emoji) characters take two columns,
-    combining marks none. Meant for text that went through :func:`clean`.
+    Measured per grapheme cluster as terminals draw them (``wcwidth``): East Asian
+    wide characters and emoji (with their variation selectors, skin tones and
+    ZWJ sequences) take two columns, combining marks none. Meant for text that
+    went through :func:`clean`.
     """
-    if text.isascii():
+    if _simple(text):
         if "\x1b" not in text:
             return len(text)
         return len(_SGR.sub("", text))
-    return sum(_char_width(ch) for part in _split(text) if not part[0] for ch in part[1])
+    return int(_wc().width(text))
+
+
+def _simple(text: str) -> bool:
+    """ASCII and our own one-column punctuation only: a column per character."""
+    return text.isascii() or all(ch < "\x80" or ch in _NARROW for ch in text)
 
 
 def _split(text: str) -> list[tuple[bool, str]]:
@@ -142,11 +181,13 @@ def _split(text: str) -> list[tuple[bool, str]]:
 
 
 def cut(text: str, columns: int, more: str = ELLIPSIS) -> str:
-    """``text`` cut to at most ``columns`` visible columns, ending with ``more`` if cut.
+    """``text`` in exactly ``columns`` visible columns if it is wider, ending with ``more``.
 
-    Colour codes are kept whole (and those after the cut point are kept too, so
-    a colour switched off later is still switched off); a wide character that
-    would straddle the edge is left out rather than split.
+    Cut between grapheme clusters (an emoji with its skin tone, a letter with its
+    accent stay whole). A wide cluster that would straddle the edge is left out
+    rather than split, and a space after ``more`` fills its column, so a cut line
+    is exactly ``columns`` wide. Colour codes are kept whole (and those after the
+    cut point are kept too, so a colour switched off later is still switched off).
     """
     columns = max(columns, 0)
     if width(text) <= columns:
@@ -164,15 +205,45 @@ def cut(text: str, columns: int, more: str = ELLIPSIS) -> str:
             continue
         if full:
             continue
-        for ch in piece:
-            w = 1 if ch.isascii() else _char_width(ch)
+        simple = _simple(piece)
+        for cluster in piece if simple else _wc().iter_graphemes(piece):
+            w = 1 if simple else width(cluster)
             if used + w > room:
                 full = True
-                out.append(more)
+                out.append(more + " " * (room - used))
                 break
-            out.append(ch)
+            out.append(cluster)
             used += w
     return "".join(out)
+
+
+def cluster_end(text: str, n: int) -> int:
+    """Where to cut ``text`` at or before index ``n`` without splitting a grapheme
+    cluster (an emoji from its skin tone, a letter from its accent); at least the
+    first cluster. For text measured some other way (pixels on a key)."""
+    if n >= len(text) or text.isascii():
+        return n
+    start = int(_wc().grapheme_boundary_before(text, n + 1))  # of the cluster at n
+    return start or len(next(_wc().iter_graphemes(text)))
+
+
+def tail(text: str, columns: int) -> str:
+    """The end of ``text`` that fits in ``columns``, in whole grapheme clusters.
+
+    For plain text (no colour codes), as :func:`cut` keeps its start.
+    """
+    if columns <= 0:
+        return ""
+    if _simple(text):
+        return text[-columns:]
+    kept: list[str] = []
+    used = 0
+    for cluster in _wc().iter_graphemes_reverse(text):
+        used += width(cluster)
+        if used > columns:
+            break
+        kept.append(cluster)
+    return "".join(reversed(kept))
 
 
 def _json_escape(ch: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from bridge.text.textsafe import clean
+from bridge.text.textsafe import clean, cluster_end
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
@@ -146,7 +146,8 @@ def wrap(text: str, size: int, width: float, max_lines: int) -> tuple[list[str],
 
 
 def _fitting_prefix(text: str, size: int, width: float, suffix: str = "") -> int:
-    """The most characters of ``text`` (plus ``suffix``) that fit in ``width``; at least 1."""
+    """The most characters of ``text`` (plus ``suffix``) that fit in ``width``, in whole
+    grapheme clusters (an emoji keeps its skin tone); at least the first one."""
     lo, hi = 1, len(text)
     while lo < hi:  # binary search: widths grow with length
         mid = (lo + hi + 1) // 2
@@ -154,7 +155,7 @@ def _fitting_prefix(text: str, size: int, width: float, suffix: str = "") -> int
             lo = mid
         else:
             hi = mid - 1
-    return lo
+    return cluster_end(text, lo)
 
 
 def ellipsize(text: str, size: int, width: float) -> str:
