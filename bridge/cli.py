@@ -300,11 +300,19 @@ def _hooks_options(hooks: argparse.ArgumentParser) -> None:
     )
 
 
-_POCKETPAW_ENV = (
-    ("POCKETPAW_STATUS_API_KEY", "the status API key (when the config sets no api_key)"),
-    ("POCKETPAW_TOKEN", "PocketPaw's dashboard token (when the config sets no token)"),
+_DEVICE_ENV = (
+    ("GPIOZERO_PIN_FACTORY", "gpio devices without pin_factory: gpiozero's (mock: try a config)"),
     ("NO_COLOR", "set: no colours on the terminal line"),
 )
+_SECRET_ENV = (
+    ("POCKETPAW_STATUS_API_KEY", "the status API key (when the config sets no api_key)"),
+    ("POCKETPAW_TOKEN", "PocketPaw's dashboard token (when the config sets no token)"),
+    ("H_API_KEY", "the H Company AgP API key (when the config sets no api_key)"),
+    ("AGENTLIGHT_MQTT_PASSWORD", "the MQTT broker's password (when the config sets none)"),
+    ("AGENTLIGHT_API_TOKEN", "the local API's token (when [api] sets none)"),
+    ("CREDENTIALS_DIRECTORY", "systemd credentials, read before the variables above"),
+)
+_RUN_ENV = (*_SECRET_ENV, *_DEVICE_ENV)
 
 _AddOptions = Callable[[argparse.ArgumentParser], None]
 
@@ -317,7 +325,7 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
         "Read the agent's status and show it on the configured devices until Ctrl-C.\n"
         "Without -c: PocketPaw on http://127.0.0.1:8888 → a line in this terminal.\n"
         "On a terminal only warnings are logged (-v for more).",
-        _POCKETPAW_ENV,
+        _RUN_ENV,
         _run_options,
     ),
     (
@@ -325,7 +333,7 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
         "validate a config and print the plan",
         "Check a config file (every error at once) and print what `run` would start.\n"
         "Reads what run reads: token files and the environment variables below.",
-        _POCKETPAW_ENV,
+        _RUN_ENV,
         _check_options,
     ),
     (
@@ -335,9 +343,9 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
         "line per session, the versioned JSON form (--json), or one short line for a\n"
         "shell or tmux status bar (--format). Exit 0 when every source answered, 1 if not.\n"
         "\n"
-        "--format fields: {state} {label} {sessions} {focus} {tool} {title} {error}\n"
+        "--format fields: {state} {label} {sessions} {focus} {tool} {title} {error} {seconds}\n"
         "  e.g. agentlight status --format '{label} ({sessions})'",
-        _POCKETPAW_ENV,
+        _SECRET_ENV,
         _status_options,
     ),
     (
@@ -347,7 +355,7 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
         "a theme or a device. STATE is a global state (idle, active, degraded, connecting,\n"
         "disconnected, auth_failed) or a session state (thinking, tool_running, streaming,\n"
         "waiting_for_user, error, pending, done, interrupted, unknown), or off.",
-        (),
+        _DEVICE_ENV,
         _show_options,
     ),
     (
@@ -355,7 +363,7 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
         "simulated agent on 127.0.0.1 → terminal (no server needed)",
         "A built-in PocketPaw simulator walks through every state agentlight can show,\n"
         "the bridge's own (disconnected, auth failed) included; Ctrl-C stops it.",
-        (),
+        _DEVICE_ENV,
         _demo_options,
     ),
     (
@@ -369,15 +377,19 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
     (
         "devices",
         "list attached serial ports, USB lights, Stream Decks and GPIO, and what to fix",
-        None,
-        (),
+        "List what is attached (serial ports, USB status lights, Stream Decks, GPIO and its\n"
+        "pin factory) with what to put in a config, and what to fix: a missing library, a\n"
+        "missing permission (the group to join, or the udev rules --udev-rules prints).",
+        _DEVICE_ENV[:1],
         _devices_options,
     ),
     (
         "test-pattern",
         "show every look of the theme on the configured devices (no server needed)",
-        None,
-        (),
+        "Walk the devices of a config through every look of its theme (each global state,\n"
+        "each session state, each tool), naming each as it shows it; then leave them dark.\n"
+        "Exit 0, or 1 when a device could not show it (said at once).",
+        _DEVICE_ENV,
         _test_pattern_options,
     ),
     (
@@ -410,7 +422,9 @@ _COMMANDS: tuple[tuple[str, str, str | None, tuple[tuple[str, str], ...], _AddOp
     (
         "preview",
         "draw each Stream Deck in a config as PNGs, one per state (no hardware needed)",
-        None,
+        "Draw each Stream Deck of a config (default: one MK.2) as it would look in each\n"
+        "state: idle, working, waiting, an error, paging, a key's details and the bridge's\n"
+        "own states; one PNG per deck and state in --out.",
         (),
         _preview_options,
     ),
