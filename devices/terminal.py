@@ -166,12 +166,15 @@ class TerminalDriver(Driver):
             plain = cut(f"{glyph} {head}{tail}", self._width, g.more)
             head_len = min(len(plain), len(glyph) + 1 + len(head))
             head, tail = plain[len(glyph) + 1 : head_len], plain[head_len:]
-        if not self._color or not lit:
+        if not self._color or look.effect is Effect.OFF or look.color == BLACK:
             return f"{glyph} {head}{tail}"
-        # The dot animates; the label keeps the look's own colour. Both keep a
-        # floor of brightness so a dim look (idle, a pulse's low point) stays readable.
-        dot_code = fg(visible(dot, _DOT_FLOOR), self._depth)
+        # The dot animates (dark in a blink's dark half); the label keeps the look's
+        # own colour throughout. Both keep a floor of brightness so a dim look
+        # (idle, a pulse's low point) stays readable.
         label_code = fg(visible(look.color, _LABEL_FLOOR), self._depth)
+        if not lit:
+            return f"{glyph} {label_code}{head}{RESET}{tail}"
+        dot_code = fg(visible(dot, _DOT_FLOOR), self._depth)
         return f"{dot_code}{glyph}{RESET} {label_code}{head}{RESET}{tail}"
 
     def _words(self, frame: Frame) -> tuple[str, str, Session | None]:

@@ -444,11 +444,16 @@ async def test_terminal_tty_redraws_in_place_with_sampled_color(color_term: None
 
 
 async def test_terminal_tty_dark_sample_shows_a_hollow_dot(color_term: None) -> None:
+    """Only the dot blinks: in the dark half the label keeps the look's colour."""
     out = FakeTTY()
     term = TerminalDriver("t", stream=out)
     await term.open()
     await term.show(make_frame("degraded", color="#ff0000", effect="blink", sampled="#000000"))
-    assert out.getvalue() == "\r○ A session failed\x1b[K"
+    dark = out.getvalue()
+    await term.show(make_frame("degraded", color="#ff0000", effect="blink", sampled="#ff0000"))
+    lit = out.getvalue()[len(dark) :]
+    assert dark == "\r○ \x1b[38;2;255;0;0mA session failed\x1b[0m\x1b[K"
+    assert lit.endswith(" \x1b[38;2;255;0;0mA session failed\x1b[0m\x1b[K")  # the same label
     await term.close()
 
 
