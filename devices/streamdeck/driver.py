@@ -556,7 +556,7 @@ class StreamDeckDriver(Driver):
             deck=deck,
             path=path,
             serial=serial,
-            kind=deck.deck_type(),
+            kind=model_name(deck),
             geometry=Geometry(deck.key_count(), cols, rows),
             key_size=_size(deck.key_image_format()),
             visual=visual,
@@ -725,6 +725,23 @@ class StreamDeckDriver(Driver):
             # Over the waiting requests: the first choice, the next, choose it.
             return ("ask_first", "ask_next", "ask_confirm")[int(control[6:]) % 3]
         return "none"
+
+
+def model_name(deck: Any) -> str:
+    """The deck's model as Elgato names it: the library's class for an MK.2 (and its
+    scissor-key and module variants) is its Original V2's, which says "Original"."""
+    from StreamDeck.ProductIDs import USBProductIDs as P
+
+    mk2 = {
+        getattr(P, name, None)
+        for name in ("USB_PID_STREAMDECK_MK2", "USB_PID_STREAMDECK_MK2_SCISSOR",
+                     "USB_PID_STREAMDECK_MK2_MODULE", "USB_PID_STREAMDECK_MK2_V2")
+    }  # fmt: skip
+    try:
+        pid = deck.product_id()
+    except Exception:  # a deck that cannot say: the library's word
+        pid = None
+    return "Stream Deck MK.2" if pid in mk2 else str(deck.deck_type())
 
 
 def _draw(what: Face | Strip, opened: _Deck) -> Any:

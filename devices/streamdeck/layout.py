@@ -19,6 +19,7 @@ second press is awaited, and the pedal's cursor.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -197,15 +198,20 @@ def session_face(
             lines.append(safe(s.title))
         if "tool" in fields and s.tool and safe(s.tool) != word:
             lines.append(safe(s.tool))
-    footer = safe(note) if note else _footer(s, now, fields)
+    showing_error = bool(lines) and "error" in fields and s.state is SessionState.ERROR
+    # An error's words are the news: its key gives them the footer's line too (the
+    # time in error is one press away, in the details).
+    footer = safe(note) if note else ("" if showing_error else _footer(s, now, fields))
     header = channel_label(s.channel) if "channel" in fields else ""
     title = word if "state" in fields else ""
     if s.state.needs_user:
         # Stands out: full colour, alternating with a dark key in a coloured frame.
         if blink_on:
+            # Its frame is the key's own colour: invisible, but both phases keep the
+            # same room, so the text does not reflow as the key blinks.
             return Face(
                 "session", color, scale(color, 0.55), header, title, tuple(lines), footer,
-                ink_on(color),
+                ink_on(color), color,
             )  # fmt: skip
         return Face(
             "session", scale(color, 0.15), color, header, title, tuple(lines), footer,
@@ -223,7 +229,8 @@ def _footer(s: Session, now: float, fields: Sequence[str]) -> str:
     tokens = count(total)
     if not spent:
         return f"{tokens} tok | {tokens}"
-    return f"{spent} · {tokens} tok | {spent} · {tokens} | {spent}"
+    # Never a bare number: a count is "tok" or it is left out.
+    return f"{spent} · {tokens} tok | {spent}"
 
 
 def detail_cards(placed: Placed, now: float) -> list[tuple[str, str]]:
@@ -376,11 +383,16 @@ def choice_face(session: Session, ask: Ask | None, index: int, answering: Answer
     return Face("choice", bg, bar, header, label, lines, footer, ink_on(bg), frame, "", progress)
 
 
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([^/\s?#]+)[^\s]*")
+
+
 def _connection(status: AgentStatus) -> tuple[bool, str]:
     """Whether every source is connected, and a word on the first that is not."""
     for source in status.sources:
         if source.connection is not ConnectionState.CONNECTED:
             why = safe(source.detail) if source.detail else source.connection.value
+            # On a key a URL is its host:port: "http://" and a path only wrap.
+            why = _URL.sub(lambda m: m.group(1), why)
             return False, why.replace("_", " ")
     return True, ""
 
@@ -418,7 +430,7 @@ def page_face(page: int, pages: int, hidden: Sequence[Placed], *, blink_on: bool
         color = rgb(urgent[0].look.color)
         if blink_on:
             return Face("page", color, scale(color, 0.55), "MORE", f"{page + 1}/{pages}",
-                        (need,), "", ink_on(color), None, "next")  # fmt: skip
+                        (need,), "", ink_on(color), color, "next")  # fmt: skip
         return Face("page", scale(color, 0.18), color, "MORE", f"{page + 1}/{pages}",
                     (need,), "", (255, 255, 255), color, "next")  # fmt: skip
     return Face(

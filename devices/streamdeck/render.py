@@ -131,8 +131,12 @@ def wrap(text: str, size: int, width: float, max_lines: int) -> tuple[list[str],
             i += 1
             continue
         if not current:
-            # One word wider than the line: break it where it stops fitting.
+            # One word wider than the line: break it where it stops fitting, after
+            # a ":" or "/" when there is one (an address stays in readable pieces).
             n = _fitting_prefix(word, size, width)
+            seam = max(word.rfind(":", 0, n), word.rfind("/", 0, n))
+            if seam > 0:
+                n = seam + 1
             current, words[i] = word[:n], word[n:]
         if len(lines) + 1 == max_lines:
             rest = " ".join([current, *words[i:]])
