@@ -42,8 +42,8 @@ def test_an_errors_words_get_the_keys_lines() -> None:
     error = "Rate limit exceeded (429): retry after 30 s"
     session = make_session("cli:d4", "error", error=error, since=time.time() - 140)
     face = session_face(Placed(0, session, RED), time.time(), blink_on=False)
-    assert face.lines == (error,)
-    assert face.footer == ""  # its time is one press away; the words are the news
+    assert face.lines == (f"Error: {error}",)  # the state word leads the words
+    assert face.title == "" and face.footer == ""  # their room is the words' now
 
 
 @pytest.mark.parametrize("tokens", [(850, 0), (12_400, 3_100), (48_000, 9_000)])

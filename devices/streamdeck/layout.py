@@ -199,11 +199,14 @@ def session_face(
         if "tool" in fields and s.tool and safe(s.tool) != word:
             lines.append(safe(s.tool))
     showing_error = bool(lines) and "error" in fields and s.state is SessionState.ERROR
-    # An error's words are the news: its key gives them the footer's line too (the
-    # time in error is one press away, in the details).
+    # An error's words are the news: its key gives them the title's and the footer's
+    # room too, led by the state word (the time in error is one press away, in the details).
     footer = safe(note) if note else ("" if showing_error else _footer(s, now, fields))
     header = channel_label(s.channel) if "channel" in fields else ""
     title = word if "state" in fields else ""
+    if showing_error and title:
+        lines[0] = f"{title}: {lines[0]}"
+        title = ""
     if s.state.needs_user:
         # Stands out: full colour, alternating with a dark key in a coloured frame.
         if blink_on:
