@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
+import sys
+import termios
 import tty
 from collections.abc import Callable
 from pathlib import Path
@@ -83,6 +86,24 @@ class Board:
                     await self._changed.wait()
         except TimeoutError:
             raise AssertionError(f"condition not met; received {bytes(self.received)!r}") from None
+
+    async def delivered(self, within: float = 5.0) -> None:
+        """Until what :meth:`say` wrote can be read at the driver's end of the pty.
+
+        A pty hands bytes from the master to the tty a moment later (the kernel's
+        flush work), so a driver that reads only when it writes could miss them.
+        """
+        fd = os.open(self.tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            queued = bytearray(4)
+            async with asyncio.timeout(within):
+                while True:
+                    fcntl.ioctl(fd, termios.FIONREAD, queued)
+                    if int.from_bytes(queued, sys.byteorder):
+                        return
+                    await asyncio.sleep(0.001)  # a kernel queue: no event to wait on
+        finally:
+            os.close(fd)
 
     def unplug(self) -> None:
         """The device goes away: its tty path disappears, the driver's writes fail."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +30,7 @@ from devices.led.serial_protocol import (
     parse_hello,
     segments,
 )
+from tests.conftest import eventually
 from tests.frames import make_frame, make_look
 from tests.ledrig import EngineRun, status
 from tests.ptyboard import Board
@@ -208,8 +208,8 @@ async def test_segments_refresh_and_replug(boards: Callable[..., Board]) -> None
     # Unplugged: writes fail, the engine drops the port and retries; a new
     # device behind the same link gets the frames again.
     board.unplug()
-    await asyncio.sleep(0.1)  # let a few retries fail on the missing path
-    assert not driver.health.ok
+    await eventually(lambda: not driver.health.ok)  # the next refresh fails
+
     board = boards()
     await board.wait_for(lambda: len(frames()) >= 1)
     assert frames()[0][6:] == want_b
@@ -264,8 +264,10 @@ async def test_line_protocol_waits_for_hello_and_sends_changes_only(
         b"L 0 %02x%02x%02x solid 0" % g,
         b"L 1 %02x%02x%02x pulse 2000" % t,
     ]
-    # A whole pulse period: nothing more crosses the link.
-    await asyncio.sleep(0.3)
+    # The board runs the pulse, so the engine never wakes for it and nothing more
+    # crosses the link (a native effect costing no wake-up is counted on the virtual
+    # clock in test_engine; this driver declares the pulse native).
+    assert Effect.PULSE in driver.caps.native_effects
     assert len(board.lines) == 3
     run.publish(status(("a", "waiting_for_user")))
     await board.wait_for(lambda: len(board.lines) >= 4)
@@ -338,7 +340,7 @@ async def test_line_board_that_restarts_gets_everything_again(
     await board.wait_for(lambda: len(board.lines) >= 3)
     assert board.lines[1:] == [b"L 0 0000ff solid 0", b"L 1 ff0000 blink 500"]
     board.say(b"agentlight 1 leds=2\r\n")  # reset button: the board is dark again
-    await asyncio.sleep(0.05)
+    await board.delivered()  # the driver reads it at its next write
     await driver.show(make_frame("active", [("a", "thinking")], color="#0000ff"))
     await board.wait_for(lambda: len(board.lines) >= 6)
     # The change, then everything the board should show.

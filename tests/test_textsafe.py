@@ -397,6 +397,7 @@ async def test_run_with_a_hostile_server_writes_nothing_raw(tmp_path: Path, tty:
         )
         chunks: list[bytes] = []
         loop = asyncio.get_running_loop()
+        hung_up = loop.create_future()
         if tty:
             leader, follower = pty.openpty()
             stdout: int = follower
@@ -404,8 +405,10 @@ async def test_run_with_a_hostile_server_writes_nothing_raw(tmp_path: Path, tty:
             def drain() -> None:  # keep the pty from filling up and blocking the bridge
                 try:
                     chunks.append(os.read(leader, 65536))
-                except OSError:
+                except OSError:  # EIO: every byte read and the far end closed
                     loop.remove_reader(leader)
+                    if not hung_up.done():
+                        hung_up.set_result(None)
 
             loop.add_reader(leader, drain)
         else:
@@ -421,8 +424,7 @@ async def test_run_with_a_hostile_server_writes_nothing_raw(tmp_path: Path, tty:
             out, err = await asyncio.wait_for(proc.communicate(), 10)
         if tty:
             os.close(follower)
-            await asyncio.sleep(0.05)  # the last bytes still in the pty
-            loop.remove_reader(leader)
+            await asyncio.wait_for(hung_up, 10)  # the last bytes read from the pty
             os.close(leader)
             out = b"".join(chunks)
     assert proc.returncode == 0, err.decode()

@@ -24,6 +24,7 @@ from bridge.infra.validate import from_table
 from bridge.pipeline.theme import default_theme, parse_theme
 from devices import driver_class
 from devices.led.usblight import UsbLightDriver, UsbLightOptions, explain_usb_error
+from tests.conftest import eventually
 from tests.frames import make_frame
 from tests.ledrig import EngineRun, status
 
@@ -195,9 +196,8 @@ async def test_engine_blinks_it_and_it_comes_back(attached: list[Hardware]) -> N
     run.engine.set_theme(theme)
     run.publish(status(("a", "waiting_for_user")))
     run.start()
-    await asyncio.sleep(0.05)
+    await eventually(lambda: "no USB light" in driver.health.detail)
     assert not driver.is_open
-    assert "no USB light" in driver.health.detail
     square = blinkstick_square()
     attached.append(square)
     h = handle(square)
