@@ -93,6 +93,7 @@ class Engine:
     ) -> None:
         self.desk = Desk(answers)
         self._desk_timer: asyncio.TimerHandle | None = None
+        self._ways: tuple[str, ...] = ()
         self.mapper = Mapper(theme)
         self.on_exit = on_exit
         self.shutdown_timeout = shutdown_timeout
@@ -275,6 +276,7 @@ class Engine:
         self.not_ready.discard(name)
         if not self._pending_first:
             self.ready.set()
+        self._note_ways()
         await self._leave(runner, self.on_exit if not blank else None)
         self.news.set()
 
@@ -400,6 +402,27 @@ class Engine:
         log.info("answer: %s%s", describe_decision(decision), failed)
         if problem:
             self.desk.failed(decision, problem, self.clock())
+
+    def _note_ways(self) -> None:
+        """A device opened (a deck knows then whether it has keys): if that changes
+        how requests can be answered, lines that say so are redrawn."""
+        ways = self.answer_ways()
+        if ways != self._ways:
+            self._ways = ways
+            for runner in self._runners.values():
+                runner.wake.set()
+
+    def answer_ways(self) -> tuple[str, ...]:
+        """How this bridge's devices answer a waiting request (their ``answer_hint``)."""
+        ways = []
+        for runner in self._runners.values():
+            try:
+                hint = runner.device.driver.answer_hint()
+            except Exception:  # a driver's bug: it just goes unsaid
+                hint = ""
+            if hint:
+                ways.append(hint)
+        return tuple(ways)
 
     def _desk_changed(self) -> None:
         """The desk's view moved: redraw, and wake up when it next moves by itself."""
@@ -555,8 +578,12 @@ class _DeviceRunner:
             slots=self._slots,
         )
         desk = self.engine.desk.view()
-        if desk.armed or desk.notes or desk.cursor is not None or desk.answered:
-            frame = dataclasses.replace(frame, desk=desk)
+        asking = any(s.ask is not None for s in frame.status.sessions)
+        if asking or desk.armed or desk.notes or desk.cursor is not None or desk.answered:
+            ways = self.engine.answer_ways()
+            frame = dataclasses.replace(
+                frame, desk=dataclasses.replace(desk, ways=ways) if ways else desk
+            )
         return frame
 
     def exit_frame(self, look: Look) -> Frame:
@@ -616,6 +643,7 @@ class _DeviceRunner:
                     continue
                 self._last_write = None
                 caps = driver.caps  # open may have learnt what the hardware can do
+                self.engine._note_ways()
             self.wake.clear()
             now = self.engine.clock()
             try:

@@ -88,7 +88,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bridge.infra.family import find, installed, type_names
-from devices import led, mqtt, streamdeck
+from devices import button, led, mqtt, streamdeck
 from devices.family import DeviceFamily
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ DRIVERS: tuple[DeviceFamily, ...] = (
     led.USBLIGHT,
     streamdeck.FAMILY,
     led.GPIO,
+    button.GPIO_BUTTON,
     mqtt.FAMILY,
 )
 

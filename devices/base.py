@@ -288,6 +288,11 @@ class Driver(ABC):
         """The engine hands back an event this driver emitted; errors are the driver's."""
         await self._on_input(event)
 
+    def answer_hint(self) -> str:
+        """How a person answers a waiting request with this device, in a few words
+        ("keys on Stream Deck deck"), for the terminal line; "" when it cannot."""
+        return ""
+
     def mark_unhealthy(self, detail: str) -> None:
         """Record a failure the engine saw (a timeout, say) that the driver could not."""
         self._set_health(False, detail)

@@ -32,7 +32,13 @@ from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import BLACK, Effect
 from bridge.pipeline.mapping import NO_TOOL
 from bridge.pipeline.model import Session, SessionRef, SessionState
-from bridge.text.statusline import duration, global_words, session_name, session_words
+from bridge.text.statusline import (
+    ask_words,
+    duration,
+    global_words,
+    session_name,
+    session_words,
+)
 from bridge.text.textsafe import clean, cut, tail, width
 from devices.ansi import RESET, Depth, color_depth, fg, visible
 from devices.base import Capabilities, Driver
@@ -179,7 +185,13 @@ class TerminalDriver(Driver):
 
     def _words(self, frame: Frame) -> tuple[str, str, Session | None]:
         """(label with details, the other sessions, the focused session), cached."""
-        key = (frame.status.sessions, self._focus_key(frame), frame.look.label, frame.state)
+        key = (
+            frame.status.sessions,
+            self._focus_key(frame),
+            frame.look.label,
+            frame.state,
+            frame.desk,
+        )
         if key != self._words_key:
             self._words_key = key
             self._words_cache = _line_words(frame, key[1], self._glyphs)
@@ -306,6 +318,8 @@ def _line_words(
                 head += f"{g.dash}{clean(detail, _TEXT_LIMIT)}"
     else:
         head = _focus_words(focus, label)
+        if focus.ask is not None:
+            head += f": {_asking(focus, frame, g)}"
         lq, rq = g.quotes
         if focus.title:
             head += f"{g.dash}{lq}{clean(focus.title, _TEXT_LIMIT)}{rq}"
@@ -316,6 +330,28 @@ def _line_words(
     if len(others) > _MAX_LISTED:
         rest += f"{g.sep}+{len(others) - _MAX_LISTED} more"
     return head, rest, focus
+
+
+def _asking(session: Session, frame: Frame, g: _Glyphs) -> str:
+    """The request, its choices and where to answer it: the devices that can, or the
+    place a device cannot reach ("in Telegram"), and what the desk just did."""
+    ask = session.ask
+    assert ask is not None
+    words = ask_words(ask)
+    desk = frame.desk
+    if ask.answerable:
+        ways = desk.ways if desk is not None else ()
+        if ways:
+            how = "; ".join(clean(w, 80) for w in ways)
+            if any(c.deliberate for c in ask.choices) and not ask.locked:
+                how += "; hold Allow or press it twice"
+            words += f" ({how})"
+        else:
+            words += " (answer it where the agent runs)"
+    note = desk.note_for(session.ref) if desk is not None else None
+    if note is not None:
+        words += f" [{clean(note.text, 80)}]"
+    return words
 
 
 def _focus_words(session: Session, label: str) -> str:

@@ -1,11 +1,20 @@
 """Answering from every control the input path reaches: what a Stream Deck draws for a
-waiting request (its page, its details, holds, the pedal's cursor)."""
+waiting request (its page, its details, holds, the pedal's cursor), a GPIO button
+(gpiozero's MockFactory, the virtual clock), the local API, and MQTT commands with
+Home Assistant's buttons (a real Mosquitto)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from bridge.pipeline.answers import AnswerOptions, Armed, Cursor, DeskView, annotate
+from bridge.engine import Device, Engine
+from bridge.pipeline.answers import AnswerOptions, Armed, Cursor, Decision, DeskView, annotate
 from bridge.pipeline.asks import answer_choices, permission_choices
 from bridge.pipeline.looks import Color, Effect, Look
 from bridge.pipeline.model import (
@@ -20,6 +29,16 @@ from bridge.pipeline.model import (
     Snapshot,
     SourceStatus,
 )
+from bridge.pipeline.status_json import status_to_json
+from bridge.pipeline.theme import default_theme
+from bridge.sources.base import Source
+from devices.button.gpio import GpioButtonDriver, GpioButtonOptions
+from devices.mqtt.commands import Command, parse_command
+from devices.mqtt.discovery import COMMAND_BUTTONS, discovery_messages
+from devices.mqtt.publisher import MqttDriver, MqttOptions
+from harness.vclock import run_virtual
+from tests.api_rig import api_rig
+from tests.conftest import eventually
 
 pytest.importorskip("PIL")
 
@@ -167,3 +186,292 @@ def test_what_the_desk_did_shows_on_the_session_key() -> None:
     desk = DeskView(notes=(Note(REF, "Allow sent", 99.0),))
     view = view_of(session(permission()), desk=desk)
     assert view.faces[1].footer == "Allow sent"
+
+
+# -- the engine around a device, with a source that records what it is asked ----------
+
+
+class Recording(Source):
+    """Publishes the sessions it is given and records the decisions it gets."""
+
+    TYPE = "answering"
+
+    def __init__(self, publish: Callable[[SourceStatus], None], name: str = "hooks") -> None:
+        super().__init__(name, None, publish)
+        self.decisions: list[Decision] = []
+        self._got = asyncio.Event()
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    def show(self, *sessions: Session) -> None:
+        snap = Snapshot(GlobalState.ACTIVE, sessions, len(sessions))
+        self.publish(ConnectionState.CONNECTED, snap)
+
+    async def answer(self, decision: Decision) -> str | None:
+        self.decisions.append(decision)
+        self._got.set()
+        return None
+
+    async def decided(self, within: float = 5.0) -> Decision:
+        async with asyncio.timeout(within):
+            await self._got.wait()
+        self._got.clear()
+        return self.decisions[-1]
+
+
+def question_of(key: str = "s1") -> Session:
+    ask = Ask(f"q-{key}", AskKind.QUESTION, "Deploy?", answer_choices(["Yes", "No", "Later"]))
+    return session(ask, key)
+
+
+# -- a GPIO button, on gpiozero's MockFactory and the virtual clock ---------------------
+
+
+def _button_bridge(
+    **options: Any,
+) -> tuple[Engine, Recording, GpioButtonDriver, Any]:
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory()
+    loop = asyncio.get_running_loop()
+    button = GpioButtonDriver(
+        "button", GpioButtonOptions(pin=26, bounce_time=0, **options), pin_factory=factory
+    )
+    engine = Engine([Device(button)], default_theme(), clock=loop.time)
+    return engine, Recording(engine.publish), button, factory.pin(26)
+
+
+def test_one_button_goes_to_the_next_choice_and_a_hold_chooses_it() -> None:
+    pytest.importorskip("gpiozero")
+
+    async def main() -> None:
+        engine, source, button, pin = _button_bridge()
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.run([source], stop))
+        source.show(question_of())
+        await eventually(lambda: button.is_open and button.last_frame is not None)
+        for _ in range(2):  # first the first choice, then the next
+            pin.drive_low()
+            await asyncio.sleep(0.2)
+            pin.drive_high()
+            await asyncio.sleep(0.1)
+        cursor = engine.desk.view().cursor
+        assert cursor is not None and cursor.index == 1  # "No"
+        assert source.decisions == []
+        pin.drive_low()
+        await asyncio.sleep(0.7)  # virtual seconds: the hold chooses
+        decision = await source.decided()
+        assert (decision.action, decision.label) == ("answer:2", "No")
+        pin.drive_high()
+        stop.set()
+        await task
+
+    run_virtual(main, real_budget=20.0)
+
+
+def test_a_held_button_allows_and_a_short_one_does_not() -> None:
+    pytest.importorskip("gpiozero")
+
+    async def main() -> None:
+        engine, source, button, pin = _button_bridge(gesture="press", action="allow")
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.run([source], stop))
+        source.show(session(permission()))
+        await eventually(lambda: button.is_open and button.last_frame is not None)
+        pin.drive_low()
+        await asyncio.sleep(0.2)
+        pin.drive_high()  # a stray tap: nothing…
+        await asyncio.sleep(5.0)  # …and the window for a second press closes
+        assert source.decisions == [] and engine.desk.view().armed == ()
+        pin.drive_low()
+        await asyncio.sleep(0.8)
+        pin.drive_high()  # held: allowed
+        decision = await source.decided()
+        assert (decision.action, decision.gesture, decision.device) == ("allow", "hold", "button")
+        stop.set()
+        await task
+
+    run_virtual(main, real_budget=20.0)
+
+
+def test_gpio_button_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="pin"):
+        GpioButtonOptions(pin=40)
+    with pytest.raises(ValueError, match="hold_time"):
+        GpioButtonOptions(hold_time=0.3)
+    with pytest.raises(ValueError, match="action"):
+        GpioButtonOptions(gesture="press", action="brightness")
+
+
+# -- the local API ---------------------------------------------------------------------
+
+
+async def test_an_answer_from_the_api_needs_the_token(tmp_path: Path) -> None:
+    async with api_rig(tmp_path) as rig:
+        source = Recording(rig.engine.publish)
+        await rig.engine.add_source(source)
+        source.show(session(permission()), question_of("s2"))
+        body = {"target": "session", "source": "hooks", "key": "s1", "action": "deny"}
+        async with rig.client() as client:
+            refused = await client.post("/v1/input", json=body)
+            assert refused.status_code == 401 and source.decisions == []
+            auth = {"Authorization": f"Bearer {rig.token}"}
+            accepted = await client.post("/v1/input", json=body, headers=auth)
+            assert accepted.status_code == 202
+            decision = await source.decided()
+            assert (decision.ref, decision.action, decision.device) == (REF, "deny", "api")
+            # No session named: the first request with that choice.
+            body = {"target": "control", "action": "answer:3"}
+            assert (await client.post("/v1/input", json=body, headers=auth)).status_code == 202
+            decision = await source.decided()
+            assert (decision.ref.key, decision.label) == ("s2", "Later")
+
+
+# -- MQTT, with a real Mosquitto ---------------------------------------------------------
+
+
+def test_mqtt_commands_parse() -> None:
+    assert parse_command(b"deny") == Command("deny")
+    assert parse_command(b' {"action": "answer:2", "source": "pp", "key": "websocket:a"}') == (
+        Command("answer:2", SessionRef("pp", "websocket:a"))
+    )
+    for bad in (b"brightness", b"{", b"[1]", b'{"action": "allow", "x": 1}', b"\xff", b"a" * 2000):
+        with pytest.raises(ValueError):
+            parse_command(bad)
+
+
+def test_home_assistant_gets_buttons_and_a_request_sensor() -> None:
+    jinja2 = pytest.importorskip("jinja2")
+    plain = discovery_messages(prefix="agentlight/desk", discovery_prefix="ha", device_name="d")
+    with_buttons = discovery_messages(
+        prefix="agentlight/desk", discovery_prefix="ha", device_name="d", commands=True
+    )
+    assert len(with_buttons) == len(plain) + len(COMMAND_BUTTONS) + 1
+    configs = dict(with_buttons)
+    deny = configs["ha/button/agentlight_desk/command_deny/config"]
+    assert (deny["command_topic"], deny["payload_press"]) == ("agentlight/desk/command", "deny")
+    template = configs["ha/sensor/agentlight_desk/request/config"]["value_template"]
+    env = jinja2.Environment(extensions=["jinja2.ext.loopcontrols"])
+    status = annotate(
+        AgentStatus.fold(
+            (
+                SourceStatus(
+                    "hooks",
+                    ConnectionState.CONNECTED,
+                    Snapshot(GlobalState.ACTIVE, (session(None, "s0"), session(permission())), 2),
+                ),
+            )
+        ),
+        AnswerOptions(),
+    )
+    doc = status_to_json(status, 0.0)
+    assert env.from_string(template).render(value_json=doc) == "Bash: npm test [Allow / Deny]"
+    idle = status_to_json(AgentStatus.fold(()), 0.0)
+    assert env.from_string(template).render(value_json=idle) == "none"
+
+
+async def _mqtt_bridge(
+    broker: Any, **options: Any
+) -> tuple[Engine, Recording, MqttDriver, asyncio.Event, asyncio.Task[None]]:
+    opts = MqttOptions(
+        **{**broker.options, "reconnect_min": 0.02, "reconnect_max": 0.1},
+        prefix="agentlight/desk",
+        **options,
+    )
+    driver = MqttDriver("mqtt", opts)
+    engine = Engine([Device(driver)], default_theme())
+    source = Recording(engine.publish)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run([source], stop))
+    # Its first status goes out after it has subscribed to its command topic.
+    await eventually(lambda: driver.publishes >= 1)
+    return engine, source, driver, stop, task
+
+
+async def test_mqtt_commands_are_refused_unless_allowed(tmp_path: Path) -> None:
+    aiomqtt = pytest.importorskip("aiomqtt")
+    from tests.mosquitto import Broker
+
+    broker = Broker(tmp_path)
+    broker.start()
+    try:
+        _, source, driver, stop, task = await _mqtt_bridge(broker)
+        source.show(session(permission()))
+        async with aiomqtt.Client(broker.host, broker.port) as client:
+            await client.publish("agentlight/desk/command", b"deny", qos=1)
+            await eventually(lambda: driver.refused == 1)
+        assert source.decisions == []
+        stop.set()
+        await task
+
+        _, source, driver, stop, task = await _mqtt_bridge(broker, allow_commands=True)
+        source.show(session(permission()))
+        async with aiomqtt.Client(broker.host, broker.port) as client:
+            # Home Assistant's Allow button, pressed once: nothing; twice: allowed.
+            config = await _retained_config(
+                client, "homeassistant/button/agentlight_desk/command_allow/config"
+            )
+            await client.publish(config["command_topic"], config["payload_press"], qos=1)
+            await eventually(lambda: driver.commands == 1)
+            await asyncio.sleep(0.3)
+            assert source.decisions == []
+            await client.publish(config["command_topic"], config["payload_press"], qos=1)
+            decision = await source.decided()
+            assert (decision.action, decision.gesture, decision.device) == (
+                "allow",
+                "second press",
+                "mqtt",
+            )
+            await client.publish("agentlight/desk/command", b'{"action": "nope"}', qos=1)
+            await eventually(lambda: driver.refused == 1)
+        stop.set()
+        await task
+    finally:
+        broker.stop()
+
+
+async def _retained_config(client: Any, topic: str) -> dict[str, Any]:
+    await client.subscribe(topic, qos=1)
+    async with asyncio.timeout(5):
+        async for message in client.messages:
+            if message.topic.value == topic and message.payload:
+                config: dict[str, Any] = json.loads(message.payload)
+                await client.unsubscribe(topic)
+                return config
+    raise AssertionError("no config")
+
+
+# -- the terminal line names the keys, or says where to answer --------------------------
+
+
+async def test_the_terminal_line_names_the_keys_or_says_where_to_answer() -> None:
+    import io
+
+    from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
+    from devices.terminal import TerminalDriver
+
+    out = io.StringIO()
+    terminal = TerminalDriver("term", stream=out)
+    deck = StreamDeckDriver("deck", StreamDeckOptions(dummy=True))
+    engine = Engine([Device(terminal), Device(deck)], default_theme())
+    source = Recording(engine.publish)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run([source], stop))
+    try:
+        source.show(session(permission()))
+        await eventually(
+            lambda: "Bash: npm test? Allow / Deny (keys on Stream Deck deck; "
+            "hold Allow or press it twice)" in out.getvalue()
+        )
+        telegram = Ask("q1", AskKind.QUESTION, "Go?", answer_choices(["Yes"]), where="in Telegram")
+        source.show(session(telegram))
+        await eventually(lambda: "Go? (answer in Telegram)" in out.getvalue())
+        await engine.remove_device("deck")
+        source.show(session(permission("make", "r2")))
+        await eventually(
+            lambda: "Bash: make? Allow / Deny (answer it where the agent runs)" in out.getvalue()
+        )
+    finally:
+        stop.set()
+        await task

@@ -17,6 +17,7 @@ import pytest
 from bridge.pipeline.looks import Effect
 from devices import DRIVERS
 from devices.base import Capabilities, Driver
+from devices.button.gpio import GpioButtonDriver
 from devices.led.gpio import GpioLedDriver, GpioOptions
 from devices.led.serial import SerialLedDriver, SerialOptions
 from devices.led.usblight import UsbLightDriver, UsbLightOptions
@@ -168,6 +169,11 @@ BUILT: list[tuple[str, Callable[[Path], Driver], Capabilities]] = [
         caps(fps=10.0, native=ALL, refresh=None, sessions=0, open_timeout=2.0, write_timeout=2.0),
     ),
     ("streamdeck", lambda _: _deck(), DECK),
+    (
+        "gpio_button",
+        lambda _: GpioButtonDriver("b"),
+        caps(fps=1.0, native=NONE, refresh=None, sessions=0, open_timeout=2.0, write_timeout=2.0),
+    ),
 ]
 
 

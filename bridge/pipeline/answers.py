@@ -35,6 +35,9 @@ from bridge.pipeline.model import AgentStatus, Session, SessionRef, SourceStatus
 from bridge.text.textsafe import clean
 
 __all__ = [
+    "ASK_CONFIRM",
+    "ASK_FIRST",
+    "ASK_NEXT",
     "BUILTIN_DANGER",
     "NAVIGATION",
     "AllowFrom",
@@ -286,6 +289,8 @@ class DeskView:
     answered: frozenset[tuple[SessionRef, str]] = frozenset()
     hold: float = 0.6
     confirm_within: float = 3.0
+    #: How this bridge's devices answer ("keys on Stream Deck deck"), for a line to say.
+    ways: tuple[str, ...] = ()
 
     def armed_on(self, device: str) -> Armed | None:
         return next((a for a in self.armed if a.device == device), None)

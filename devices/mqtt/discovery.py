@@ -6,6 +6,11 @@ topics the ``mqtt`` device publishes anyway (``<prefix>/state`` and
 ``<prefix>/status``), shares the bridge's availability topic, and belongs to
 one Home Assistant device per bridge (its name and agentlight's version).
 An empty retained payload on the same topic removes an entity again.
+
+With ``allow_commands`` the bridge also takes commands on ``<prefix>/command``
+(:mod:`devices.mqtt.commands`), and Home Assistant gets buttons that send them
+(Allow, Deny, Not here, Stop, Next choice, Choose) and a sensor naming the
+request that waits.
 """
 
 from __future__ import annotations
@@ -123,10 +128,59 @@ def entities(prefix: str) -> tuple[Entity, ...]:
     )
 
 
+#: Home Assistant buttons: (action sent, name, icon). An Allow or a Stop from a button
+#: is confirmed by a second press within the desk's window (buttons send no release).
+COMMAND_BUTTONS = (
+    ("allow", "Allow (press twice)", "mdi:check-bold"),
+    ("deny", "Deny", "mdi:close-thick"),
+    ("dismiss", "Not here", "mdi:bell-off"),
+    ("stop", "Stop the run (press twice)", "mdi:stop-circle"),
+    ("ask_next", "Next choice", "mdi:arrow-right-bold"),
+    ("ask_confirm", "Choose", "mdi:check-circle"),
+)
+
+
+def command_entities(prefix: str) -> tuple[Entity, ...]:
+    """The buttons that send commands, and a sensor naming the waiting request."""
+    asks = "value_json.sessions | map(attribute='ask') | select | list"
+    request = (
+        "{% set a = (" + asks + ") | first | default(none, true) %}"
+        "{% if a %}{{ ((a.tool ~ ': ' ~ a.command) if a.tool and a.command else a.text)"
+        " | truncate(200) }}"
+        "{% if a.choices %} [{{ a.choices | map(attribute='label') | join(' / ') }}]{% endif %}"
+        "{% else %}none{% endif %}"
+    )
+    buttons = tuple(
+        Entity(
+            "button",
+            f"command_{action}",
+            {
+                "name": name,
+                "command_topic": f"{prefix}/command",
+                "payload_press": action,
+                "icon": icon,
+            },
+        )
+        for action, name, icon in COMMAND_BUTTONS
+    )
+    sensor = Entity(
+        "sensor",
+        "request",
+        {
+            "name": "Waiting request",
+            "state_topic": f"{prefix}/status",
+            "value_template": request,
+            "icon": "mdi:hand-back-right",
+        },
+    )
+    return (*buttons, sensor)
+
+
 def discovery_messages(
-    *, prefix: str, discovery_prefix: str, device_name: str
+    *, prefix: str, discovery_prefix: str, device_name: str, commands: bool = False
 ) -> list[tuple[str, dict[str, Any]]]:
-    """(topic, payload) for every entity, ready to publish retained as JSON."""
+    """(topic, payload) for every entity, ready to publish retained as JSON (the
+    command buttons only with ``commands``)."""
     node = node_id(prefix)
     device = {
         # Scoped by agentlight, so a custom prefix never meets another MQTT device's id.
@@ -137,7 +191,7 @@ def discovery_messages(
         "sw_version": __version__,
     }
     messages = []
-    for entity in entities(prefix):
+    for entity in (*entities(prefix), *(command_entities(prefix) if commands else ())):
         config = {
             **entity.config,
             "unique_id": f"{node}_{entity.object_id}",
@@ -155,10 +209,27 @@ def config_topic(discovery_prefix: str, entity: Entity, node: str) -> str:
     return f"{discovery_prefix}/{entity.component}/{node}/{entity.object_id}/config"
 
 
-def discovery_topics(*, prefix: str, discovery_prefix: str) -> list[str]:
-    """Every config topic of one bridge: publish empty retained payloads here to remove it."""
+def discovery_topics(*, prefix: str, discovery_prefix: str, commands: bool = False) -> list[str]:
+    """Every config topic of one bridge (with ``commands``, the command entities' too):
+    publish empty retained payloads here to remove them."""
     node = node_id(prefix)
-    return [config_topic(discovery_prefix, e, node) for e in entities(prefix)]
+    chosen = (*entities(prefix), *(command_entities(prefix) if commands else ()))
+    return [config_topic(discovery_prefix, e, node) for e in chosen]
 
 
-__all__ = ["Entity", "discovery_messages", "discovery_topics", "entities", "node_id"]
+def command_topics(*, prefix: str, discovery_prefix: str) -> list[str]:
+    """The config topics of the command buttons and the request sensor alone."""
+    node = node_id(prefix)
+    return [config_topic(discovery_prefix, e, node) for e in command_entities(prefix)]
+
+
+__all__ = [
+    "COMMAND_BUTTONS",
+    "Entity",
+    "command_entities",
+    "command_topics",
+    "discovery_messages",
+    "discovery_topics",
+    "entities",
+    "node_id",
+]

@@ -12,6 +12,11 @@ With ``homeassistant = true`` (the default) it also publishes Home Assistant
 discovery configs (:mod:`devices.mqtt.discovery`) and publishes them again
 whenever Home Assistant announces itself on ``<discovery_prefix>/status``.
 
+With ``allow_commands = true`` it takes presses on ``<prefix>/command``
+(:mod:`devices.mqtt.commands`: answer a waiting request, stop a run) and
+Home Assistant gets buttons for them; otherwise a command is refused with a
+log line.
+
 It publishes on a change of state, never on an animation frame: every effect is
 declared native, so the engine never animates it. ``_show`` only hands the
 status to the connection task and returns; the network is never waited on, so
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bridge.infra.errors import DriverError
+from bridge.infra.logutil import OnceLog
 from bridge.net.mqtt import (
     INSTALL_HINT,
     OWN_PREFIXES,
@@ -39,10 +45,12 @@ from bridge.net.mqtt import (
     short_hostname,
 )
 from bridge.pipeline.frame import Frame
+from bridge.pipeline.inputs import InputEvent, Target
 from bridge.pipeline.looks import Effect
 from bridge.pipeline.model import AgentStatus
 from devices.base import Capabilities, Driver
-from devices.mqtt.discovery import discovery_messages, discovery_topics
+from devices.mqtt.commands import parse_command
+from devices.mqtt.discovery import command_topics, discovery_messages, discovery_topics
 
 if TYPE_CHECKING:
     import aiomqtt
@@ -67,12 +75,16 @@ class MqttOptions(LinkOptions):
     :param discovery_prefix: Home Assistant's discovery prefix.
     :param device_name: the device's name in Home Assistant; default
         ``agentlight <hostname>``.
+    :param allow_commands: take presses on ``<prefix>/command`` (answer what
+        waits, stop a run; Home Assistant gets buttons). Anyone who may publish
+        there on the broker can then answer: use the broker's ACLs.
     """
 
     prefix: str = ""
     homeassistant: bool = True
     discovery_prefix: str = "homeassistant"
     device_name: str = ""
+    allow_commands: bool = False
 
     def __post_init__(self) -> None:
         LinkOptions.__post_init__(self)
@@ -105,7 +117,8 @@ class MqttDriver(Driver):
         self.o: MqttOptions = self.options
         self.prefix = self.o.prefix
         self.topics = {
-            kind: f"{self.prefix}/{kind}" for kind in ("status", "state", "availability")
+            kind: f"{self.prefix}/{kind}"
+            for kind in ("status", "state", "availability", "command")
         }
         OWN_PREFIXES.add(self.prefix)
         self.link = Link(
@@ -125,6 +138,10 @@ class MqttDriver(Driver):
         self._link_reason = f"connecting to {self.o.broker}"
         #: Status messages published (one per change of state), for tests and benchmarks.
         self.publishes = 0
+        #: Commands taken and refused, for tests.
+        self.commands = 0
+        self.refused = 0
+        self._once = OnceLog(log)
 
     # -- driver hooks ---------------------------------------------------------
 
@@ -134,6 +151,9 @@ class MqttDriver(Driver):
         except ImportError:
             return [INSTALL_HINT]
         return []
+
+    def answer_hint(self) -> str:
+        return f"MQTT {self.topics['command']}" if self.o.allow_commands else ""
 
     async def _open(self) -> None:
         try:
@@ -205,6 +225,8 @@ class MqttDriver(Driver):
             await client.publish(self.topics["availability"], ONLINE, qos=qos, retain=True)
             if self.o.homeassistant:
                 await client.subscribe(f"{self.o.discovery_prefix}/status", qos=qos)
+            # Even when commands are off: to say why one is refused.
+            await client.subscribe(self.topics["command"], qos=qos)
             await self._discovery(client)
             while True:
                 if self._lost is not None:
@@ -252,14 +274,21 @@ class MqttDriver(Driver):
                 prefix=self.prefix,
                 discovery_prefix=self.o.discovery_prefix,
                 device_name=self.o.device_name,
+                commands=self.o.allow_commands,
             ):
                 body = json.dumps(config, ensure_ascii=False, separators=(",", ":"))
                 await client.publish(topic, body, qos=qos, retain=True)
+            if not self.o.allow_commands:
+                # Buttons from when commands were allowed go.
+                for topic in command_topics(
+                    prefix=self.prefix, discovery_prefix=self.o.discovery_prefix
+                ):
+                    await client.publish(topic, b"", qos=qos, retain=True)
         else:
             # Turned off: an empty retained config removes each entity from Home
             # Assistant (and the broker forgets the config).
             for topic in discovery_topics(
-                prefix=self.prefix, discovery_prefix=self.o.discovery_prefix
+                prefix=self.prefix, discovery_prefix=self.o.discovery_prefix, commands=True
             ):
                 await client.publish(topic, b"", qos=qos, retain=True)
 
@@ -267,8 +296,12 @@ class MqttDriver(Driver):
         """Home Assistant's birth messages, and the first sign of a lost connection."""
         import aiomqtt
 
+        command = self.topics["command"]
         try:
             async for message in client.messages:
+                if message.topic.value == command:
+                    self._command(_bytes(message.payload))
+                    continue
                 if message.payload == ONLINE.encode():
                     log.debug("%s: Home Assistant is online; sending discovery", self.name)
                     self._announce = True
@@ -276,6 +309,42 @@ class MqttDriver(Driver):
         except aiomqtt.MqttError as err:
             self._lost = err
             self._wake.set()
+
+    def _command(self, payload: bytes) -> None:
+        """A press from ``<prefix>/command``, to the engine like a key's."""
+        topic = self.topics["command"]
+        if not self.o.allow_commands:
+            self.refused += 1
+            self._once.warning(
+                "off",
+                "%s: refused a command on %s: commands are off (allow_commands = true takes "
+                "them)",
+                self.name,
+                topic,
+            )
+            return
+        try:
+            command = parse_command(payload)
+        except ValueError as err:
+            self.refused += 1
+            self._once.warning(
+                f"bad:{err}"[:80], "%s: refused a command on %s: %s", self.name, topic, err
+            )
+            return
+        self.commands += 1
+        if command.session is not None:
+            target = Target("session", command.session, command.action)
+        else:
+            target = Target("control", None, command.action)
+        now = asyncio.get_running_loop().time()
+        self.emit_input(InputEvent(self.name, "command", command.pressed, target, now))
+
+
+def _bytes(payload: object) -> bytes:
+    """aiomqtt's payload (bytes, or str/int/float/None for some brokers' clients) as bytes."""
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode()
 
 
 __all__ = ["MqttDriver", "MqttOptions"]

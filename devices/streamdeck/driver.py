@@ -355,6 +355,14 @@ class StreamDeckDriver(Driver):
         # A press also wakes a dimmed deck, whatever it does.
         self.invalidate()
 
+    def answer_hint(self) -> str:
+        opened = self._open_deck
+        if opened is None:
+            return ""
+        if not opened.visual:
+            return f"pedal {self.name}: left first, middle next, right chooses"
+        return f"keys on Stream Deck {self.name}"
+
     # -- layout -------------------------------------------------------------
 
     def _view(self, frame: Frame, opened: _Deck, mono: float) -> View:
