@@ -332,16 +332,8 @@ class Engine:
         self.send_input(event)
 
     async def _route_inputs(self, queue: asyncio.Queue[InputEvent]) -> None:
-        crash: BaseException | None = None
         while True:
-            try:
-                await self._route_inputs_once(queue)
-            except asyncio.CancelledError as err:
-                if _cancelled():
-                    raise
-                crash = err
-            except Exception as err:
-                crash = err
+            crash = await _crash_of(self._route_inputs_once(queue))
             # Not reached unless routing itself has a bug: presses must keep flowing.
             log.error("routing device input crashed; carrying on", exc_info=crash)
             await asyncio.sleep(1.0)
@@ -611,15 +603,7 @@ class _DeviceRunner:
         traceback and one attempt per back-off cap, and no other device waits.
         """
         while True:
-            crash: BaseException = RuntimeError("the device loop returned")
-            try:
-                await self.run()
-            except asyncio.CancelledError as err:
-                if _cancelled():
-                    raise
-                crash = err
-            except Exception as err:
-                crash = err
+            crash = await _crash_of(self.run()) or RuntimeError("the device loop returned")
             self._fail("crashed", crash)
             with contextlib.suppress(Exception):  # the driver is suspect: let go of it anyway
                 await self._drop()
@@ -760,6 +744,22 @@ def _cancelled() -> bool:
     """Whether the current task was asked to stop (not a CancelledError its callee raised)."""
     task = asyncio.current_task()
     return task is None or task.cancelling() > 0
+
+
+async def _crash_of(work: Awaitable[None]) -> BaseException | None:
+    """Await ``work``; what it raised (a stray CancelledError included), or None if it returned.
+
+    A cancellation of the current task itself is not a crash: it goes on up.
+    """
+    try:
+        await work
+    except asyncio.CancelledError as err:
+        if _cancelled():
+            raise
+        return err
+    except Exception as err:
+        return err
+    return None
 
 
 def _reason(err: BaseException) -> str:
