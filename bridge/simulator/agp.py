@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.simulator.faults import Fault
+from bridge.simulator.faults import Fault, run_common, take
 from bridge.simulator.listener import Listener
 from bridge.simulator.wire import Connection, Request, json_body
 
@@ -170,7 +170,7 @@ class AgpServer(Listener):
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
-            fault = self._take_fault(request.path)
+            fault = take(self.faults, request.path)
             if fault is not None:
                 await self._run_fault(conn, fault)
                 return False
@@ -213,21 +213,10 @@ class AgpServer(Listener):
             offered.strip().encode(), self._api_key.encode()
         )
 
-    def _take_fault(self, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(path):
-                self.faults.remove(fault)
-                return fault
-        return None
-
     async def _run_fault(self, conn: Connection, fault: Fault) -> None:
-        if fault.kind == "status":
-            await conn.respond(fault.status, fault.body, fault.headers)
-        elif fault.kind == "reset":
-            conn.abort(rst=True)
-        elif fault.kind == "hang":
-            await conn.until_peer_closes()
-        elif fault.kind == "garbage":
+        if await run_common(conn, fault):
+            return
+        if fault.kind == "garbage":
             await conn.respond(200, fault.payload)
         elif fault.kind == "huge_frame":
             await conn.start(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Fault", "FaultKind"]
+from bridge.simulator.wire import Connection
+
+__all__ = ["Fault", "FaultKind", "run_common", "take"]
 
 FaultKind = Literal[
     "status", "reset", "hang", "half_frame", "die_mid_frame", "huge_frame", "garbage", "dribble"
@@ -46,3 +49,25 @@ class Fault:
 
     def matches(self, path: str) -> bool:
         return self.path is None or self.path == path
+
+
+def take(faults: MutableSequence[Fault], path: str) -> Fault | None:
+    """Remove and return the first queued fault for ``path`` (each one serves one request)."""
+    for fault in faults:
+        if fault.matches(path):
+            faults.remove(fault)
+            return fault
+    return None
+
+
+async def run_common(conn: Connection, fault: Fault) -> bool:
+    """Carry out the faults every simulator does alike; False for those it leaves to the caller."""
+    if fault.kind == "status":
+        await conn.respond(fault.status, fault.body, fault.headers)
+    elif fault.kind == "reset":
+        conn.abort(rst=True)
+    elif fault.kind == "hang":
+        await conn.until_peer_closes()
+    else:
+        return False
+    return True

@@ -29,7 +29,7 @@ import h11
 
 from bridge.simulator import sse
 from bridge.simulator.agent import SimAgent
-from bridge.simulator.faults import Fault
+from bridge.simulator.faults import Fault, run_common, take
 from bridge.simulator.listener import Listener
 from bridge.simulator.wire import Connection, Request, json_body
 
@@ -186,7 +186,7 @@ class SimServer(Listener):
         self.requests[request.path] += 1
         # Path only: the query string may carry the key or the token.
         log.debug("simulator: %s %s", request.method, request.path)
-        fault = self._take_fault(request.path)
+        fault = take(self.faults, request.path)
         if fault is not None:
             log.debug("simulator: injecting %s fault", fault.kind)
             await self._run_fault(conn, request, fault)
@@ -236,13 +236,6 @@ class SimServer(Listener):
             return True
         offered = request.query.get("key") or request.headers.get("x-status-key", "")
         return _same(offered, self._api_key)
-
-    def _take_fault(self, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(path):
-                self.faults.remove(fault)
-                return fault
-        return None
 
     # -- the chat API -----------------------------------------------------------------
 
@@ -369,13 +362,9 @@ class SimServer(Listener):
     # -- faults -----------------------------------------------------------------------
 
     async def _run_fault(self, conn: Connection, request: Request, fault: Fault) -> None:
-        if fault.kind == "status":
-            await conn.respond(fault.status, fault.body, fault.headers)
-        elif fault.kind == "reset":
-            conn.abort(rst=True)
-        elif fault.kind == "hang":
-            await conn.until_peer_closes()
-        elif request.path in (STREAM_PATH, EVENTS_PATH):
+        if await run_common(conn, fault):
+            return
+        if request.path in (STREAM_PATH, EVENTS_PATH):
             await self._stream_fault(conn, fault)
         else:
             await self._rest_fault(conn, fault)
