@@ -383,3 +383,29 @@ def test_a_marker_is_not_lost_to_an_event_that_comes_before_the_next_poll(
         assert rig.state() == "interrupted"
 
     scenario(tmp_path, body)
+
+
+def test_a_zombie_agent_is_not_alive() -> None:
+    """``kill -9`` leaves the agent a zombie until its terminal reaps it: that is gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bridge.sources.hooks.state import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert pid_alive(child.pid)
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while pid_alive(child.pid):  # not reaped yet: a zombie
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert os.path.exists(f"/proc/{child.pid}") or sys.platform != "linux"
+    finally:
+        child.kill()
+        child.wait()
+    assert not pid_alive(child.pid)
+    assert pid_alive(os.getpid())

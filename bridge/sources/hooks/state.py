@@ -353,16 +353,23 @@ class Tracker:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (signal 0: nothing is sent)."""
+    """Whether process ``pid`` still runs: it exists (signal 0: nothing is sent) and,
+    where ``/proc`` says, is not a zombie (an agent killed with ``kill -9`` stays one
+    until its parent, a terminal or tmux, reaps it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # another user's process: it exists
+        pass  # another user's process: it exists
     except OSError:
         return False
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read(512).rpartition(b")")[2].split(maxsplit=1)[:1]
+    except OSError:
+        return True  # no /proc (macOS): existing is all we can know
+    return state != [b"Z"]
 
 
 __all__ = ["STALE", "WATCHED", "WORKING", "Limits", "Tracked", "Tracker", "pid_alive"]
