@@ -91,14 +91,15 @@ def build_parser(commands: Container[str] | None = None) -> argparse.ArgumentPar
     return parser
 
 
-def _run_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument(
-        "-c",
-        "--config",
-        type=path_arg,
-        metavar="FILE",
-        help="config TOML (see config.example.toml)",
+def _config_option(parser: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
+    """``-c/--config FILE``: every command that reads a config names it the same way."""
+    parser.add_argument(
+        "-c", "--config", type=path_arg, metavar="FILE", required=required, help=help
     )
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
+    _config_option(run, "config TOML (see config.example.toml)")
     run.add_argument(
         "--url",
         metavar="URL",
@@ -119,14 +120,12 @@ def _run_options(run: argparse.ArgumentParser) -> None:
 
 
 def _check_options(check: argparse.ArgumentParser) -> None:
-    check.add_argument("-c", "--config", type=path_arg, metavar="FILE", help="config TOML to check")
+    _config_option(check, "config TOML to check")
     check.add_argument("--url", metavar="URL", type=url_arg, help="check this URL without -c")
 
 
 def _status_options(status: argparse.ArgumentParser) -> None:
-    status.add_argument(
-        "-c", "--config", type=path_arg, metavar="FILE", help="read the sources of this config"
-    )
+    _config_option(status, "read the sources of this config")
     status.add_argument(
         "--url", metavar="URL", type=url_arg, help="PocketPaw URL (default http://127.0.0.1:8888)"
     )
@@ -149,13 +148,7 @@ def _show_options(show: argparse.ArgumentParser) -> None:
     show.add_argument("state", metavar="STATE", type=state_arg, help="the state to show")
     show.add_argument("--tool", metavar="NAME", help="with tool_running: the tool (e.g. bash)")
     show.add_argument("--title", metavar="TEXT", help="a session title, for labels")
-    show.add_argument(
-        "-c",
-        "--config",
-        type=path_arg,
-        metavar="FILE",
-        help="devices and theme (default: this terminal)",
-    )
+    _config_option(show, "devices and theme (default: this terminal)")
     show.add_argument(
         "--duration", type=seconds_arg, metavar="SECONDS", help="stop after this many seconds"
     )
@@ -165,13 +158,7 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--speed", type=speed_arg, default=1.0, help="scenario speed factor (default 1)"
     )
-    demo.add_argument(
-        "-c",
-        "--config",
-        type=path_arg,
-        metavar="FILE",
-        help="use this config's devices and theme (its sources are ignored)",
-    )
+    _config_option(demo, "use this config's devices and theme (its sources are ignored)")
     demo.add_argument(
         "--record", type=new_file_arg, metavar="FILE", help="also record every change as JSON lines"
     )
@@ -219,9 +206,7 @@ def _devices_options(devices: argparse.ArgumentParser) -> None:
 
 
 def _test_pattern_options(pattern: argparse.ArgumentParser) -> None:
-    pattern.add_argument(
-        "-c", "--config", type=path_arg, metavar="FILE", required=True, help="config TOML"
-    )
+    _config_option(pattern, "config TOML", required=True)
     pattern.add_argument("--device", metavar="NAME", help="only this device")
     pattern.add_argument(
         "--step",
@@ -233,9 +218,7 @@ def _test_pattern_options(pattern: argparse.ArgumentParser) -> None:
 
 
 def _preview_options(preview: argparse.ArgumentParser) -> None:
-    preview.add_argument(
-        "-c", "--config", type=path_arg, metavar="FILE", help="config TOML (its streamdecks)"
-    )
+    _config_option(preview, "config TOML (its streamdecks)")
     preview.add_argument(
         "--out", type=path_arg, metavar="DIR", required=True, help="directory for the PNGs"
     )
