@@ -11,8 +11,6 @@ import signal
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -21,9 +19,9 @@ from bridge.api import discovery
 from bridge.infra.secret import Secret
 from bridge.simulator import SimAgent, SimServer
 from tests.api_rig import SseReader, api_rig
+from tests.bridge_proc import agentlight, environ, running_bridge
 from tests.frames import make_source
 
-ROOT = Path(__file__).resolve().parent.parent
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
@@ -132,17 +130,6 @@ def test_a_file_whose_bridge_is_gone_is_ignored(
 # -- the real command ------------------------------------------------------------------
 
 
-def agentlight(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bridge", *args]
-
-
-def environ(run: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "NOTIFY_SOCKET")}
-    env["XDG_RUNTIME_DIR"] = str(run)
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 def write_config(path: Path, url: str, api: str = "[api]\nlisten = \"127.0.0.1:0\"\n") -> Path:
     path.write_text(
         '[bridge]\nlog_level = "info"\n\n'
@@ -150,39 +137,6 @@ def write_config(path: Path, url: str, api: str = "[api]\nlisten = \"127.0.0.1:0
         '[[devices]]\ntype = "record"\npath = "record.jsonl"\n\n' + api
     )
     return path
-
-
-@asynccontextmanager
-async def running_bridge(config: Path, run: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``agentlight run -c config`` until it says the API listens; SIGTERM after."""
-    proc = await asyncio.create_subprocess_exec(
-        *agentlight("run", "-c", str(config)),
-        env=environ(run),
-        cwd=config.parent,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    log: list[str] = []
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                line = (await proc.stderr.readline()).decode()
-                if not line:
-                    raise AssertionError(f"the bridge exited: {''.join(log)}")
-                log.append(line)
-                if "api: listening on" in line:
-                    break
-        drain = asyncio.create_task(proc.stderr.read())
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(10):
-                await proc.wait()
-        if "drain" in locals():
-            await drain
 
 
 async def run_command(run: Path, *args: str) -> tuple[int, str]:

@@ -19,18 +19,11 @@ from typing import Any
 import pytest
 
 from bridge.infra.local_api import post
+from tests.bridge_proc import environ, running_bridge
 
 pytest.importorskip("aiohttp")
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "hooks"
-
-
-def environ(run: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "NOTIFY_SOCKET")}
-    env["XDG_RUNTIME_DIR"] = str(run)
-    env["PYTHONPATH"] = str(ROOT)
-    return env
 
 
 @dataclass
@@ -92,34 +85,9 @@ async def bridge(tmp: Path, extra: str = "", devices: str = RECORD) -> AsyncIter
         '[bridge]\nlog_level = "info"\n\n[api]\nlisten = "127.0.0.1:0"\n\n'
         f'[[sources]]\ntype = "hooks"\n{extra}\n' + devices
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bridge",
-        "run",
-        "-c",
-        str(config),
-        env=environ(run),
-        cwd=tmp,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    log: list[str] = []
-    try:
-        async with asyncio.timeout(30):
-            while "api: listening on" not in (log[-1] if log else ""):
-                line = (await proc.stderr.readline()).decode()
-                if not line:
-                    raise AssertionError(f"the bridge exited: {''.join(log)}")
-                log.append(line)
+    async with running_bridge(config, run):
         found = json.loads((run / "agentlight" / "api.json").read_text())
         yield Bridge(found["url"], run, tmp / "record.jsonl", found.get("token"))
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-        await proc.wait()
 
 
 def states(sessions: list[dict[str, Any]]) -> list[str]:

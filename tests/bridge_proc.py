@@ -1,0 +1,58 @@
+"""Run the real ``agentlight`` command in a subprocess, with its own runtime directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def agentlight(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bridge", *args]
+
+
+def environ(run: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "NOTIFY_SOCKET")}
+    env["XDG_RUNTIME_DIR"] = str(run)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@asynccontextmanager
+async def running_bridge(config: Path, run: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``agentlight run -c config`` until it says the API listens; SIGTERM after."""
+    proc = await asyncio.create_subprocess_exec(
+        *agentlight("run", "-c", str(config)),
+        env=environ(run),
+        cwd=config.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    log: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                line = (await proc.stderr.readline()).decode()
+                if not line:
+                    raise AssertionError(f"the bridge exited: {''.join(log)}")
+                log.append(line)
+                if "api: listening on" in line:
+                    break
+        drain = asyncio.create_task(proc.stderr.read())
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(10):
+                await proc.wait()
+        if "drain" in locals():
+            await drain
