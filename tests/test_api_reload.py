@@ -19,7 +19,7 @@ import pytest
 from bridge.api import discovery
 from bridge.simulator import SimAgent, SimServer
 from bridge.simulator.server import STREAM_PATH
-from tests.test_service_reload import NotifySocket
+from tests.test_service_reload import NotifySocket, bridge_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,11 +58,6 @@ async def test_reload_adds_changes_and_removes_the_api_and_keeps_the_source(
             "XDG_RUNTIME_DIR": str(run),
             "PYTHONPATH": str(ROOT),
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bridge", "run", "-c", str(path),
-            cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
 
         async def reload(text: str) -> dict[str, str]:
             path.write_text(text)
@@ -75,7 +70,7 @@ async def test_reload_adds_changes_and_removes_the_api_and_keeps_the_source(
             async with httpx.AsyncClient(trust_env=False) as client:
                 return (await client.get(f"{url}/v1/status")).status_code
 
-        try:
+        async with bridge_process(path, notify, env) as proc:
             await notify.next_with("READY")
             async with asyncio.timeout(10):
                 while server.requests[STREAM_PATH] == 0:  # noqa: ASYNC110 - a server counter
@@ -104,11 +99,6 @@ async def test_reload_adds_changes_and_removes_the_api_and_keeps_the_source(
             assert server.requests[STREAM_PATH] == 1 and server.open_streams == 1
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 10) == 0
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            notify.sock.close()
         assert proc.stderr is not None
         stderr = (await proc.stderr.read()).decode()
         assert "api added" in stderr and "api changed" in stderr and "api removed" in stderr

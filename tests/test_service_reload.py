@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,6 +247,25 @@ class NotifySocket:
                     return fields
 
 
+@asynccontextmanager
+async def bridge_process(
+    config: Path, notify: NotifySocket, env: dict[str, str]
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``agentlight run -c config`` telling ``notify``; killed if the test leaves it running."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge", "run", "-c", str(config),
+        cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        notify.sock.close()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="unix datagram notify socket")
 async def test_the_program_reports_to_systemd_and_reloads_on_sighup(tmp_path: Path) -> None:
     notify = NotifySocket(tmp_path / "notify")
@@ -261,12 +281,7 @@ async def test_the_program_reports_to_systemd_and_reloads_on_sighup(tmp_path: Pa
             "WATCHDOG_USEC": "200000",  # pings every 0.1 s
             "WATCHDOG_PID": "",
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bridge", "run", "-c", str(path),
-            cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
+        async with bridge_process(path, notify, env) as proc:
             ready = await notify.next_with("READY")
             assert ready["STATUS"].endswith("1 device ok")
             await notify.next_with("WATCHDOG")
@@ -302,11 +317,6 @@ async def test_the_program_reports_to_systemd_and_reloads_on_sighup(tmp_path: Pa
             stopping = await notify.next_with("STOPPING")
             assert stopping["STOPPING"] == "1"
             assert await asyncio.wait_for(proc.wait(), 10) == 0
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            notify.sock.close()
         assert proc.stderr is not None
         stderr = (await proc.stderr.read()).decode()
         refused = [line for line in stderr.splitlines() if "reload refused" in line]
