@@ -315,8 +315,9 @@ class Link:
             keepalive=opts.keepalive,
             timeout=opts.connect_timeout,
             tls_context=tls_context(opts),
-            # paho logs CONNECT packets at debug level; keep its chatter to warnings.
-            logger=logging.getLogger("agentlight.mqtt.paho"),
+            # paho's own lines (CONNECT packets; an ERROR for every connection reset by
+            # a broker restarting) are debug: the link says one warning per episode.
+            logger=paho_logger(),
         )
 
     async def run(self, session: Session) -> None:
@@ -365,6 +366,22 @@ class Link:
     def _set(self, state: LinkState, reason: str) -> None:
         self.state = state
         self._on_state(state, reason)
+
+
+class _AsDebug(logging.Filter):
+    """Every record through it becomes a debug record (kept only when debug is on)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger("agentlight.mqtt").isEnabledFor(logging.DEBUG)
+
+
+def paho_logger() -> logging.Logger:
+    """The logger paho writes to, its lines demoted to debug."""
+    logger = logging.getLogger("agentlight.mqtt.paho")
+    if not any(isinstance(f, _AsDebug) for f in logger.filters):
+        logger.addFilter(_AsDebug())
+    return logger
 
 
 def require_aiomqtt() -> Any:
