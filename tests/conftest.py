@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -83,6 +85,22 @@ def describe(status: SourceStatus) -> str:
         f"{s.key}:{s.state.value}" + (f"({s.tool})" if s.tool else "") for s in sessions
     )
     return f"{status.connection.value}/{status.global_state.value}[{inner}] {status.detail or ''}"
+
+
+class FakeTTY(io.StringIO):
+    """The one fake terminal: a StringIO that says it is a tty and signals every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = threading.Event()
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        n = super().write(s)
+        self.written.set()
+        return n
 
 
 async def eventually(condition: Callable[[], object], within: float = 5.0) -> None:

@@ -4,18 +4,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bridge.engine import Device, Engine
+from bridge.engine import Engine
 from bridge.infra.config import parse_config
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import Target
 from bridge.pipeline.model import GlobalState, SessionRef, SessionState
-from bridge.pipeline.theme import default_theme
 from bridge.simulator import SimAgent, SimServer
 from bridge.simulator.agp import SimAgp
 from bridge.sources.agp.options import Options as AgpOptions
@@ -26,6 +24,7 @@ from devices.mock import MockDriver, MockOptions
 from devices.terminal import TerminalDriver, TerminalOptions
 from tests.agp_helpers import KEY, agp_server
 from tests.conftest import FAST, eventually
+from tests.enginerig import EngineRun
 
 SHARED_KEY = "websocket:abc"  # PocketPaw's session key, and an AgP session ID too
 
@@ -41,7 +40,8 @@ def refs(frame: Frame) -> dict[SessionRef, SessionState]:
 async def bridge(
     pp_url: str, agp_url: str, *devices: Any, **agp_options: Any
 ) -> AsyncIterator[Engine]:
-    engine = Engine([Device(d) for d in devices], default_theme(), device_retry=(0.01, 0.05))
+    run = EngineRun(devices, retry=(0.01, 0.05))
+    engine = run.engine
     pp = PocketPawSource("laptop", PPOptions(url=pp_url, **FAST_PP), engine.publish)
     agp = AgpSource(
         "hcompany",
@@ -58,13 +58,9 @@ async def bridge(
         ),
         engine.publish,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(engine.run([pp, agp], stop))
-    try:
+    run.sources = [pp, agp]
+    async with run:
         yield engine
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
 
 
 async def test_colliding_keys_stay_apart_and_a_down_source_hides_no_question() -> None:

@@ -25,6 +25,7 @@ from devices.mock import MockDriver, MockOptions
 from devices.mqtt.publisher import MqttDriver
 from devices.record import RecordDriver, RecordOptions
 from devices.terminal import TerminalDriver, TerminalOptions
+from tests.conftest import FakeTTY
 
 ALL = frozenset(Effect)
 NONE: frozenset[Effect] = frozenset()
@@ -190,11 +191,6 @@ def test_every_registered_driver_is_pinned() -> None:
     assert {row[0] for row in BUILT} == {f.type for f in DRIVERS}
 
 
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize(
     ("tty", "term", "native", "refresh"),
     [(False, "xterm", ALL, None), (True, "xterm", NONE, 1.0), (True, "dumb", ALL, None)],
@@ -207,7 +203,7 @@ async def test_the_terminal_decides_on_open(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TERM", term)
-    stream = _Tty() if tty else io.StringIO()
+    stream = FakeTTY() if tty else io.StringIO()
     driver = TerminalDriver("t", TerminalOptions(color="never"), stream=stream)
     await driver.open()
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bridge.engine import Device, Engine
+from bridge.engine import Device
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import InputEvent, Target
 from bridge.pipeline.looks import Color
@@ -36,6 +36,7 @@ from devices.mock import MockDriver, MockOptions
 from devices.record import RecordDriver, RecordOptions
 from harness.vclock import run_virtual, vloop
 from tests.conftest import eventually
+from tests.enginerig import EngineRun
 from tests.frames import make_session, make_source
 
 
@@ -56,17 +57,8 @@ def virtual(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     run_virtual(main, real_budget=20.0)
 
 
-async def started(*drivers: MockDriver | RecordDriver) -> tuple[Engine, asyncio.Event, Any]:
-    loop = asyncio.get_running_loop()
-    engine = Engine(
-        [Device(d) for d in drivers],
-        default_theme(),
-        device_retry=(0.01, 0.05),
-        clock=loop.time,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(engine.run([], stop))
-    return engine, stop, task
+def started(*drivers: MockDriver | RecordDriver) -> EngineRun:
+    return EngineRun(drivers, retry=(0.01, 0.05)).start()
 
 
 # -- 1. sessions are known by source and key ----------------------------------------------
@@ -76,7 +68,8 @@ async def test_two_sources_with_the_same_session_key_stay_apart(tmp_path: Any) -
     path = tmp_path / "rec.jsonl"
     mock = MockDriver("m", MockOptions(slots=4))
     record = RecordDriver("r", RecordOptions(path=str(path)))
-    engine, stop, task = await started(mock, record)
+    run = started(mock, record)
+    engine = run.engine
     engine.publish(connected("laptop", "active", ("websocket:abc", "thinking")))
     engine.publish(connected("server", "degraded", ("websocket:abc", "error")))
     frame = await mock.wait_for(lambda f: len(f.sessions) == 2)
@@ -88,8 +81,7 @@ async def test_two_sources_with_the_same_session_key_stay_apart(tmp_path: Any) -
     assert frame.focus == server  # the error, named with its source
     assert {by_ref[laptop].slot, by_ref[server].slot} == {0, 1}
     await eventually(lambda: len((last_record(path) or {"sessions": []})["sessions"]) == 2)
-    stop.set()
-    await task
+    await run.stop()
     last = last_record(path)
     assert last is not None
     pairs = {(s["source"], s["key"], s["state"], s["look"]["color"]) for s in last["sessions"]}
@@ -109,7 +101,8 @@ async def test_an_outage_never_hides_a_session_waiting_for_the_user(tmp_path: An
     single = MockDriver("led")
     strip = MockDriver("strip", MockOptions(slots=3))
     record = RecordDriver("r", RecordOptions(path=str(path)))
-    engine, stop, task = await started(single, strip, record)
+    run = started(single, strip, record)
+    engine = run.engine
     engine.publish(connected("agp", "active", ("s1", "waiting_for_user")))
     engine.publish(down("pocketpaw"))
     # The single LED shows the question, not the other source's outage.
@@ -125,8 +118,7 @@ async def test_an_outage_never_hides_a_session_waiting_for_the_user(tmp_path: An
     frame = await single.wait_for(lambda f: f.focus is None)
     assert frame.look.label == "No agent"
     await eventually(lambda: (last_record(path) or {"global": ""})["global"] == "disconnected")
-    stop.set()
-    await task
+    await run.stop()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     outage = next(r for r in lines if r["sessions"] and r["global"] == "disconnected")
     assert [s["key"] for s in outage["sessions"]] == ["s1"]
@@ -144,7 +136,8 @@ def test_refresh_resends_a_static_frame_at_its_period_and_only_then() -> None:
         loop = vloop()
         wled = MockDriver("wled", MockOptions(refresh=2.5))
         still = MockDriver("still")
-        engine, stop, task = await started(wled, still)
+        run = started(wled, still)
+        engine = run.engine
         engine.publish(connected("pp", "idle"))  # idle: a static look
         await wled.wait_for(lambda f: f.state is GlobalState.IDLE)
         start = loop.time()
@@ -158,8 +151,7 @@ def test_refresh_resends_a_static_frame_at_its_period_and_only_then() -> None:
         await asyncio.sleep(2.6)
         after = [round(f.t - changed.t, 6) for f in wled.frames if f.state is GlobalState.ACTIVE]
         assert after == [0.0, 2.5]
-        stop.set()
-        await task
+        await run.stop()
 
     virtual(main)
 
@@ -179,10 +171,9 @@ async def test_an_input_event_reaches_the_drivers_own_action_and_the_sources() -
             self.heard.append(event)
 
     deck = MockDriver("deck", MockOptions(slots=-1))
-    engine = Engine([Device(deck)], default_theme())
     source = Listening()
-    stop = asyncio.Event()
-    task = asyncio.create_task(engine.run([source], stop))
+    run = EngineRun([deck], sources=[source]).start()
+    engine = run.engine
     engine.publish(connected("pp", "active", ("websocket:a", "waiting_for_user")))
     frame = await deck.wait_for(lambda f: bool(f.sessions))
     sent = deck.press("key:1", Target.of_session(frame.sessions[0].ref))
@@ -191,21 +182,20 @@ async def test_an_input_event_reaches_the_drivers_own_action_and_the_sources() -
     assert handled.target.session == SessionRef("pp", "websocket:a")
     await eventually(lambda: source.heard)
     assert source.heard == [sent]
-    stop.set()
-    await task
+    await run.stop()
 
 
 async def test_invalidate_redraws_an_unchanged_frame_now() -> None:
     mock = MockDriver("m")
-    engine, stop, task = await started(mock)
+    run = started(mock)
+    engine = run.engine
     engine.publish(connected("pp", "idle"))
     await mock.wait_for(lambda f: f.state is GlobalState.IDLE)
     mark = len(mock.shown)
     mock.invalidate()
     again = await mock.wait_for(lambda f: True, start=mark)
     assert again == mock.frames[mark - 1]  # the same frame, written again on request
-    stop.set()
-    await task
+    await run.stop()
 
 
 def test_frame_carries_the_sampled_global_colour_beside_a_session_look() -> None:
@@ -226,7 +216,8 @@ def test_theme_swap_keeps_effect_phases_and_devices_come_and_go() -> None:
     async def main() -> None:
         loop = vloop()
         keep = MockDriver("keep")
-        engine, stop, task = await started(keep)
+        run = started(keep)
+        engine = run.engine
         engine.publish(connected("pp", "active", ("w:1", "thinking")))  # thinking pulses
         first = await keep.wait_for(lambda f: f.focus is not None)
         began = engine.mapped.sessions[0].since
@@ -258,8 +249,7 @@ def test_theme_swap_keeps_effect_phases_and_devices_come_and_go() -> None:
         assert keep.calls.count("open") == opens_before and keep.is_open
         assert keep.calls.count("close") == 0
         assert [d.driver.name for d in engine.devices] == ["keep"]
-        stop.set()
-        await task
+        await run.stop()
 
     virtual(main)
 
@@ -279,7 +269,8 @@ async def test_sources_are_added_and_removed_at_run_time() -> None:
             await asyncio.Event().wait()
 
     mock = MockDriver("m", MockOptions(slots=-1))
-    engine, stop, task = await started(mock)
+    run = started(mock)
+    engine = run.engine
     await engine.add_source(Fixed("one", engine.publish))
     await mock.wait_for(lambda f: [v.ref for v in f.sessions] == [SessionRef("one", "k")])
     await engine.add_source(Fixed("two", engine.publish))
@@ -289,19 +280,18 @@ async def test_sources_are_added_and_removed_at_run_time() -> None:
     frame = await mock.wait_for(lambda f: len(f.sessions) == 1, start=mark)
     assert frame.sessions[0].ref == SessionRef("two", "k")
     assert [s.name for s in engine.sources] == ["two"]
-    stop.set()
-    await task
+    await run.stop()
 
 
 async def test_a_device_that_failed_its_first_open_does_not_hold_ready() -> None:
     broken = MockDriver("broken", MockOptions(fail_open=100))
     fine = MockDriver("fine")
-    engine, stop, task = await started(broken, fine)
+    run = started(broken, fine)
+    engine = run.engine
     await asyncio.wait_for(engine.ready.wait(), 2)
     assert engine.not_ready == {"broken"}
     assert fine.frames  # ready means shown, not merely opened
-    stop.set()
-    await task
+    await run.stop()
 
 
 # -- slots ---------------------------------------------------------------------------------
@@ -424,17 +414,15 @@ def test_a_device_showing_one_slot_does_not_wake_for_other_slots() -> None:
         calm.caps = dataclasses.replace(calm.caps, slots_shown=frozenset({0}))
         busy = MockDriver("busy", MockOptions(slots=2))
         busy.caps = dataclasses.replace(busy.caps, slots_shown=frozenset({1}))
-        engine, stop, task = await started(calm, busy)
-        engine.publish(
-            connected("pp", "active", ("a", "waiting_for_user"), ("b", "thinking"))
-        )
+        run = started(calm, busy)
+        engine = run.engine
+        engine.publish(connected("pp", "active", ("a", "waiting_for_user"), ("b", "thinking")))
         await calm.wait_for(lambda f: len(f.sessions) == 2)
         await asyncio.sleep(3.0)
         # Slot 0 blinks (period 1 s: two changes a second); slot 1's 30 fps pulse is
         # not calm's to follow. Without slots_shown it would have woken ~90 times.
         assert len(calm.frames) < 15
         assert len(busy.frames) > 3 * 20
-        stop.set()
-        await task
+        await run.stop()
 
     virtual(main)

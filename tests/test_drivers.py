@@ -12,7 +12,6 @@ import select
 import struct
 import sys
 import termios
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bridge.pipeline.looks import Effect
 from devices.mock import MockDriver, MockOptions
 from devices.record import RecordDriver, RecordOptions
 from devices.terminal import TerminalDriver, TerminalOptions
+from tests.conftest import FakeTTY
 from tests.frames import make_frame, make_look, make_session
 
 TWO_SESSIONS = [("websocket:abc", "thinking"), ("discord:x", "tool_running", "bash")]
@@ -276,7 +276,14 @@ async def test_record_minimal_fields(tmp_path: Path) -> None:
     (line,) = read_lines(path)
     data = json.loads(line)
     assert list(data) == [
-        "t", "device", "version", "global", "look", "focus", "sessions", "sources"
+        "t",
+        "device",
+        "version",
+        "global",
+        "look",
+        "focus",
+        "sessions",
+        "sources",
     ]
     assert isinstance(data["t"], float)
     assert data["device"] == "d"
@@ -371,22 +378,6 @@ async def test_record_show_after_close_fails(tmp_path: Path) -> None:
 
 
 # -- terminal --------------------------------------------------------------------
-
-
-class FakeTTY(io.StringIO):
-    """A StringIO that says it is a terminal and signals every write."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = threading.Event()
-
-    def isatty(self) -> bool:
-        return True
-
-    def write(self, s: str) -> int:
-        n = super().write(s)
-        self.written.set()
-        return n
 
 
 @pytest.fixture
@@ -722,9 +713,7 @@ async def test_terminal_falls_back_to_ascii_when_the_stream_cannot_encode() -> N
     await term.open()
     await term.show(make_frame("active", TWO_SESSIONS))
     await term.close()
-    assert raw.getvalue().decode() == (
-        "* Running bash - discord x | websocket abc thinking\n"
-    )
+    assert raw.getvalue().decode() == ("* Running bash - discord x | websocket abc thinking\n")
 
 
 def test_terminal_class_settings() -> None:

@@ -5,49 +5,34 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
-from bridge.engine import Device, Engine
+from bridge.engine import Engine
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import BLACK, Color, Effect
 from bridge.pipeline.theme import default_theme
 from devices.mock import MockDriver, MockOptions
 from harness.vclock import gaps, run_virtual, vloop
 from tests.conftest import eventually
+from tests.enginerig import EngineRun
 from tests.frames import make_source
 
 
-class Running:
-    def __init__(self, engine: Engine, stop: asyncio.Event, task: asyncio.Task[None]) -> None:
-        self.engine, self.stop, self.task = engine, stop, task
-
-    async def finish(self) -> None:
-        self.stop.set()
-        await asyncio.wait_for(self.task, 2)
-
-
 @pytest.fixture
-async def start() -> AsyncIterator[object]:
-    running: list[Running] = []
+async def start() -> AsyncIterator[Callable[..., Awaitable[EngineRun]]]:
+    runs: list[EngineRun] = []
 
-    async def _start(*drivers: MockDriver, **kwargs: Any) -> Running:
-        engine = Engine(
-            [Device(d) for d in drivers], default_theme(), device_retry=(0.01, 0.05), **kwargs
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(engine.run([], stop))
-        r = Running(engine, stop, task)
-        running.append(r)
-        return r
+    async def _start(*drivers: MockDriver, **options: Any) -> EngineRun:
+        runs.append(EngineRun(drivers, retry=(0.01, 0.05), **options).start())
+        return runs[-1]
 
     yield _start
-    for r in running:
-        if not r.task.done():
-            await r.finish()
+    for run in runs:
+        await run.stop()
 
 
 async def test_first_look_then_changes_reach_the_device(start) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +46,7 @@ async def test_first_look_then_changes_reach_the_device(start) -> None:  # type:
     assert frame.look.label == "bash"
     r.engine.publish(make_source("src", "idle"))
     await mock.wait_for(lambda f: f.state == "idle")
-    await r.finish()
+    await r.stop()
     assert mock.closed_blank is True
     mock.assert_looks("connecting", "active", "idle")
 
@@ -111,7 +96,7 @@ async def test_on_exit_look_is_left_on_devices(start) -> None:  # type: ignore[n
     exit_look = Look(Color.parse("green"), brightness=0.1)
     r = await start(mock, on_exit=exit_look)
     await mock.wait_for(lambda f: f.state == "connecting")
-    await r.finish()
+    await r.stop()
     assert mock.closed_blank is False
     assert mock.frames[-1].look == exit_look
     assert mock.frames[-1].color != BLACK
@@ -176,14 +161,9 @@ def engine_on_virtual_time(
     *drivers: Counting, script: Callable[[Engine], Coroutine[Any, Any, None]]
 ) -> None:
     async def main() -> None:
-        loop = vloop()
-        engine = Engine([Device(d) for d in drivers], default_theme(), clock=loop.time)
-        stop = asyncio.Event()
-        task = asyncio.create_task(engine.run([], stop))
-        await engine.ready.wait()
-        await script(engine)
-        stop.set()
-        await task
+        async with EngineRun(drivers) as run:
+            await run.engine.ready.wait()
+            await script(run.engine)
 
     run_virtual(main, real_budget=20.0)
 

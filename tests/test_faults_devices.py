@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bridge.engine import Device, Engine
 from bridge.infra.errors import DriverUnavailable
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.mapping import Mapper, next_wake
@@ -31,6 +29,7 @@ from bridge.pipeline.model import (
 from bridge.pipeline.theme import default_theme
 from devices.mock import MockDriver, MockOptions
 from harness.vclock import gaps, run_virtual, vloop
+from tests.enginerig import EngineRun
 from tests.frames import make_source
 
 ENGINE_LOG = "agentlight.engine"
@@ -67,30 +66,9 @@ class Plug(MockDriver):
         return [t for t, w in self.tried if w == what]
 
 
-@dataclass
-class Bridge:
-    engine: Engine
-    stop: asyncio.Event
-    task: asyncio.Task[None]
-
-    async def finish(self) -> None:
-        self.stop.set()
-        async with asyncio.timeout(5):
-            await self.task
-
-
-async def start(*drivers: MockDriver, **kw: Any) -> Bridge:
-    loop = vloop()
-    engine = Engine(
-        [Device(d) for d in drivers],
-        default_theme(),
-        device_retry=RETRY,
-        clock=loop.time,
-        rand=lambda: 1.0,  # back-off at its full value: exact, checkable times
-        **kw,
-    )
-    stop = asyncio.Event()
-    return Bridge(engine, stop, asyncio.create_task(engine.run([], stop)))
+def start(*drivers: MockDriver, **options: Any) -> EngineRun:
+    # Back-off at its full value (rand = 1): exact, checkable times.
+    return EngineRun(drivers, retry=RETRY, rand=lambda: 1.0, **options).start()
 
 
 def focus_is(key: str) -> Callable[[Frame], bool]:
@@ -125,7 +103,7 @@ def test_failing_show_is_isolated_logged_once_and_retried_with_back_off(
 
     async def main() -> None:
         loop = vloop()
-        b = await start(good, bad)
+        b = start(good, bad)
         await asyncio.wait_for(b.engine.ready.wait(), 1)  # a failing device never blocks READY
         # Changes every 3 s for 20 s; the good device gets each at the instant it is made.
         for i in range(7):
@@ -145,7 +123,7 @@ def test_failing_show_is_isolated_logged_once_and_retried_with_back_off(
         assert gaps(stamps) == [0.1] * (len(stamps) - 1) and len(stamps) >= 10
         assert not bad.health.ok and "cannot show" in bad.health.detail
         assert good.health.ok
-        await b.finish()
+        await b.stop()
 
     with caplog.at_level(logging.DEBUG, logger=ENGINE_LOG):
         virtual(main)
@@ -199,7 +177,7 @@ def test_a_driver_bug_is_logged_once_restarted_and_costs_the_others_no_frame(
     bad = Bugged("bad", error, crashes=8)
 
     async def main() -> None:
-        b = await start(good, bad)
+        b = start(good, bad)
         b.engine.publish(status("active", ("websocket:p", "thinking", None)))
         alive = []
         for _ in range(60):  # 30 s: eight crashes, back-off up to its 4 s cap, recovery
@@ -208,7 +186,7 @@ def test_a_driver_bug_is_logged_once_restarted_and_costs_the_others_no_frame(
         assert all(alive)  # one device's bug never stops the watchdog pings
         assert bad.health.ok and bad.last_frame is not None
         assert bad.last_frame.focus is not None and bad.last_frame.focus.key == "websocket:p"
-        await b.finish()
+        await b.stop()
 
     with caplog.at_level(logging.DEBUG, logger=ENGINE_LOG):
         virtual(main)
@@ -245,14 +223,14 @@ def test_a_crashing_source_is_restarted_with_back_off_and_logged_once_per_episod
             raise RuntimeError("bug in the source")
 
     async def main() -> None:
-        b = await start(MockDriver("m"))
+        b = start(MockDriver("m"))
         crashy = Crashy()
         crashy._publish_cb = b.engine.publish
         await b.engine.add_source(crashy)
         await asyncio.sleep(400)
         assert b.engine.loop_alive()
         assert crashy.status is not None and crashy.status.detail == "up"
-        await b.finish()
+        await b.stop()
         # 1, 2, 4 ... s apart; a run longer than the cap (60 s) starts a new episode.
         assert gaps(crashy.starts) == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 101.0, 2.0, 4.0]
 
@@ -276,7 +254,7 @@ def test_replug_restores_the_latest_look_and_each_episode_logs_once(
 
     async def main() -> None:
         loop = vloop()
-        b = await start(good, plug)
+        b = start(good, plug)
         b.engine.publish(status("idle"))
         await plug.wait_for(lambda f: f.state == "idle")
 
@@ -318,7 +296,7 @@ def test_replug_restores_the_latest_look_and_each_episode_logs_once(
         second = [t for t in plug.times("open") if t > failed_at]
         assert round(second[0] - failed_at, 6) == 0.5
         assert good.health.ok
-        await b.finish()
+        await b.stop()
 
     with caplog.at_level(logging.DEBUG, logger=ENGINE_LOG):
         virtual(main)
@@ -342,7 +320,7 @@ def test_hung_device_never_delays_the_healthy_one(caplog: pytest.LogCaptureFixtu
 
     async def main() -> None:
         loop = vloop()
-        b = await start(good, hung)
+        b = start(good, hung)
         b.engine.publish(status("idle"))
         await good.wait_for(lambda f: f.state == "idle")
         assert hung.calls[-1] == "show" and hung.health.ok  # its show is hanging right now
@@ -362,7 +340,7 @@ def test_hung_device_never_delays_the_healthy_one(caplog: pytest.LogCaptureFixtu
         # Only now has the hung show timed out (2 s after it started), and it is retried.
         await asyncio.sleep(10.0)
         assert not hung.health.ok and "timed out" in hung.health.detail
-        await b.finish()
+        await b.stop()
 
     with caplog.at_level(logging.DEBUG, logger=ENGINE_LOG):
         virtual(main)
@@ -383,11 +361,11 @@ def test_a_device_that_hangs_on_close_cannot_hold_up_shutdown() -> None:
 
     async def main() -> None:
         loop = vloop()
-        b = await start(good, stuck, shutdown_timeout=0.8)
+        b = start(good, stuck, shutdown_timeout=0.8)
         b.engine.publish(status("idle"))
         await stuck.wait_for(lambda f: f.state == "idle")
         begin = loop.time()
-        await b.finish()
+        await b.stop()
         assert loop.time() - begin == pytest.approx(0.8)  # shutdown_timeout, not forever
 
     virtual(main)

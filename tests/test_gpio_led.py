@@ -28,7 +28,7 @@ from devices import driver_class
 from devices.led.color import Correction
 from devices.led.gpio import GpioLedDriver, GpioOptions, named_factory
 from harness.vclock import run_virtual, vloop
-from tests.ledrig import EngineRun, disconnected, status
+from tests.enginerig import EngineRun, disconnected, status
 
 AMBER = 0xB0 / 255  # green of the default theme's waiting_for_user (#ffb000)
 

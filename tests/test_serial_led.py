@@ -31,8 +31,8 @@ from devices.led.serial_protocol import (
     segments,
 )
 from tests.conftest import eventually
+from tests.enginerig import EngineRun, status
 from tests.frames import make_frame, make_look
-from tests.ledrig import EngineRun, status
 from tests.ptyboard import Board
 
 FIX = Correction()

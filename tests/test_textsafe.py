@@ -30,7 +30,7 @@ from bridge.simulator import SimAgent, SimServer
 from bridge.text.textsafe import clean, cluster_end, cut, safe_json, tail, width
 from devices.record import RecordDriver, RecordOptions
 from devices.terminal import TerminalDriver, TerminalOptions
-from tests.conftest import eventually
+from tests.conftest import FakeTTY, eventually
 from tests.frames import make_frame, make_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,11 +230,6 @@ def hostile_frame(attack: str, *, tty_label: bool = True) -> object:
     # A theme label filled in from server text ({title}) is server text too.
     label = f"Busy: {attack}" if tty_label else ""
     return make_frame("degraded", sessions, label=label, focus=sessions[0].key)
-
-
-class FakeTTY(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))

@@ -25,8 +25,8 @@ from bridge.pipeline.theme import default_theme, parse_theme
 from devices import driver_class
 from devices.led.usblight import UsbLightDriver, UsbLightOptions, explain_usb_error
 from tests.conftest import eventually
+from tests.enginerig import EngineRun, status
 from tests.frames import make_frame
-from tests.ledrig import EngineRun, status
 
 ORANGE = "#ff8000"  # (255, 128, 0) at gamma 1
 

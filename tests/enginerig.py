@@ -1,0 +1,84 @@
+"""The one engine harness: an Engine over drivers (and sources) on the running loop.
+
+Its clock is the loop's, so on :func:`harness.vclock.run_virtual` effects, refresh
+and back-off run on virtual time, and on an ordinary loop on real time. Statuses
+for it in one line: :func:`status` and :func:`disconnected`. LED driver tests run
+the real drivers on their libraries' own test harnesses (gpiozero's MockFactory, a
+pty, busylight-core Hardware records); only the clock is the loop's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from bridge.engine import Device, Engine
+from bridge.pipeline.mapping import ShowMode
+from bridge.pipeline.model import ConnectionState, SourceStatus
+from bridge.pipeline.theme import default_theme
+from bridge.sources.base import Source
+from devices.base import Driver
+from tests.frames import make_source
+
+SOURCE = "pp"
+
+
+def status(
+    *sessions: tuple[str, str] | tuple[str, str, str | None], state: str = "active"
+) -> SourceStatus:
+    """A connected source with these ``(key, state[, tool])`` sessions."""
+    return make_source(SOURCE, state, sessions)
+
+
+def disconnected() -> SourceStatus:
+    return make_source(SOURCE, connection=ConnectionState.DISCONNECTED, detail="test")
+
+
+class EngineRun:
+    """An engine over ``drivers`` until :meth:`stop` (or the end of ``async with``).
+
+    :param retry: the engine's device back-off (first, max) seconds.
+    :param sources: run beside the devices.
+    :param engine_options: more ``Engine`` keywords (``rand``, ``on_exit``, …).
+    """
+
+    def __init__(
+        self,
+        drivers: Sequence[Driver],
+        show: ShowMode = "session",
+        *,
+        retry: tuple[float, float] = (0.5, 30.0),
+        sources: Sequence[Source] = (),
+        **engine_options: Any,
+    ) -> None:
+        engine_options.setdefault("clock", asyncio.get_running_loop().time)
+        self.engine = Engine(
+            [Device(d, show) for d in drivers],
+            default_theme(),
+            device_retry=retry,
+            **engine_options,
+        )
+        self.sources = list(sources)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def publish(self, source_status: SourceStatus) -> None:
+        self.engine.publish(source_status)
+
+    def start(self) -> EngineRun:
+        self._task = asyncio.create_task(self.engine.run(self.sources, self._stop))
+        return self
+
+    async def stop(self, within: float = 5.0) -> None:
+        """Stop it and wait (a hung shutdown fails the test after ``within`` seconds)."""
+        self._stop.set()
+        if self._task is not None and not self._task.done():
+            async with asyncio.timeout(within):
+                await self._task
+
+    async def __aenter__(self) -> EngineRun:
+        return self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
