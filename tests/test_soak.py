@@ -148,29 +148,37 @@ def test_hours_of_churn_reconnects_and_faults_leak_nothing() -> None:
     assert traced_growth < 32 * 1024, report
 
 
-async def soak(tally: Tally) -> None:
-    loop = vloop()
-    rng = random.Random(20240610)
+async def pocketpaw_rig(
+    loop: asyncio.AbstractEventLoop,
+    rng: random.Random,
+    devices: list[Device],
+    question_ttl: float,
+) -> tuple[SimAgent, SimServer, Engine, PocketPawSource]:
+    """A started simulator and an engine fed by a PocketPaw source, all on ``loop``'s clock."""
     agent = SimAgent(clock=loop.time, error_ttl=30.0)
     server = SimServer(agent, debounce=1.0, keepalive=30.0)
     await server.start()
-    steady = Native("steady")
-    animated = MockDriver("animated", MockOptions(fps=0.5))
-    flaky = Unpluggable("flaky")
-    engine = Engine(
-        [Device(steady), Device(animated, show="global"), Device(flaky)],
-        default_theme(),
-        clock=loop.time,
-        rand=rng.random,
-    )
+    engine = Engine(devices, default_theme(), clock=loop.time, rand=rng.random)
     source = PocketPawSource(
         "pp",
-        # The real defaults (stale_after 75 s, error_ttl 30 s, ...), but questions, which
-        # stay open past their run until answered, go within the calm before a checkpoint.
-        Options(url=server.url, question_ttl=60.0),
+        Options(url=server.url, question_ttl=question_ttl),
         engine.publish,
         clock=lambda: WALL_EPOCH + loop.time(),
         rand=rng.random,
+    )
+    return agent, server, engine, source
+
+
+async def soak(tally: Tally) -> None:
+    loop = vloop()
+    rng = random.Random(20240610)
+    steady = Native("steady")
+    animated = MockDriver("animated", MockOptions(fps=0.5))
+    flaky = Unpluggable("flaky")
+    # The real defaults (stale_after 75 s, error_ttl 30 s, ...), but questions, which
+    # stay open past their run until answered, go within the calm before a checkpoint.
+    agent, server, engine, source = await pocketpaw_rig(
+        loop, rng, [Device(steady), Device(animated, show="global"), Device(flaky)], 60.0
     )
     stop = asyncio.Event()
     bridge = asyncio.create_task(engine.run([source], stop))
@@ -473,24 +481,11 @@ def test_thirty_days_unattended_nothing_grows_and_everything_comes_back() -> Non
 async def thirty_days(month: Month) -> None:
     loop = vloop()
     rng = random.Random(26)
-    agent = SimAgent(clock=loop.time, error_ttl=30.0)
-    server = SimServer(agent, debounce=1.0, keepalive=30.0)
-    await server.start()
     steady, kept, plug = Native("steady"), Kept("kept"), Unpluggable("plug")
-    engine = Engine(
-        [Device(steady), Device(kept, show="global"), Device(plug)],
-        default_theme(),
-        clock=loop.time,
-        rand=rng.random,
-    )
-    source = PocketPawSource(
-        "pp",
-        # The real defaults (back-off up to 30 s, events on), but questions, which stay
-        # open past their run until answered, go within the calm before midnight.
-        Options(url=server.url, question_ttl=300.0),
-        engine.publish,
-        clock=lambda: WALL_EPOCH + loop.time(),
-        rand=rng.random,
+    # The real defaults (back-off up to 30 s, events on), but questions, which stay
+    # open past their run until answered, go within the calm before midnight.
+    agent, server, engine, source = await pocketpaw_rig(
+        loop, rng, [Device(steady), Device(kept, show="global"), Device(plug)], 300.0
     )
     notifier = Watched()
     supervisor = ServiceSupervisor(engine, notifier, watchdog=WATCHDOG)
