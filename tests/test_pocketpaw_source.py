@@ -271,6 +271,12 @@ async def test_rate_limit_backs_off_then_connects(
     assert not any(s.connection is ConnectionState.DISCONNECTED for s in rec.statuses)
 
 
+def running_tool_body(tool: str) -> str:
+    """A status body: one session, websocket:b, running ``tool``."""
+    session = {"session_key": "websocket:b", "state": "tool_running", "tool_name": tool}
+    return json.dumps({"global": {"state": "active"}, "sessions": [session]})
+
+
 async def test_a_burst_read_at_once_parses_only_its_newest_frame(
     agent: SimAgent, server: SimServer, run_source: RunSource
 ) -> None:
@@ -278,12 +284,8 @@ async def test_a_burst_read_at_once_parses_only_its_newest_frame(
     await rec.wait_state("idle")
     before = source.state.frames
 
-    def body(tool: str) -> str:
-        session = {"session_key": "websocket:b", "state": "tool_running", "tool_name": tool}
-        return json.dumps({"global": {"state": "active"}, "sessions": [session]})
-
     # 500 frames in one write: the source reads them together, so 499 are superseded.
-    await server.send_raw(b"".join(sse.frame(body(f"t{i}")) for i in range(500)))
+    await server.send_raw(b"".join(sse.frame(running_tool_body(f"t{i}")) for i in range(500)))
     status = await rec.wait_for(lambda s: sessions(s) == [("websocket:b", "tool_running", "t499")])
     assert status.connection is ConnectionState.CONNECTED
     assert source.state.frames - before < 5
@@ -298,13 +300,9 @@ async def test_a_burst_of_chunks_read_at_once_parses_only_its_newest_frame(
     await rec.wait_state("idle")
     before = source.state.frames
 
-    def body(tool: str) -> str:
-        session = {"session_key": "websocket:b", "state": "tool_running", "tool_name": tool}
-        return json.dumps({"global": {"state": "active"}, "sessions": [session]})
-
     # As uvicorn writes them: a chunk per frame. Written with no pause, they are read
     # together, and httpx hands them over one by one without waiting: one parse.
     for i in range(500):
-        await server.send_frame(body(f"t{i}"))
+        await server.send_frame(running_tool_body(f"t{i}"))
     await rec.wait_for(lambda s: sessions(s) == [("websocket:b", "tool_running", "t499")])
     assert source.state.frames - before < 5
