@@ -21,10 +21,12 @@ import asyncio
 import json
 import logging
 import os
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bridge.api.documents import InputError, health_document, input_event
 from bridge.api.guard import Complaints, Guard, RateLimit, Refusal, peer_text
@@ -107,6 +109,7 @@ class ApiServer:
             max_headers=_MAX_HEADERS,
             lingering_time=1.0,
             access_log=None,
+            logger=_ProtocolLog(self.complaints),
             shutdown_timeout=1.0,
         )
         await runner.setup()
@@ -324,6 +327,35 @@ class ApiServer:
             return json.loads(raw)
         except ValueError:
             raise web.HTTPBadRequest(reason="the body is not JSON") from None
+
+
+class _ProtocolLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's own log for its connections: a request it cannot parse is a complaint.
+
+    aiohttp logs every malformed request (a header too long, a control character)
+    at ERROR with a traceback whose message quotes the bytes it refused: a token
+    sent in a bad header went to the log, and a page could fill the log with long
+    URLs. Here such a request is one line per minute, naming only the kind of
+    error; anything else (a bug of ours) is logged as aiohttp would.
+    """
+
+    def __init__(self, complaints: Complaints) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self._complaints = complaints
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        if exc is None and exc_info:
+            exc = sys.exc_info()[1]
+        if isinstance(exc, HttpProcessingError):
+            what = ("api: answered %d to a malformed request (%s)", exc.code, type(exc).__name__)
+            if level >= logging.WARNING:
+                self._complaints.note("malformed", *what)
+            else:  # what aiohttp deems noise (TLS sent to this port): debug, still one line
+                self.logger.log(level, *what)
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class _Refused(asyncio.Protocol):

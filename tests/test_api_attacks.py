@@ -1,0 +1,55 @@
+"""The local API against what a hostile page, another local process or a buggy client sends.
+
+Each test runs the real aiohttp server on 127.0.0.1 (tests/api_rig.py) and talks
+to it over a plain socket where a client library would not send the bytes tested.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bridge.infra.logsetup import SafeFormatter
+from tests.api_rig import api_rig, raw_request
+
+TOKEN = "s3cret-token-for-the-tests"
+
+
+def _logged(records: list[logging.LogRecord]) -> str:
+    """The records as the bridge's own log handler writes them (tracebacks included)."""
+    formatter = SafeFormatter()
+    return "\n".join(formatter.format(r) for r in records)
+
+
+async def test_a_malformed_request_is_one_line_without_its_bytes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A buggy client puts a control character after its token: aiohttp's parser
+    # refuses the header, and its own log line quoted the header, token and all,
+    # with a traceback, once per request.
+    async with api_rig(tmp_path, token=TOKEN) as rig:
+        port = rig.port
+        with caplog.at_level(logging.DEBUG):
+            for _ in range(10):
+                status, _, _ = await raw_request(
+                    port,
+                    (
+                        f"GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                        f"Authorization: Bearer {TOKEN}\x01\r\nConnection: close\r\n\r\n"
+                    ).encode(),
+                )
+                assert status == 400
+            # A page can send a URL longer than max_header (a no-cors fetch): same rule.
+            status, _, _ = await raw_request(
+                port,
+                f"GET /{'a' * 9000} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode(),
+            )
+            assert status == 400
+    text = _logged(caplog.records)
+    assert TOKEN not in text
+    assert "Traceback" not in text
+    malformed = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(malformed) == 1, [r.getMessage() for r in malformed]
+    assert "malformed" in malformed[0].getMessage()
