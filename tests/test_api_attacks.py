@@ -53,3 +53,27 @@ async def test_a_malformed_request_is_one_line_without_its_bytes(
     malformed = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(malformed) == 1, [r.getMessage() for r in malformed]
     assert "malformed" in malformed[0].getMessage()
+
+
+async def test_a_token_that_is_not_utf_8_is_a_401(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Bytes that are not UTF-8 in Authorization were a 500 and a traceback.
+    async with api_rig(tmp_path) as rig:
+        port = rig.port
+        with caplog.at_level(logging.WARNING):
+            for path, body in (("/v1/input", b'{"target":"global"}'), ("/v1/status", b"")):
+                method = "POST" if body else "GET"
+                status, _, _ = await raw_request(
+                    port,
+                    (
+                        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                        "Content-Type: application/json\r\nAuthorization: Bearer "
+                    ).encode()
+                    + b"\xff\xfe\xc3"
+                    + f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body,
+                )
+                assert status == (401 if body else 200)
+    assert "Traceback" not in _logged(caplog.records)
+    assert rig.source.heard == []

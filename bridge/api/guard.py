@@ -138,8 +138,14 @@ def _bearer_ok(header: str | None, token: Secret) -> bool:
     scheme, _, given = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         return False
+    try:
+        # The header's bytes as sent: aiohttp hands bytes that are not UTF-8 over
+        # as lone surrogates, which a plain encode() refused with a 500.
+        sent = given.strip().encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
     # Constant time: how much of a guess was right must not show in the timing.
-    return hmac.compare_digest(given.strip().encode(), token.reveal().encode())
+    return hmac.compare_digest(sent, token.reveal().encode())
 
 
 def _is_json(content_type: str | None) -> bool:
