@@ -77,3 +77,24 @@ async def test_a_token_that_is_not_utf_8_is_a_401(
                 assert status == (401 if body else 200)
     assert "Traceback" not in _logged(caplog.records)
     assert rig.source.heard == []
+
+
+async def test_json_nested_too_deep_is_a_400(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 64 KiB of '[' is within max_body; json.loads raised RecursionError: a 500.
+    body = b"[" * 30000 + b"]" * 30000
+    async with api_rig(tmp_path) as rig:
+        port = rig.port
+        with caplog.at_level(logging.WARNING):
+            status, _, reply = await raw_request(
+                port,
+                (
+                    f"POST /v1/input HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    f"Authorization: Bearer {rig.token}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                ).encode()
+                + body,
+            )
+    assert status == 400, reply
+    assert "Traceback" not in _logged(caplog.records)

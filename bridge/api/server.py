@@ -327,6 +327,8 @@ class ApiServer:
             return json.loads(raw)
         except ValueError:
             raise web.HTTPBadRequest(reason="the body is not JSON") from None
+        except RecursionError:  # `[[[[…` nested deeper than Python's stack allows
+            raise web.HTTPBadRequest(reason="the body's JSON is nested too deep") from None
 
 
 class _ProtocolLog(logging.LoggerAdapter[logging.Logger]):
