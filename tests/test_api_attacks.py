@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge.infra.logsetup import SafeFormatter
-from tests.api_rig import api_rig, raw_request
+from tests.api_rig import api_rig, get, raw_request
 
 TOKEN = "s3cret-token-for-the-tests"
 
@@ -98,3 +98,26 @@ async def test_json_nested_too_deep_is_a_400(
             )
     assert status == 400, reply
     assert "Traceback" not in _logged(caplog.records)
+
+
+async def test_a_pages_refused_requests_do_not_spend_the_local_clients_rate(
+    tmp_path: Path,
+) -> None:
+    # On loopback every process (and the browser) is 127.0.0.1: one bucket. A page
+    # firing no-cors requests (refused: Sec-Fetch-Site, Origin, a rebound Host) used
+    # it up, and the user's hooks and plugins got 429 for as long as the page ran.
+    async with api_rig(tmp_path, rate=0.001, burst=20) as rig:
+        port = rig.port
+        for extra in ("Sec-Fetch-Site: cross-site", "Origin: https://evil.example"):
+            for _ in range(15):
+                status, _, _ = await raw_request(
+                    port, get("/v1/status", f"127.0.0.1:{port}", extra)
+                )
+                assert status in (403, 429)
+        for _ in range(15):
+            status, _, _ = await raw_request(port, get("/v1/status", f"rebind.example:{port}"))
+            assert status in (403, 429)
+        # The page's flood is still capped: it is answered 429 by now.
+        assert status == 429
+        status, _, _ = await raw_request(port, get("/v1/status", f"127.0.0.1:{port}"))
+        assert status == 200

@@ -160,7 +160,9 @@ class RateLimit:
 
     At most ``max_peers`` addresses are remembered (the least recently seen goes
     first), so a client cycling through addresses cannot grow memory. On loopback
-    every local process has the same address: the limit is for all of them together.
+    every local process has the same address: the limit is for all of them together
+    (the server keeps requests it refuses in a bucket of their own, so a web page's
+    refused requests cannot use it up).
     """
 
     def __init__(

@@ -159,8 +159,14 @@ class ApiServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        assert self.guard is not None
+        refusal = self.guard.check(request.method, request.path, request.headers)
+        # Requests the guard refuses are counted apart: on loopback every local
+        # process (and the browser) shares one address, and a page's refused
+        # requests must not use up the rate of the user's own clients.
         peer = request.remote or "?"
-        if not self.rate.allow(peer):
+        bucket = peer if refusal is None else f"{peer} (refused)"
+        if not self.rate.allow(bucket):
             self.complaints.note(
                 "rate",
                 "api: %s sends more than %g requests a second (rate, burst); answering 429",
@@ -168,12 +174,10 @@ class ApiServer:
                 self.options.rate,
             )
             return _error(
-                429, "too many requests", (("Retry-After", str(self.rate.retry_after(peer))),)
+                429, "too many requests", (("Retry-After", str(self.rate.retry_after(bucket))),)
             )
-        assert self.guard is not None
         origin = request.headers.get("Origin")
         cors = origin if self.guard.origin_allowed(origin) else None
-        refusal = self.guard.check(request.method, request.path, request.headers)
         if refusal is not None:
             self._complain(request, refusal)
             response = _error(refusal.status, refusal.message, refusal.headers)
