@@ -121,3 +121,29 @@ async def test_a_pages_refused_requests_do_not_spend_the_local_clients_rate(
         assert status == 429
         status, _, _ = await raw_request(port, get("/v1/status", f"127.0.0.1:{port}"))
         assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "ok"),
+    [
+        ("http://evil.example:{port}/v1/status", False),
+        ("http://evil.example/v1/status", False),
+        ("http://127.0.0.1:{port}/v1/status", True),
+        ("/v1/status", True),
+    ],
+)
+async def test_an_absolute_request_target_must_name_this_api_too(
+    tmp_path: Path, target: str, ok: bool
+) -> None:
+    # With an absolute-form target, HTTP (RFC 9112 3.2.2) and aiohttp take the host
+    # from the target, not from Host: the guard checked only Host.
+    async with api_rig(tmp_path) as rig:
+        port = rig.port
+        request = (
+            f"GET {target.format(port=port)} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        status, _, body = await raw_request(port, request)
+    assert (status == 200) is ok, body
+    if not ok:
+        assert status == 403

@@ -72,9 +72,15 @@ class Guard:
     def origin_allowed(self, origin: str | None) -> bool:
         return origin is not None and origin.lower() in self._origins
 
-    def check(self, method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
-        """None when the request may go on, else why not (checked in this order)."""
-        if not self.host_ok(headers.get("Host")):
+    def check(
+        self, method: str, path: str, headers: Mapping[str, str], target: str | None = None
+    ) -> Refusal | None:
+        """None when the request may go on, else why not (checked in this order).
+
+        :param target: the host (and port) of an absolute-form request target
+            (``GET http://host:port/v1/status``), which HTTP takes over ``Host``.
+        """
+        if not self.host_ok(headers.get("Host")) or not (target is None or self.host_ok(target)):
             return Refusal(403, "Host is not this API's address (DNS rebinding?)", "host")
         origin = headers.get("Origin")
         if origin is not None and not self.origin_allowed(origin):

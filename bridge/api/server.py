@@ -160,7 +160,11 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         assert self.guard is not None
-        refusal = self.guard.check(request.method, request.path, request.headers)
+        host = request.headers.get("Host")
+        # aiohttp's host is the target's when the request line has an absolute URL
+        # (RFC 9112 3.2.2): then that must name this API as well.
+        target = request.url.host_port_subcomponent if host and request.host != host else None
+        refusal = self.guard.check(request.method, request.path, request.headers, target)
         # Requests the guard refuses are counted apart: on loopback every local
         # process (and the browser) shares one address, and a page's refused
         # requests must not use up the rate of the user's own clients.
