@@ -147,3 +147,21 @@ async def test_an_absolute_request_target_must_name_this_api_too(
     assert (status == 200) is ok, body
     if not ok:
         assert status == 403
+
+
+async def test_no_answer_names_the_server_librarys_version(tmp_path: Path) -> None:
+    # aiohttp's default Server header said "Python/3.11 aiohttp/3.x": a version for
+    # anyone to match against advisories, for nothing a client needs.
+    async with api_rig(tmp_path) as rig:
+        port = rig.port
+        answers = [
+            await raw_request(port, get("/v1/status", f"127.0.0.1:{port}")),
+            await raw_request(port, get("/v1/nothing", f"127.0.0.1:{port}")),
+            await raw_request(port, get("/v1/status", f"evil.example:{port}")),
+            # aiohttp answers this one itself, before any of the API's code runs.
+            await raw_request(port, f"GET /{'a' * 9000} HTTP/1.1\r\n\r\n".encode()),
+        ]
+    assert [status for status, _, _ in answers] == [200, 404, 403, 400]
+    for _, headers, _ in answers:
+        server = headers.get("server", "")
+        assert "aiohttp" not in server.lower() and "python" not in server.lower(), server

@@ -25,7 +25,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import web, web_response
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bridge.api.documents import InputError, health_document, input_event
@@ -48,6 +48,13 @@ _MAX_HEADERS = 64
 _MAX_REFUSING = 64
 _REFUSED_LINGER = 1.0
 _JSON = "application/json"
+#: The ``Server`` header: aiohttp's default names Python's and its own version.
+SERVER_NAME = "agentlight"
+
+# aiohttp has no setting for the header; every response it prepares (its own
+# answers to malformed requests too, which no app hook sees) takes this default.
+# Only the API's server runs on aiohttp in this process.
+web_response.SERVER_SOFTWARE = SERVER_NAME
 
 
 class ApiServer:
