@@ -6,11 +6,15 @@ to it over a plain socket where a client library would not send the bytes tested
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from bridge.api import discovery
 from bridge.infra.logsetup import SafeFormatter
 from tests.api_rig import api_rig, get, raw_request
 
@@ -165,3 +169,28 @@ async def test_no_answer_names_the_server_librarys_version(tmp_path: Path) -> No
     for _, headers, _ in answers:
         server = headers.get("server", "")
         assert "aiohttp" not in server.lower() and "python" not in server.lower(), server
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX owners and modes")
+def test_a_discovery_file_someone_else_could_have_planted_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without $XDG_RUNTIME_DIR the directory is /tmp/agentlight-<uid>: another user
+    # can make it first, with an api.json naming their own server and any live pid.
+    # The bridge refuses to write there; its clients read it, and `agentlight hook`
+    # would have sent the agent's hook events (prompts, commands) to that server.
+    monkeypatch.setattr(discovery, "SYSTEM_DIR", tmp_path / "system")
+    run = tmp_path / "run"
+    directory = run / "agentlight"
+    directory.mkdir(parents=True)
+    planted = {"api": 1, "url": "http://127.0.0.1:6666", "pid": os.getpid(), "version": "9"}
+    (directory / "api.json").write_text(json.dumps(planted))
+    environ = {"XDG_RUNTIME_DIR": str(run)}
+    directory.chmod(0o777)  # anyone may write there
+    assert discovery.find(environ) is None
+    directory.chmod(0o700)
+    found = discovery.find(environ)
+    assert found is not None and found.url == "http://127.0.0.1:6666"
+    if os.getuid() == 0:  # as root, the same directory owned by someone else
+        os.chown(directory, 4242, 4242)
+        assert discovery.find(environ) is None

@@ -125,6 +125,22 @@ def _check_own(directory: Path) -> None:
         raise OSError(f"{directory} may be written by other users (mode {st.st_mode & 0o777:o})")
 
 
+def _trusted(directory: Path) -> bool:
+    """Whether only this user (or root) can have written the files in ``directory``.
+
+    The ``/tmp`` fallback can be made first by another user, with an ``api.json``
+    naming their own server: clients would send it their hook events. The system
+    service's directory is made by systemd in root's ``/run`` for the service's user.
+    """
+    if sys.platform == "win32" or directory == SYSTEM_DIR:
+        return True
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid in (os.getuid(), 0) and not st.st_mode & 0o022
+
+
 def remove(path: Path, *, pid: int | None = None) -> None:
     """Remove the discovery file if it is still this process's (another bridge may
     have written its own since)."""
@@ -184,8 +200,11 @@ def find(
     *,
     alive: Callable[[int], bool] = pid_alive,
 ) -> Discovered | None:
-    """The first discovery file of a bridge that still runs (stale ones are skipped)."""
+    """The first discovery file of a bridge that still runs (stale ones are skipped,
+    and so are files in a directory another user could have put them in)."""
     for path in search_paths(environ):
+        if not _trusted(path.parent):
+            continue
         found = read(path)
         if found is not None and alive(found.pid):
             return found
