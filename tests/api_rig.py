@@ -161,6 +161,7 @@ class SseReader:
         self.sock = sock
         self.reader = reader
         self.writer = writer
+        self._pending = b""  # read by event() past the end of an event
 
     @classmethod
     async def open(
@@ -197,10 +198,12 @@ class SseReader:
         return data[:-2]
 
     async def event(self) -> dict[str, Any]:
-        """The next status document (keepalives skipped)."""
+        """The next status document (keepalives skipped; a large event spans chunks)."""
         while True:
-            data = await self.chunk()
-            for line in data.split(b"\n"):
+            while b"\n\n" not in self._pending:
+                self._pending += await self.chunk()
+            event, _, self._pending = self._pending.partition(b"\n\n")
+            for line in event.split(b"\n"):
                 if line.startswith(b"data: "):
                     doc: dict[str, Any] = json.loads(line[6:])
                     return doc

@@ -6,6 +6,7 @@ to it over a plain socket where a client library would not send the bytes tested
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -16,7 +17,8 @@ import pytest
 
 from bridge.api import discovery
 from bridge.infra.logsetup import SafeFormatter
-from tests.api_rig import api_rig, get, raw_request
+from tests.api_rig import SseReader, api_rig, get, raw_request
+from tests.frames import make_source
 
 TOKEN = "s3cret-token-for-the-tests"
 
@@ -194,3 +196,44 @@ def test_a_discovery_file_someone_else_could_have_planted_is_not_read(
     if os.getuid() == 0:  # as root, the same directory owned by someone else
         os.chown(directory, 4242, 4242)
         assert discovery.find(environ) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIOCOUTQ")
+async def test_a_stalled_reader_holds_a_slice_of_a_large_document_not_all_of_it(
+    tmp_path: Path,
+) -> None:
+    # The status grows with the sessions (~1 KB each with long names: 2.4 MB for
+    # 2,000). An event went to the connection whole, and Linux grows a stalled
+    # socket's send buffer to 4 MB: each reader that stopped reading held whole
+    # documents (and a queue of stale ones for a small document) until
+    # client_timeout. Now: a small send buffer, and events written in slices as
+    # the reader takes them.
+    long = "x" * 200
+    sessions = [(f"websocket:{i:04}{long}", "tool_running", long) for i in range(2000)]
+    async with api_rig(tmp_path) as rig:
+        rig.publish(make_source("pp", "active", sessions))
+        await asyncio.sleep(0)  # the hub builds the document on the next turn
+        size = len(rig.server.hub.document())
+        assert size > 2_000_000
+        stream = await SseReader.open(rig.port, rcvbuf=4096)
+        await rig.server.hub.wait_streams(lambda n: n == 1)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        held = sum(_unsent(t) for t in rig.server.transports())
+        assert 0 < held <= 512 * 1024, (held, size)
+        # A reader that reads gets the whole event all the same.
+        await stream.head()
+        assert len((await stream.event())["sessions"]) == 2000
+        stream.close()
+
+
+def _unsent(transport: asyncio.BaseTransport) -> int:
+    """Bytes written to ``transport`` and not yet sent: asyncio's buffer and the kernel's."""
+    import fcntl
+    import struct
+    import termios
+
+    assert isinstance(transport, asyncio.WriteTransport)
+    sock = transport.get_extra_info("socket")
+    queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ
+    return transport.get_write_buffer_size() + int(struct.unpack("i", queued)[0])

@@ -18,9 +18,11 @@ Endpoints (JSON in and out): ``GET /v1/status``, ``GET /v1/status/stream`` (SSE)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -47,6 +49,14 @@ _MAX_HEADERS = 64
 # than this at once are dropped without an answer (a connection flood).
 _MAX_REFUSING = 64
 _REFUSED_LINGER = 1.0
+# An event stream's socket keeps at most about this much in the kernel (Linux
+# doubles it): left alone, Linux grows a stalled reader's send buffer to 4 MB,
+# a queue of stale events the reader would still be handed.
+_STREAM_SNDBUF = 32 * 1024
+# Events go to the connection in slices, each once the connection has room: a
+# reader that stalls holds a slice or so, not a whole document (which grows with
+# the sessions: ~1 MB for 1,000 with long names).
+_SLICE = 16 * 1024
 _JSON = "application/json"
 #: The ``Server`` header: aiohttp's default names Python's and its own version.
 SERVER_NAME = "agentlight"
@@ -145,6 +155,13 @@ class ApiServer:
             await runner.cleanup()
         if server is not None:
             await server.wait_closed()
+
+    def transports(self) -> list[asyncio.BaseTransport]:
+        """The open connections' transports (tests, benchmarks)."""
+        runner = self._runner
+        if runner is None or runner.server is None:
+            return []
+        return [c.transport for c in runner.server.connections if c.transport is not None]
 
     # -- the connection cap ---------------------------------------------------
 
@@ -256,6 +273,10 @@ class ApiServer:
         origin = request.headers.get("Origin")
         if self.guard.origin_allowed(origin):
             _cors(response, origin or "")
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _STREAM_SNDBUF)
         await response.prepare(request)
         hub = self.hub
         with hub.stream():
@@ -280,7 +301,9 @@ class ApiServer:
         """Write to an event stream within ``client_timeout``; False when the client is gone."""
         try:
             async with asyncio.timeout(self.options.client_timeout):
-                await response.write(data)
+                # aiohttp waits for the connection to drain every 64 KiB written.
+                for start in range(0, len(data), _SLICE):
+                    await response.write(data[start : start + _SLICE])
         except TimeoutError:
             self.complaints.note(
                 "slow",
