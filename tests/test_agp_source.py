@@ -11,6 +11,7 @@ import asyncio
 import functools
 import itertools
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,14 @@ from tests.agp_helpers import KEY, agp_server, keys, raw, session, watched, watc
 AGP_LOG = "agentlight.sources.agp"
 # Changes are published at most this often: a time seen on the recorder is this late at most.
 GAP = _PUBLISH_GAP + 1e-6
+
+
+def running_agp(ids: Iterable[str]) -> SimAgp:
+    """A simulated AgP where every one of ``ids`` is a running session."""
+    agp = SimAgp()
+    for sid in ids:
+        agp.create(sid, "running")
+    return agp
 
 
 # -- every status, mapped -------------------------------------------------------------
@@ -97,9 +106,7 @@ def test_every_status_is_mapped_and_final_states_stop_polling() -> None:
 def test_failed_timed_out_and_interrupted() -> None:
     async def main() -> None:
         loop = vloop()
-        agp = SimAgp()
-        for sid in ("f", "t", "i"):
-            agp.create(sid, "running")
+        agp = running_agp(("f", "t", "i"))
         async with agp_server(agp) as server, watching(server, sessions=("f", "t", "i")) as w:
             await w.rec.wait_for(lambda s: len(keys(s)) == 3, within=10)
             agp.set("f", "failed", error="Browser crashed at step 12")
@@ -227,10 +234,8 @@ def test_poll_schedule_backs_off_for_long_tasks() -> None:
 
 def test_polls_are_concurrent_and_bounded() -> None:
     async def main() -> tuple[int, int, float]:
-        agp = SimAgp()
         ids = [f"s{n:02d}" for n in range(20)]
-        for sid in ids:
-            agp.create(sid, "running")
+        agp = running_agp(ids)
         # Each answer takes 1 s: 20 sessions, 4 at a time, take 5 s for a round.
         async with (
             agp_server(agp, delay=1.0) as server,
@@ -381,10 +386,8 @@ def test_5xx_backs_off_then_shows_disconnected() -> None:
 
 def test_network_loss_is_disconnected_and_the_server_coming_back_heals_it() -> None:
     async def main() -> None:
-        agp = SimAgp()
         ids = tuple(f"s{n}" for n in range(10))
-        for sid in ids:
-            agp.create(sid, "running")
+        agp = running_agp(ids)
         async with agp_server(agp) as server, watching(server, sessions=ids) as w:
             await w.rec.wait_for(lambda s: len(keys(s)) == 10, within=10)
             await server.stop()
@@ -428,9 +431,7 @@ def test_sessions_from_a_file_come_and_go(tmp_path: Path) -> None:
     listing.write_text("# watched by agentlight\na\n")
 
     async def main() -> None:
-        agp = SimAgp()
-        for sid in ("a", "b", "c"):
-            agp.create(sid, "running")
+        agp = running_agp(("a", "b", "c"))
         agp.create("ca", "running", parent="c")
         async with (
             agp_server(agp) as server,
@@ -585,10 +586,8 @@ def test_stopping_with_polls_in_flight_is_quiet(caplog: pytest.LogCaptureFixture
     caplog.set_level(logging.DEBUG)
 
     async def main() -> None:
-        agp = SimAgp()
         ids = tuple(f"s{n}" for n in range(12))
-        for sid in ids:
-            agp.create(sid, "running")
+        agp = running_agp(ids)
         async with agp_server(agp, delay=1.0) as server, watching(
             server, sessions=ids, max_in_flight=2
         ) as w:
@@ -604,10 +603,8 @@ def test_stopping_with_polls_in_flight_is_quiet(caplog: pytest.LogCaptureFixture
 
 def test_the_first_status_waits_for_every_session_once() -> None:
     async def main() -> list[int]:
-        agp = SimAgp()
         ids = tuple(f"s{n:02d}" for n in range(20))
-        for sid in ids:
-            agp.create(sid, "running")
+        agp = running_agp(ids)
         async with agp_server(agp, delay=0.1) as server, watching(
             server, sessions=ids, max_in_flight=4
         ) as w:
