@@ -87,6 +87,31 @@ def describe(status: SourceStatus) -> str:
     return f"{status.connection.value}/{status.global_state.value}[{inner}] {status.detail or ''}"
 
 
+class ManualClock:
+    """The one hand-moved clock, for code that reads a clock but runs no event loop
+    (code on an event loop gets the virtual one, :mod:`harness.vclock`).
+
+    ``t`` is seconds since the start; :meth:`mono` (also the call) counts from
+    1000, :meth:`wall` from ``epoch``, so code that reads both sees one time.
+    """
+
+    def __init__(self, epoch: float = 1_700_000_000.0) -> None:
+        self.t = 0.0
+        self.epoch = epoch
+
+    def __call__(self) -> float:
+        return self.mono()
+
+    def mono(self) -> float:
+        return 1000.0 + self.t
+
+    def wall(self) -> float:
+        return self.epoch + self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
 class FakeTTY(io.StringIO):
     """The one fake terminal: a StringIO that says it is a tty and signals every write."""
 

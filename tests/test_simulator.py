@@ -22,6 +22,7 @@ from bridge.simulator import (
     run_scenario,
     serve,
 )
+from tests.conftest import ManualClock
 
 WEB = "websocket:abc123"
 DEBOUNCE = 0.05
@@ -29,24 +30,13 @@ KEEPALIVE = 0.2
 WAIT = 2.0  # generous upper bound for anything that should happen "soon"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def agent(clock: FakeClock) -> SimAgent:
+def agent(clock: ManualClock) -> SimAgent:
     return SimAgent(clock=clock, error_ttl=30.0)
 
 
@@ -156,7 +146,7 @@ async def eventually(check: Callable[[], bool]) -> None:
 # -- the tracker -------------------------------------------------------------------------
 
 
-def test_idle_snapshot(agent: SimAgent, clock: FakeClock) -> None:
+def test_idle_snapshot(agent: SimAgent, clock: ManualClock) -> None:
     clock.advance(3600.7)
     assert agent.snapshot() == {
         "global": {
@@ -169,7 +159,7 @@ def test_idle_snapshot(agent: SimAgent, clock: FakeClock) -> None:
     }
 
 
-def test_session_fields_split_and_order(agent: SimAgent, clock: FakeClock) -> None:
+def test_session_fields_split_and_order(agent: SimAgent, clock: ManualClock) -> None:
     agent.agent_start(WEB, "Help with Python script")
     agent.agent_start("slack:T1:C2")
     agent.agent_start("nocolon")
@@ -223,7 +213,7 @@ def test_state_machine_and_notifications(agent: SimAgent) -> None:
     assert agent.snapshot()["global"]["state"] == "idle"
 
 
-def test_error_is_dropped_silently_after_ttl(agent: SimAgent, clock: FakeClock) -> None:
+def test_error_is_dropped_silently_after_ttl(agent: SimAgent, clock: ManualClock) -> None:
     agent.agent_start(WEB)
     agent.agent_start("discord:xyz789")
     agent.error("discord:xyz789", "Rate limit exceeded")
@@ -240,7 +230,7 @@ def test_error_is_dropped_silently_after_ttl(agent: SimAgent, clock: FakeClock) 
     assert agent.version == version  # the real bug: no stream is told
 
 
-def test_error_timer_goes_by_key(agent: SimAgent, clock: FakeClock) -> None:
+def test_error_timer_goes_by_key(agent: SimAgent, clock: ManualClock) -> None:
     agent.agent_start(WEB)
     agent.error(WEB, "boom")
     clock.advance(10)
@@ -411,7 +401,7 @@ async def test_stream_dedupes_and_restarts_keepalive(
 
 
 async def test_stream_never_reports_the_silent_error_drop(
-    agent: SimAgent, clock: FakeClock, client: httpx.AsyncClient
+    agent: SimAgent, clock: ManualClock, client: httpx.AsyncClient
 ) -> None:
     agent.agent_start(WEB)
     agent.error(WEB, "Rate limit exceeded")
@@ -538,7 +528,7 @@ async def test_fault_garbage_then_normal_stream(
 # -- the demo --------------------------------------------------------------------------------
 
 
-async def test_scenario_visits_every_state(agent: SimAgent, clock: FakeClock) -> None:
+async def test_scenario_visits_every_state(agent: SimAgent, clock: ManualClock) -> None:
     global_states: set[str] = set()
     session_states: set[str] = set()
     tools: set[str] = set()

@@ -47,7 +47,7 @@ from devices.streamdeck.dummy import (
     key_report,
 )
 from devices.streamdeck.render import ellipsize, fit, font, safe, wrap
-from tests.conftest import eventually
+from tests.conftest import ManualClock, eventually
 from tests.frames import make_session
 
 NOW = 1_700_000_000.0
@@ -63,19 +63,6 @@ MODELS: dict[str, tuple[int, tuple[int, int], str]] = {
     "plus_xl": (36, (112, 112), "JPEG"),
     "studio": (32, (80, 120), "JPEG"),
 }
-
-
-class Clock:
-    """A hand-moved clock: ``wall`` for time in state, ``mono`` for blinks and timers."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def wall(self) -> float:
-        return NOW + self.t
-
-    def mono(self) -> float:
-        return 1000.0 + self.t
 
 
 def session(
@@ -116,16 +103,16 @@ class Frames:
 
 
 def make_driver(
-    model: str = "mk2", clock: Clock | None = None, **options: Any
+    model: str = "mk2", clock: ManualClock | None = None, **options: Any
 ) -> StreamDeckDriver:
-    clock = clock or Clock()
+    clock = clock or ManualClock(NOW)
     opts = StreamDeckOptions(dummy=True, dummy_model=model, **options)  # type: ignore[arg-type]
     return StreamDeckDriver("deck", opts, clock=clock.wall, mono=clock.mono)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -157,7 +144,7 @@ def decoded(data: bytes) -> Image.Image:
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 async def test_first_frame_writes_every_key_in_the_models_format(
-    model: str, clock: Clock, frames: Frames
+    model: str, clock: ManualClock, frames: Frames
 ) -> None:
     keys, size, fmt = MODELS[model]
     async with opened(make_driver(model, clock)) as driver:
@@ -176,7 +163,7 @@ async def test_first_frame_writes_every_key_in_the_models_format(
 
 
 async def test_neo_and_plus_draw_a_summary_on_their_wide_screen(
-    clock: Clock, frames: Frames, tmp_path: Path
+    clock: ManualClock, frames: Frames, tmp_path: Path
 ) -> None:
     for model, size in (("neo", (248, 58)), ("plus", (800, 100))):
         out = tmp_path / model
@@ -188,7 +175,7 @@ async def test_neo_and_plus_draw_a_summary_on_their_wide_screen(
             assert Image.open(screens[0]).size == size
 
 
-async def test_pedal_shows_nothing_and_reports_presses(clock: Clock, frames: Frames) -> None:
+async def test_pedal_shows_nothing_and_reports_presses(clock: ManualClock, frames: Frames) -> None:
     driver = await open_driver(make_driver("pedal", clock))
     events: list[InputEvent] = []
     got = asyncio.Event()
@@ -218,7 +205,9 @@ async def test_pedal_shows_nothing_and_reports_presses(clock: Clock, frames: Fra
 # -- only what changed -----------------------------------------------------------
 
 
-async def test_a_change_in_one_session_writes_that_key_only(clock: Clock, frames: Frames) -> None:
+async def test_a_change_in_one_session_writes_that_key_only(
+    clock: ManualClock, frames: Frames
+) -> None:
     async with opened(make_driver("mk2", clock)) as driver:
         a, b, c = session("websocket:a"), session("websocket:b"), session("websocket:c")
         await driver.show(frames(status(a, b, c)))
@@ -238,7 +227,7 @@ async def test_a_change_in_one_session_writes_that_key_only(clock: Clock, frames
 
 
 async def test_sessions_keep_their_key_when_an_earlier_one_ends(
-    clock: Clock, frames: Frames
+    clock: ManualClock, frames: Frames
 ) -> None:
     async with opened(make_driver("mk2", clock)) as driver:
         a, b, c = session("websocket:a"), session("websocket:b"), session("websocket:c")
@@ -250,7 +239,7 @@ async def test_sessions_keep_their_key_when_an_earlier_one_ends(
         assert roles[3].session is not None and roles[3].session.key == "websocket:c"
 
 
-async def test_time_in_state_ticks_on_refresh(clock: Clock, frames: Frames) -> None:
+async def test_time_in_state_ticks_on_refresh(clock: ManualClock, frames: Frames) -> None:
     async with opened(make_driver("mk2", clock)) as driver:
         frame = frames(status(session("websocket:a", ago=5)))
         await driver.show(frame)
@@ -262,7 +251,7 @@ async def test_time_in_state_ticks_on_refresh(clock: Clock, frames: Frames) -> N
 
 
 async def test_past_ten_minutes_the_time_ticks_by_the_minute(
-    clock: Clock, frames: Frames
+    clock: ManualClock, frames: Frames
 ) -> None:
     async with opened(make_driver("mk2", clock)) as driver:
         frame = frames(status(session("websocket:a", ago=12 * 60 + 5)))
@@ -278,7 +267,7 @@ async def test_past_ten_minutes_the_time_ticks_by_the_minute(
 
 
 async def test_waiting_key_blinks_between_two_cached_images(
-    clock: Clock, frames: Frames
+    clock: ManualClock, frames: Frames
 ) -> None:
     async with opened(make_driver("mk2", clock)) as driver:
         # since = 0: no ticking time, so only the blink changes the key.
@@ -304,7 +293,7 @@ async def test_waiting_key_blinks_between_two_cached_images(
 # -- paging ----------------------------------------------------------------------
 
 
-async def test_more_sessions_than_keys_page(clock: Clock, frames: Frames) -> None:
+async def test_more_sessions_than_keys_page(clock: ManualClock, frames: Frames) -> None:
     async with opened(make_driver("mini", clock)) as driver:
         many = [session(f"websocket:s{i}") for i in range(9)]
         many[7] = session("websocket:s7", SessionState.WAITING_FOR_USER)
@@ -347,7 +336,7 @@ def _target(driver: StreamDeckDriver, key: int) -> Any:
 
 
 async def test_presses_come_from_the_library_thread_through_the_engine_door(
-    clock: Clock, frames: Frames
+    clock: ManualClock, frames: Frames
 ) -> None:
     driver = await open_driver(make_driver("mk2", clock))
     events: list[InputEvent] = []
@@ -388,7 +377,7 @@ async def test_presses_come_from_the_library_thread_through_the_engine_door(
         await driver.close()
 
 
-async def test_global_key_cycles_brightness(clock: Clock, frames: Frames) -> None:
+async def test_global_key_cycles_brightness(clock: ManualClock, frames: Frames) -> None:
     async with opened(make_driver("mk2", clock, brightness=60)) as driver:
         frame = frames(status())
         await driver.show(frame)
@@ -407,7 +396,7 @@ async def test_global_key_cycles_brightness(clock: Clock, frames: Frames) -> Non
         assert device.feature_reports[-1][:3] == bytes([0x03, 0x08, 10])
 
 
-async def test_actions_are_configurable_per_control(clock: Clock, frames: Frames) -> None:
+async def test_actions_are_configurable_per_control(clock: ManualClock, frames: Frames) -> None:
     driver = make_driver("mk2", clock, actions={"key:0": "approve", "key:14": "page_prev"})
     await driver.open()
     try:
@@ -420,7 +409,7 @@ async def test_actions_are_configurable_per_control(clock: Clock, frames: Frames
         await driver.close()
 
 
-async def test_deck_dims_when_idle_and_wakes_on_a_press(clock: Clock, frames: Frames) -> None:
+async def test_deck_dims_when_idle_and_wakes_on_a_press(clock: ManualClock, frames: Frames) -> None:
     async with opened(make_driver("mk2", clock, dim_after=30, dim_brightness=5)) as driver:
         frame = frames(status(session("websocket:a", ago=0)))
         await driver.show(frame)
@@ -438,7 +427,7 @@ async def test_deck_dims_when_idle_and_wakes_on_a_press(clock: Clock, frames: Fr
 
 
 async def test_unplugged_deck_fails_then_comes_back_and_redraws(
-    clock: Clock, frames: Frames
+    clock: ManualClock, frames: Frames
 ) -> None:
     driver = await open_driver(make_driver("mk2", clock))
     frame = frames(status(session("websocket:a")))
@@ -510,7 +499,7 @@ async def test_a_press_pages_through_the_engine() -> None:
 
 
 async def test_reopen_after_a_forget_takes_the_same_deck_again(
-    clock: Clock, frames: Frames
+    clock: ManualClock, frames: Frames
 ) -> None:
     driver = await open_driver(make_driver("mk2", clock))
     driver.forget()  # what the engine does when a call hangs: no close
@@ -525,7 +514,7 @@ async def test_reopen_after_a_forget_takes_the_same_deck_again(
 # -- several decks, serials, exit ----------------------------------------------------------
 
 
-async def test_decks_by_serial_and_first_free(clock: Clock, frames: Frames) -> None:
+async def test_decks_by_serial_and_first_free(clock: ManualClock, frames: Frames) -> None:
     transport = DummyDeckTransport([dummy_device("mk2", "AAA"), dummy_device("mini", "BBB")])
     by_serial = StreamDeckDriver("b", StreamDeckOptions(serial="BBB"), transport=transport)
     first = StreamDeckDriver("a", StreamDeckOptions(), transport=transport)
@@ -546,7 +535,7 @@ async def test_decks_by_serial_and_first_free(clock: Clock, frames: Frames) -> N
 
 
 async def test_exit_resets_or_shows_the_exit_image(
-    clock: Clock, frames: Frames, tmp_path: Path
+    clock: ManualClock, frames: Frames, tmp_path: Path
 ) -> None:
     driver = await open_driver(make_driver("mk2", clock))
     await driver.show(frames(status()))
@@ -589,7 +578,7 @@ def test_server_text_cannot_drive_the_key() -> None:
     assert "\u200b" not in text
 
 
-async def test_long_titles_fit_on_every_key_size(clock: Clock, frames: Frames) -> None:
+async def test_long_titles_fit_on_every_key_size(clock: ManualClock, frames: Frames) -> None:
     title = "A very long session title that never fits on one small key " * 3
     for model in ("mini", "mk2", "plus"):
         async with opened(make_driver(model, clock)) as driver:
@@ -602,7 +591,7 @@ async def test_long_titles_fit_on_every_key_size(clock: Clock, frames: Frames) -
 
 
 async def test_preview_dir_gets_every_image_sent(
-    clock: Clock, frames: Frames, tmp_path: Path
+    clock: ManualClock, frames: Frames, tmp_path: Path
 ) -> None:
     async with opened(make_driver("mini", clock, preview_dir=str(tmp_path))) as driver:
         await driver.show(frames(status(session("websocket:a"))))
@@ -696,7 +685,7 @@ def test_the_example_config_documents_a_valid_streamdeck() -> None:
 
 
 async def test_an_idle_deck_refreshes_slowly_and_ticks_again_with_a_session(
-    clock: Clock, frames: Frames
+    clock: ManualClock, frames: Frames
 ) -> None:
     driver = await open_driver(make_driver("mk2", clock))
     redraws: list[int] = []
