@@ -16,13 +16,20 @@ class Options(LinkOptions):
         level, so the default ``agentlight/+`` follows every bridge on the broker.
     :param max_payload_bytes: largest status message accepted; larger ones are
         refused with one log line.
+    :param max_sessions: most sessions shown, over all bridges; each bridge's
+        status is read up to this many, and four times this many are held in all.
     """
 
     prefix: str = "agentlight/+"
     max_payload_bytes: int = 1024 * 1024
+    max_sessions: int = 1000
 
     def __post_init__(self) -> None:
         LinkOptions.__post_init__(self)
         object.__setattr__(self, "prefix", check_topic_prefix(self.prefix, wildcards=True))
-        if self.max_payload_bytes < 1024:
-            raise ValueError(f"max_payload_bytes: got {self.max_payload_bytes!r}, expected >= 1024")
+        if not 1024 <= self.max_payload_bytes <= 16 * 1024 * 1024:
+            raise ValueError(
+                f"max_payload_bytes: got {self.max_payload_bytes!r}, expected 1024 to 16777216"
+            )
+        if isinstance(self.max_sessions, bool) or not 1 <= self.max_sessions <= 10_000:
+            raise ValueError(f"max_sessions: got {self.max_sessions!r}, expected 1 to 10000")

@@ -10,6 +10,14 @@ as disconnected. Prefixes this process publishes itself are skipped.
 Everything on the broker is untrusted: a payload that is too big, not JSON, not
 the status form, or from a newer version is refused with one log line per
 origin (until it sends a good one again), and the last good status stays.
+
+Bounds (issue 30): at most :data:`MAX_ORIGINS` origins, topic prefixes at most
+256 characters; each origin's status is read up to ``max_sessions`` sessions,
+and at most four times that many are held over all origins. When either would be
+passed, origins are evicted: first those that sent nothing good (junk), then the
+least recently heard, so junk published first never locks a real bridge out.
+At most ``max_sessions`` are shown; what is dropped is said once per episode and
+counted in the source's detail.
 """
 
 from __future__ import annotations
@@ -19,10 +27,11 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from bridge.net.mqtt import OWN_PREFIXES, Link, LinkState
+from bridge.pipeline import bounds
 from bridge.pipeline.model import (
     GLOBAL_SEVERITY,
     AgentStatus,
@@ -46,8 +55,10 @@ _CONNECTION = {
     LinkState.DISCONNECTED: ConnectionState.DISCONNECTED,
     LinkState.AUTH_FAILED: ConnectionState.AUTH_FAILED,
 }
-# Origins remembered at most; a broker full of junk topics must not grow us.
-_MAX_ORIGINS = 256
+#: Origins remembered at most; a broker full of junk topics must not grow us.
+MAX_ORIGINS = 256
+#: Sessions held over all origins, as a multiple of max_sessions.
+HELD = 4
 
 
 @dataclass
@@ -57,6 +68,13 @@ class _Origin:
     # Kinds of refusal already logged; cleared by the next good payload, so a
     # flood of bad ones (even varied) costs a line per kind, not per message.
     refused: set[str] = field(default_factory=set)
+    heard: int = 0  # when it last sent anything (a message count)
+    held: int = 0  # sessions in its status
+
+    @property
+    def junk(self) -> bool:
+        """Nothing good heard from it: no status, no availability."""
+        return self.status is None and self.online is None
 
 
 def _shown(text: str, limit: int = 80) -> str:
@@ -81,9 +99,15 @@ class MqttSource(Source):
         super().__init__(name, options, publish)
         self.o = options
         self.link = Link(name, options, role="sub", on_state=self._link_state, rand=rand)
+        # In the order first heard (so sessions keep their places); `heard` says how recently.
         self._origins: dict[str, _Origin] = {}
+        self._held = 0  # sessions in all origins' statuses
+        self._messages = 0
         self.refused = 0  # payloads refused, for tests
-        self._full = False
+        self.evicted = 0  # origins evicted to make room, for tests
+        self._evicted_said = False
+        self._long_said = False
+        self._overflow = bounds.Overflow(log, name)
 
     async def run(self) -> None:
         try:
@@ -100,6 +124,7 @@ class MqttSource(Source):
     def _link_state(self, state: LinkState, reason: str) -> None:
         if state is LinkState.CONNECTED:
             self._origins.clear()  # retained messages arrive again on subscribe
+            self._held = 0
             self._fold()
         else:
             self.publish(_CONNECTION[state], None, reason)
@@ -122,31 +147,74 @@ class MqttSource(Source):
         origin, _, kind = topic.rpartition("/")
         if not origin or origin in OWN_PREFIXES or kind not in ("status", "availability"):
             return
+        if len(origin) > bounds.KEY_CHARS:
+            self.refused += 1
+            if not self._long_said:
+                self._long_said = True
+                log.warning(
+                    "%s: ignoring topics whose prefix is over %d characters",
+                    self.name,
+                    bounds.KEY_CHARS,
+                )
+            return
+        self._messages += 1
         entry = self._origins.get(origin)
+        changed = False
         if entry is None:
             if not payload:
                 return  # a retained message being cleared for an origin we never knew
-            if len(self._origins) >= _MAX_ORIGINS:
-                self.refused += 1
-                if not self._full:
-                    self._full = True
-                    log.warning(
-                        "%s: more than %d bridges on %s; ignoring new ones",
-                        self.name,
-                        _MAX_ORIGINS,
-                        _shown(self.o.prefix),
-                    )
-                return
+            if len(self._origins) >= MAX_ORIGINS:
+                changed = self._evict(1, keep=None, why="bridges")
             entry = self._origins[origin] = _Origin()
-        changed = (
+        entry.heard = self._messages
+        changed |= (
             self._take_status(origin, entry, payload)
             if kind == "status"
             else self._take_availability(origin, entry, payload)
         )
-        if entry.status is None and entry.online is None and not entry.refused:
+        if entry.junk and not entry.refused:
             del self._origins[origin]  # both retained messages cleared: forget it
         if changed:
             self._fold()
+
+    def _evict(self, sessions: int, *, keep: str | None, why: str) -> bool:
+        """Make room: drop origins (not ``keep``) until one origin slot is free
+        (``sessions`` = 1 with ``keep`` None) or ``sessions`` more can be held.
+
+        Junk goes first, then the least recently heard. True when a shown one went.
+        """
+        changed = False
+        limit = HELD * self.o.max_sessions
+
+        def full() -> bool:
+            if keep is None:
+                return len(self._origins) >= MAX_ORIGINS
+            return self._held + sessions > limit
+
+        while full():
+            others = [(o, e) for o, e in self._origins.items() if o != keep]
+            if not others:
+                return changed
+            origin, entry = min(others, key=lambda item: (not item[1].junk, item[1].heard))
+            del self._origins[origin]
+            self._held -= entry.held
+            self.evicted += 1
+            changed |= not entry.junk
+            self._once_evicted(why)
+        return changed
+
+    def _once_evicted(self, why: str) -> None:
+        if not self._evicted_said:
+            self._evicted_said = True
+            log.warning(
+                "%s: too many %s on %s (at most %d bridges, %d sessions held); "
+                "forgetting the least recently heard",
+                self.name,
+                why,
+                _shown(self.o.prefix),
+                MAX_ORIGINS,
+                HELD * self.o.max_sessions,
+            )
 
     def _take_availability(self, origin: str, entry: _Origin, payload: bytes) -> bool:
         if payload == b"online":
@@ -170,7 +238,7 @@ class MqttSource(Source):
 
         if not payload:
             changed = entry.status is not None
-            entry.status = None
+            self._set_status(entry, None)
             return changed
         if len(payload) > self.o.max_payload_bytes:
             return self._refuse(
@@ -190,9 +258,20 @@ class MqttSource(Source):
         if entry.refused:
             log.info("%s: %s sends a valid status again", self.name, _shown(origin))
             entry.refused.clear()
+        if len(status.sessions) > self.o.max_sessions:
+            status = replace(status, sessions=status.sessions[: self.o.max_sessions])
         changed = status != entry.status
-        entry.status = status
+        grows = len(status.sessions) - entry.held
+        if grows > 0:
+            changed |= self._evict(grows, keep=origin, why="sessions")
+        self._set_status(entry, status)
         return changed
+
+    def _set_status(self, entry: _Origin, status: AgentStatus | None) -> None:
+        held = len(status.sessions) if status is not None else 0
+        self._held += held - entry.held
+        entry.held = held
+        entry.status = status
 
     def _refuse(self, origin: str, entry: _Origin, kind: str, why: str) -> bool:
         self.refused += 1
@@ -235,10 +314,14 @@ class MqttSource(Source):
             )
             return
         state = next((g for g in GLOBAL_SEVERITY if g in states), states[0])
-        busy = sum(1 for s in sessions if s.state.value not in ("done", "interrupted"))
-        snapshot = Snapshot(state, tuple(sessions), active_sessions=busy)
-        detail = f"{', '.join(offline)} offline" if offline else None
-        self.publish(ConnectionState.CONNECTED, snapshot, detail)
+        cap = self.o.max_sessions
+        self._overflow.note("sessions", max(0, len(sessions) - cap), cap, "max_sessions")
+        shown = tuple(sessions[:cap])
+        busy = sum(1 for s in shown if s.state.value not in ("done", "interrupted"))
+        snapshot = Snapshot(state, shown, active_sessions=busy)
+        parts = [f"{', '.join(offline[:3])}{' …' if len(offline) > 3 else ''} offline"]
+        parts = (parts if offline else []) + ([self._overflow.detail()] if self._overflow else [])
+        self.publish(ConnectionState.CONNECTED, snapshot, "; ".join(parts) or None)
 
 
 __all__ = ["MqttSource"]

@@ -1,0 +1,120 @@
+"""Issue 30, item 5: the MQTT source holds and shows a bounded number of sessions, and
+origins are evicted junk first, then least recently heard.
+
+20 bridges × 9,000 sessions gave 36k sessions (188 MB, the record timing out, SIGTERM
+4.6 s); 256 junk origins published first hid a real bridge for good. Driven through
+``handle`` (what every broker message reaches); work counted in bytecodes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bridge.pipeline.model import GlobalState, SessionState
+from bridge.pipeline.status_json import status_to_json
+from bridge.sources.mqtt.options import Options
+from bridge.sources.mqtt.source import HELD, MAX_ORIGINS, MqttSource
+from tests.conftest import Recorder
+from tests.opcount import growth
+from tests.test_mqtt_parts import status_of
+
+MQTT_LOG = "agentlight.sources.mqtt"
+
+
+def source(**options: object) -> tuple[MqttSource, Recorder]:
+    rec = Recorder()
+    return MqttSource("remote", Options(**options), rec), rec  # type: ignore[arg-type]
+
+
+def payload(n: int, state: str = "thinking", prefix: str = "w") -> bytes:
+    status = status_of("active", [(f"{prefix}:{i}", state) for i in range(n)])
+    return json.dumps(status_to_json(status, time.time())).encode()
+
+
+def shown(rec: Recorder) -> int:
+    if not rec.statuses:
+        return 0
+    snap = rec.last.snapshot
+    return len(snap.sessions) if snap is not None else 0
+
+
+def test_twenty_bridges_of_nine_thousand_sessions_are_held_and_shown_within_bounds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    src, rec = source(max_sessions=100)
+    big = payload(900)  # stands for 9,000 at a tenth of the cap
+    with caplog.at_level(logging.INFO, logger=MQTT_LOG):
+        for i in range(20):
+            src.handle(f"agentlight/b{i}/status", big)
+    assert shown(rec) == 100
+    assert src._held <= HELD * 100
+    assert all(e.held <= 100 for e in src._origins.values())
+    assert "sessions dropped" in (rec.last.detail or "")
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum("over the cap" in m for m in said) == 1
+    assert sum("forgetting the least recently heard" in m for m in said) == 1
+
+
+def test_handling_a_status_is_linear_in_its_sessions() -> None:
+    def make(n: int) -> Callable[[], object]:
+        src, _ = source(max_sessions=10_000)
+        body = payload(n)
+        return lambda: src.handle("agentlight/desk/status", body)
+
+    assert growth(make, 100) < 2.2
+
+
+def test_junk_published_first_never_hides_a_real_bridge() -> None:
+    src, rec = source()
+    for i in range(MAX_ORIGINS + 50):
+        src.handle(f"agentlight/junk{i}/status", b"not a status")
+    src.handle("agentlight/desk/status", payload(1, "waiting_for_user"))
+    snap = rec.last.snapshot
+    assert snap is not None and [s.state for s in snap.sessions] == [SessionState.WAITING_FOR_USER]
+    assert len(src._origins) <= MAX_ORIGINS
+    # More junk afterwards evicts other junk, never the real bridge.
+    for i in range(MAX_ORIGINS):
+        src.handle(f"agentlight/late{i}/status", b"{}")
+    assert "agentlight/desk" in src._origins
+
+
+def test_when_full_of_real_bridges_the_least_recently_heard_goes() -> None:
+    src, rec = source()
+    for i in range(MAX_ORIGINS):
+        src.handle(f"agentlight/b{i}/status", payload(1, prefix=f"b{i}"))
+    src.handle("agentlight/b0/availability", b"online")  # b0 heard again: b1 is the oldest now
+    src.handle("agentlight/new/status", payload(1, prefix="new"))
+    assert "agentlight/b1" not in src._origins
+    assert "agentlight/b0" in src._origins and "agentlight/new" in src._origins
+    assert src.evicted == 1
+
+
+def test_a_topic_prefix_over_256_characters_is_ignored() -> None:
+    src, rec = source()
+    src.handle("agentlight/" + "x" * 300 + "/status", payload(1))
+    assert src._origins == {} and src.refused == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 40), st.booleans()), min_size=1, max_size=60
+    )
+)
+def test_held_sessions_never_pass_the_bound(steps: list[tuple[int, int, bool]]) -> None:
+    src, rec = source(max_sessions=10)
+    for origin, n, clear in steps:
+        body = b"" if clear else payload(n)
+        src.handle(f"agentlight/b{origin}/status", body)
+        assert src._held == sum(e.held for e in src._origins.values())
+        assert src._held <= HELD * 10
+        assert shown(rec) <= 10
+    if rec.statuses:
+        assert rec.last.global_state in set(GlobalState)
