@@ -1,7 +1,7 @@
 """Issue 30, item 5: the MQTT source holds and shows a bounded number of sessions, and
 origins are evicted junk first, then least recently heard.
 
-20 bridges × 9,000 sessions gave 36k sessions (188 MB, the record timing out, SIGTERM
+20 bridges of 9,000 sessions gave 36k sessions (188 MB, the record timing out, SIGTERM
 4.6 s); 256 junk origins published first hid a real bridge for good. Driven through
 ``handle`` (what every broker message reaches); work counted in bytecodes.
 """
@@ -86,7 +86,7 @@ def test_junk_published_first_never_hides_a_real_bridge() -> None:
 
 
 def test_when_full_of_real_bridges_the_least_recently_heard_goes() -> None:
-    src, rec = source()
+    src, _ = source()
     for i in range(MAX_ORIGINS):
         src.handle(f"agentlight/b{i}/status", payload(1, prefix=f"b{i}"))
     src.handle("agentlight/b0/availability", b"online")  # b0 heard again: b1 is the oldest now
@@ -97,7 +97,7 @@ def test_when_full_of_real_bridges_the_least_recently_heard_goes() -> None:
 
 
 def test_a_topic_prefix_over_256_characters_is_ignored() -> None:
-    src, rec = source()
+    src, _ = source()
     src.handle("agentlight/" + "x" * 300 + "/status", payload(1))
     assert src._origins == {} and src.refused == 1
 
