@@ -407,7 +407,7 @@ def test_network_loss_is_disconnected_and_the_server_coming_back_heals_it() -> N
     run_virtual(main)
 
 
-def test_a_bad_reply_keeps_the_last_state() -> None:
+def test_bad_replies_show_unreadable_then_the_next_good_one_shows_the_state() -> None:
     async def main() -> None:
         async with watched({"s": "running"}) as (agp, server, w):
             server.faults.append(Fault("garbage", payload=b"<html>oops</html>"))

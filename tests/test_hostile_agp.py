@@ -7,6 +7,7 @@ must about double the work (a quadratic parser quadruples it).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -16,14 +17,15 @@ import pytest
 
 from bridge.infra.secret import Secret
 from bridge.pipeline import bounds
-from bridge.pipeline.model import AgentStatus, ConnectionState, GlobalState
+from bridge.pipeline.model import AgentStatus, ConnectionState, GlobalState, SessionState
 from bridge.pipeline.status_json import status_to_json
 from bridge.simulator.agp import SimAgp
+from bridge.simulator.faults import Fault
 from bridge.sources.agp.options import Options
 from bridge.sources.agp.parse import MAX_SUBAGENTS, AgpStatus, parse_status, to_session
 from bridge.sources.agp.source import AgpSource, _Watch
 from harness.vclock import run_virtual
-from tests.agp_helpers import KEY, agp_server, watching
+from tests.agp_helpers import KEY, agp_server, keys, raw, session, watching
 from tests.opcount import Key, count_ops, growth
 
 AGP_LOG = "agentlight.sources.agp"
@@ -144,3 +146,57 @@ def test_huge_steps_and_tokens_are_clamped_so_everything_prints() -> None:
 @pytest.mark.parametrize("value", [-1, True, 1.5, "12", None, [], {}])
 def test_steps_that_are_not_counts_are_dropped(value: object) -> None:
     assert parse_status({"status": "running", "steps": value}).steps is None
+
+
+# -- item 8: a reply that is not a session status shows "unreadable", never Idle -------------
+
+
+BAD_REPLIES = {
+    "redirect": (Fault("status", status=302, body=b"", headers={"Location": "http://x/"}), "302"),
+    "not JSON": (Fault("garbage", payload=b"<html>oops</html>"), "not JSON"),
+    "wrong shape": (Fault("garbage", payload=b"[1, 2, 3]"), "not a session status"),
+    "no status": (Fault("garbage", payload=b'{"status": 5}'), "not a session status"),
+    "too large": (Fault("huge_frame", size=2 * 1024 * 1024), "max_body_bytes"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_REPLIES))
+def test_a_reply_that_is_not_a_status_shows_the_session_unreadable(kind: str) -> None:
+    fault, reason = BAD_REPLIES[kind]
+
+    async def main() -> None:
+        agp = SimAgp()
+        agp.create("s", "running")
+        async with agp_server(agp) as server:
+            for _ in range(3):
+                server.faults.append(dataclasses.replace(fault))
+            async with watching(server, sessions=("s",)) as w:
+                status = await w.rec.wait_for(lambda s: raw(s) == {"s": "unreadable"}, within=30)
+                one = session(status, "s")
+                assert one is not None and one.state is SessionState.ERROR
+                assert one.error is not None and reason in one.error
+                assert status.global_state is GlobalState.DEGRADED
+                assert "1 session unreadable" in (status.detail or "")
+                # Good replies again: the session's own state, the source healthy.
+                back = await w.rec.wait_for(lambda s: raw(s) == {"s": "running"}, within=120)
+                assert "unreadable" not in (back.detail or "")
+                # Never shown as gone, never Idle, while it was watched.
+                shown = [s for s in w.rec.statuses if s.snapshot is not None]
+                assert all(keys(s) == ["s"] for s in shown[1:])
+                assert all(s.global_state is not GlobalState.IDLE for s in shown[1:])
+
+    run_virtual(main)
+
+
+def test_a_session_known_before_turns_unreadable_rather_than_keeping_a_stale_state() -> None:
+    async def main() -> None:
+        agp = SimAgp()
+        agp.create("s", "paused")
+        async with agp_server(agp) as server, watching(server, sessions=("s",)) as w:
+            await w.rec.wait_for(lambda s: raw(s) == {"s": "paused"}, within=10)
+            server.faults.append(Fault("garbage", payload=b"{}"))
+            status = await w.rec.wait_for(lambda s: raw(s) == {"s": "unreadable"}, within=30)
+            assert status.global_state is GlobalState.DEGRADED
+            await w.rec.wait_for(lambda s: raw(s) == {"s": "paused"}, within=60)
+
+    run_virtual(main)

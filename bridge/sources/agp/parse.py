@@ -35,6 +35,9 @@ STATES: dict[str, SessionState] = {
 FINAL = frozenset({"completed", "failed", "timed_out", "interrupted"})
 # What a session that AgP does not know (404) shows as, briefly.
 NOT_FOUND = "not_found"
+# What a session shows while its replies cannot be read (a redirect, not JSON, not a
+# session status): an error, never "gone" (the light would say Idle).
+UNREADABLE = "unreadable"
 
 _MAX_ERROR = 300
 _MAX_MODELS = 32
@@ -137,6 +140,24 @@ def not_found(session_id: str, *, source: str, since: float, parent: str | None)
         error="AgP does not know this session (404)",
         source=source,
         raw_state=NOT_FOUND,
+        parent=parent,
+    )
+
+
+def unreadable(
+    session_id: str, reason: str, *, source: str, since: float, parent: str | None
+) -> Session:
+    """How a watched session whose reply cannot be read is shown: an error naming why."""
+    return Session(
+        key=session_id,
+        id=session_id,
+        channel=CHANNEL,
+        state=SessionState.ERROR,
+        title=f"subagent of {parent}" if parent else None,
+        since=since,
+        error=f"cannot read the session: {reason}"[:_MAX_ERROR],
+        source=source,
+        raw_state=UNREADABLE,
         parent=parent,
     )
 

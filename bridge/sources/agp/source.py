@@ -45,10 +45,13 @@ from bridge.sources.agp.options import API_KEY_ENV, credential
 from bridge.sources.agp.options import Options as AgpOptions
 from bridge.sources.agp.parse import (
     MAX_SUBAGENTS,
+    UNREADABLE,
     AgpStatus,
+    StatusError,
     not_found,
     parse_status,
     to_session,
+    unreadable,
 )
 from bridge.sources.agp.sessions import WatchList
 from bridge.sources.base import Publish, Source
@@ -493,16 +496,31 @@ class AgpSource(Source):
 
     def _bad_reply(self, watch: _Watch, err: BaseException, now: float) -> None:
         watch.bad_replies += 1
+        reason = _unreadable_reason(err)
         self._once.warning(
             f"bad:{watch.id}",
-            "%s: a reply for session %s is not a session status (%s); keeping its last state",
+            "%s: cannot read session %s: %s; showing it as unreadable",
             self.name,
             watch.id,
-            _describe(err),
+            reason,
         )
+        # Shown as an error naming why, never dropped: a session that vanished would
+        # leave the light saying Idle while AgP answers garbage.
+        since = (
+            self._clock()
+            if watch.session is None or watch.session.raw_state != UNREADABLE
+            else watch.session.since
+        )
+        session = unreadable(watch.id, reason, source=self.name, since=since, parent=watch.parent)
+        if session != watch.session:
+            watch.session = session
+            watch.status = None  # the next good reply starts its state afresh
+            watch.ended_at = None
+            self._dirty = True
         # The server answered, so it is there; ask this one session less often.
         self._healthy()
-        delay = min(self.o.retry_max, self._interval(watch, now) * 2**watch.bad_replies)
+        # The exponent capped: 2**1024 would not convert to a float after ~17 h of garbage.
+        delay = min(self.o.retry_max, self._interval(watch, now) * 2 ** min(watch.bad_replies, 16))
         watch.next_at = now + delay
 
     # -- source-wide states -------------------------------------------------
@@ -585,7 +603,9 @@ class AgpSource(Source):
         )
         dropped = sum(w.status.subagents_dropped for w in self._watches.values() if w.status)
         self._overflow.note("subagent IDs", dropped, MAX_SUBAGENTS, "per reply")
-        detail = "; ".join(part for part in (self._detail, self._overflow.detail()) if part)
+        bad = sum(1 for s in sessions if s.raw_state == UNREADABLE)
+        unread = f"{bad} session{'s' if bad != 1 else ''} unreadable" if bad else ""
+        detail = "; ".join(part for part in (self._detail, unread, self._overflow.detail()) if part)
         self.publish(ConnectionState.CONNECTED, _snapshot(sessions), detail)
 
     # -- timing -------------------------------------------------------------
@@ -645,6 +665,23 @@ def resolve_key(options: AgpOptions) -> tuple[Secret | None, str]:
     if value is not None:
         return value, f"the {API_KEY_ENV} variable"
     return None, "nowhere"
+
+
+def _unreadable_reason(err: BaseException) -> str:
+    """Why a reply is not a session status, in words for the session's error."""
+    if isinstance(err, ServerError):
+        if 300 <= err.code < 400:
+            return f"AgP answered HTTP {err.code}, a redirect (not followed, for the key's sake)"
+        return f"AgP answered HTTP {err.code}"
+    if isinstance(err, BodyTooLarge):
+        return "the reply is larger than max_body_bytes"
+    if isinstance(err, StatusError):
+        return f"the reply is not a session status ({err})"
+    if isinstance(err, RecursionError):
+        return "the reply is not JSON (nested too deep)"
+    if isinstance(err, ValueError):
+        return "the reply is not JSON"
+    return _describe(err)
 
 
 def _describe(err: BaseException) -> str:
