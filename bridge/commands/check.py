@@ -8,6 +8,7 @@ from typing import Any
 
 from bridge.commands.common import config_from
 from bridge.infra.config import Config
+from bridge.infra.secret import redact_text
 
 __all__ = ["describe_config", "main", "preflight"]
 
@@ -85,6 +86,6 @@ def _options(options: Any) -> str:
     for f in dataclasses.fields(options):
         value = getattr(options, f.name)
         if value != f.default:
-            # Secret's str() is "***": credentials never reach the terminal.
-            parts.append(f"{f.name}={value}")
+            # Secret's str() is "***"; a password pasted into another field is redacted too.
+            parts.append(redact_text(f"{f.name}={value}"))
     return ("  " + " ".join(parts)) if parts else ""

@@ -24,6 +24,10 @@ class ConfigError(AgentlightError, ValueError):
         file: str | None = None,
         key: str | None = None,
     ) -> None:
+        from bridge.infra.secret import redact_text
+
+        # A password pasted into any field may be echoed in the message: never shown.
+        message = redact_text(message)
         self.file = file
         self.key = key
         self.detail = message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from bridge.infra.secret import redact_text
 from bridge.text.textsafe import clean, clean_lines
 
 __all__ = ["MESSAGE_LIMIT", "SafeFormatter", "setup_logging"]
@@ -39,13 +40,14 @@ class SafeFormatter(logging.Formatter):
             message = f"{record.msg!r} (unformattable: {err})"
         # A copy: other handlers (a test's caplog) keep the record as logged.
         safe = logging.makeLogRecord(record.__dict__)
-        safe.msg = clean(message, MESSAGE_LIMIT)
+        # Secrets out first (a cut could keep a password and lose its "@").
+        safe.msg = clean(redact_text(message), MESSAGE_LIMIT)
         safe.args = None
         safe.exc_text = None
         return self._prefix + super().format(safe)
 
     def formatException(self, ei: object) -> str:
-        return clean_lines(super().formatException(ei))  # type: ignore[arg-type]
+        return clean_lines(redact_text(super().formatException(ei)))  # type: ignore[arg-type]
 
     def formatStack(self, stack_info: str) -> str:
         return clean_lines(super().formatStack(stack_info))

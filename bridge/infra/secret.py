@@ -1,18 +1,48 @@
-"""A string that never shows itself in logs, errors or reprs."""
+"""A string that never shows itself in logs, errors or reprs, and text scrubbed of secrets.
+
+:func:`redact_text` is what every config error, ``check`` line and log line goes
+through (``ConfigError``, ``bridge.infra.validate.describe``, the log formatter,
+``agentlight check``): a password may be pasted into any field, not only the
+URL-typed ones, so any ``scheme://user:pass@``, any bare ``user:pass@host`` and
+the value of any :class:`Secret` made so far (six characters or more) is replaced.
+"""
 
 from __future__ import annotations
+
+import re
+import threading
+
+#: Values of every Secret made in this process (the configured keys, tokens and
+#: passwords), redacted wherever they turn up. Shorter ones would blank ordinary
+#: words and numbers in every log line.
+_KNOWN: set[str] = set()
+_MIN_KNOWN = 6
+_known_pattern: re.Pattern[str] | None = None
+_lock = threading.Lock()  # configs are read on a thread too (a reload)
+
+# userinfo after a scheme (anything before "@" in the authority), and a bare
+# "user:password@host" (a colon before the "@", a host after it).
+_SCHEME_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"]*@")
+_BARE_USERINFO = re.compile(r"(?<![\w.%+-])[\w.%+-]+:[^\s/?#@'\"]*@(?=[\w\[])")
 
 
 class Secret:
     """Holds a credential. ``str()``, ``repr()`` and f-strings print ``***``.
 
-    Use :meth:`reveal` only where the value goes on the wire.
+    Use :meth:`reveal` only where the value goes on the wire. Its value is also
+    redacted by :func:`redact_text` wherever else it turns up.
     """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        global _known_pattern
+        text = value.strip() if isinstance(value, str) else ""
+        if len(text) >= _MIN_KNOWN and text not in _KNOWN:
+            with _lock:
+                _KNOWN.add(text)
+                _known_pattern = None
 
     def reveal(self) -> str:
         return self._value
@@ -73,3 +103,20 @@ def redact_url(url: str) -> str:
     if h:
         out += "#***" if fragment else "#"
     return out
+
+
+def redact_text(text: str) -> str:
+    """``text`` with userinfo (``scheme://u:p@``, ``u:p@host``) and known secrets as ``***``."""
+    global _known_pattern
+    if "@" in text:
+        text = _SCHEME_USERINFO.sub(r"\1***@", text)
+        text = _BARE_USERINFO.sub("***@", text)
+    if _KNOWN:
+        pattern = _known_pattern
+        if pattern is None:
+            with _lock:
+                # Longest first, so a secret that contains another goes whole.
+                alternatives = sorted(_KNOWN, key=len, reverse=True)
+                pattern = _known_pattern = re.compile("|".join(map(re.escape, alternatives)))
+        text = pattern.sub("***", text)
+    return text

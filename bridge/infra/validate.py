@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from bridge.infra.errors import ConfigError, ConfigErrors
-from bridge.infra.secret import Secret
+from bridge.infra.secret import Secret, redact_text
 
 T = TypeVar("T")
 
@@ -36,7 +36,8 @@ def describe(value: object) -> str:
         return "***"
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
-    text = repr(value)
+    # Before it is cut short: a cut could keep a password and lose the "@" that marks it.
+    text = repr(redact_text(value)) if isinstance(value, str) else repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({_KIND.get(type(value), type(value).__name__)})"
