@@ -27,6 +27,7 @@ from benchmarks import (
     cost,
     fastpath,
     hooks,
+    hostile,
     latency,
     leds,
     mqtt,
@@ -58,6 +59,7 @@ PARTS = (
     "streamdeck",
     "api",
     "hooks",
+    "hostile",
 )
 
 
@@ -171,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         "hooks",
         "coding agents' hooks: through the API, agentlight hook's start, watched transcripts",
         lambda: hooks.run(quick),
+    )
+    measure(
+        "hostile",
+        "each source's worst legal input: SIGTERM → dark and peak RSS",
+        lambda: hostile.run(quick),
     )
     measure(
         "service",

@@ -1,0 +1,292 @@
+"""Each source under its worst legal input: SIGTERM → devices dark, and peak RSS (issue 30).
+
+``agentlight run`` (a record device; each source with its default options, only the
+server named) is fed the worst input its limits let through, for a while; then its
+peak RSS (``VmHWM``) is read and SIGTERM sent. Figures per source: signal → the
+record's final line (devices dark), signal → process exit, peak RSS. Budgets: 1 s,
+1 s and 60 MB.
+
+- ``pocketpaw``, the status stream: frames near ``max_frame_bytes`` (2 MiB) of 30,000
+  minimal sessions, a change every 10 ms, so frame after frame is parsed.
+- ``pocketpaw-bus``, the event bus (``events = "on"``): as fast as the simulator sends
+  them, ``agent_start`` for new 256-character keys the status stream never confirms,
+  tool errors and alerts on distinct keys (past the 256 failures kept), every tenth
+  event padded to ~1.9 MB (under ``max_frame_bytes``).
+- ``agp``: one listed session whose replies, like those of the 199 subagents it names
+  (``max_sessions`` is 200), are ~1 MiB (``max_body_bytes``) of ~95,000 subagent IDs,
+  polled every 3 s, 4 at once.
+- ``mqtt``: 256 bridges (the origin cap) with retained ~0.6 MB statuses of 10,000
+  sessions each (``status_from_json`` reads at most 10,000), then changes to them and
+  new junk origins as fast as the broker takes them.
+
+Everything but the bridge runs in this process (servers, broker client); the
+broker is a real Mosquitto (the part is skipped without one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from benchmarks import procs
+from benchmarks.report import Figure
+from bridge.simulator import SimAgent, SimServer
+from bridge.simulator.agp import AgpServer, SimAgp
+from bridge.simulator.wire import Connection, Request, json_body
+
+Feed = Callable[[], Coroutine[Any, Any, None]]
+
+_NEVER = 1e6
+_DARK_BUDGET = 1.0
+_RSS_BUDGET_MB = 60.0
+
+
+async def _until(check: Callable[[], object], within: float) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        await asyncio.sleep(0.02)
+
+
+async def _bridge(tmp: Path, name: str, source: str, feed: Feed, settle: float) -> dict[str, Any]:
+    """Run a bridge on ``source`` (TOML), feed it for ``settle`` s, stop it, measure."""
+    record = tmp / f"{name}.jsonl"
+    cfg = tmp / f"{name}.toml"
+    cfg.write_text(
+        f'[bridge]\nlog_level = "warning"\n\n{source}\n{procs.record_device(record)}',
+        encoding="utf-8",
+    )
+    log = (tmp / f"{name}.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        *procs.agentlight_command(), "run", "-c", str(cfg),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    feeding: asyncio.Task[None] | None = None
+    try:
+        await _until(lambda: procs.read_records(record), 60)
+        feeding = asyncio.create_task(feed())
+        await asyncio.sleep(settle)
+        if feeding.done():
+            feeding.result()  # a feed that failed is a broken benchmark, not a figure
+        peak = procs.memory_kib(proc.pid).get("VmHWM", 0) / 1024
+        sent_wall, sent = time.time(), time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        exited = time.monotonic() - sent
+    finally:
+        if feeding is not None:
+            feeding.cancel()
+            await asyncio.gather(feeding, return_exceptions=True)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        log.close()
+    lines = procs.read_records(record)
+    end = next((r for r in reversed(lines) if r.get("end")), None)
+    dark = float(end["t"]) - sent_wall if end is not None else float("nan")
+    return {"dark_s": dark, "exit_s": exited, "peak_rss_mb": round(peak, 1), "lines": len(lines)}
+
+
+# -- PocketPaw: the status stream ---------------------------------------------------------
+
+
+async def _pocketpaw(tmp: Path, settle: float) -> dict[str, Any]:
+    agent = SimAgent()
+    sessions = 30_000
+    for i in range(sessions):
+        agent.set_raw_session({"session_key": f"w:{i}", "state": "thinking"})
+    async with SimServer(agent, debounce=0.0) as server:
+
+        async def feed() -> None:
+            n = 0
+            while True:
+                state = ("tool_running", "thinking")[n % 2]
+                agent.set_raw_session(
+                    {"session_key": f"w:{n % sessions}", "state": state, "tool_name": "bash"}
+                )
+                n += 1
+                await asyncio.sleep(0.01)
+
+        source = f'[[sources]]\ntype = "pocketpaw"\nurl = "{server.url}"\nevents = "off"\n'
+        return await _bridge(tmp, "pocketpaw", source, feed, settle)
+
+
+# -- PocketPaw: the event bus --------------------------------------------------------------
+
+
+async def _bus(tmp: Path, settle: float) -> dict[str, Any]:
+    agent = SimAgent()
+    pad = "p" * 1_900_000
+    async with SimServer(agent, debounce=_NEVER, keepalive=30.0) as server:
+
+        async def feed() -> None:
+            n = 0
+            while True:
+                key = f"websocket:{n:0246d}"  # 256 characters, the longest accepted
+                extra = {"pad": pad} if n % 10 == 0 else {}
+                agent.publish("agent_start", {"session_key": key, **extra})
+                agent.publish(
+                    "tool_result",
+                    {"session_key": key, "status": "error", "name": "bash",
+                     "result": "r" * 600, **extra},
+                )  # fmt: skip
+                agent.publish(
+                    "alert", {"severity": "error", "message": "m" * 600, "alert_type": f"t{n}"}
+                )
+                n += 1
+                await asyncio.sleep(0.002 if extra else 0)
+
+        source = f'[[sources]]\ntype = "pocketpaw"\nurl = "{server.url}"\nevents = "on"\n'
+        return await _bridge(tmp, "pocketpaw-bus", source, feed, settle)
+
+
+# -- AgP ---------------------------------------------------------------------------------------
+
+
+class _HeavyAgp(AgpServer):
+    """Answers from bodies encoded once: 67 MB/s of JSON costs the bridge, not this process."""
+
+    def __init__(self, agp: SimAgp) -> None:
+        super().__init__(agp)
+        self.cached: dict[str, bytes] = {}
+
+    async def _handle(self, conn: Connection, request: Request) -> bool:
+        body = self.cached.get(request.path)
+        if body is None:
+            return await super()._handle(conn, request)
+        self.requests[request.path] += 1
+        await conn.respond(200, body, {"content-type": "application/json"})
+        return True
+
+
+async def _agp(tmp: Path, settle: float) -> dict[str, Any]:
+    agp = SimAgp()
+    subagents = [f"s{i}" for i in range(1, 200)]
+    ids = subagents + [f"x-{i:06}" for i in range(95_000)]  # ~1 MiB, under max_body_bytes
+    body = json_body({"status": "running", "steps": 1, "subagent_session_ids": ids})
+    assert len(body) <= 1024 * 1024, len(body)
+    async with _HeavyAgp(agp) as server:
+        for sid in ["p", *subagents]:
+            agp.create(sid, "running")
+            server.cached[f"/api/v2/sessions/{sid}/status"] = body
+
+        async def feed() -> None:
+            await asyncio.Event().wait()  # the bridge polls; nothing to push
+
+        source = (
+            f'[[sources]]\ntype = "agp"\nurl = "{server.url}"\napi_key = "bench-key"\n'
+            'sessions = ["p"]\n'
+        )
+        result = await _bridge(tmp, "agp", source, feed, settle)
+        result["requests"] = server.total_requests
+        return result
+
+
+# -- MQTT -------------------------------------------------------------------------------------
+
+
+def _mqtt_status(n: int, state: str) -> bytes:
+    doc = {
+        "version": 1,
+        "global": "active",
+        "t": time.time(),
+        "sessions": [{"source": "pp", "key": f"k{j}", "state": state} for j in range(n)],
+        "sources": [{"name": "pp", "connection": "connected", "state": "active"}],
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+async def _mqtt(tmp: Path, settle: float) -> dict[str, Any] | None:
+    from harness.mosquitto import Broker, mosquitto_binary
+
+    if mosquitto_binary() is None:
+        return None
+    import aiomqtt
+
+    broker = Broker(tmp / "broker")
+    broker.start()
+    try:
+        bodies = [_mqtt_status(10_000, state) for state in ("thinking", "tool_running")]
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="hostile-pub") as client:
+            for i in range(256):
+                await client.publish(f"agentlight/b{i}/status", bodies[0], qos=0, retain=True)
+
+            async def feed() -> None:
+                rng = random.Random(30)
+                n = 0
+                while True:
+                    await client.publish(
+                        f"agentlight/b{rng.randrange(256)}/status", bodies[n % 2], qos=0
+                    )
+                    await client.publish(f"agentlight/junk{n}/status", b"not a status", qos=0)
+                    n += 1
+                    await asyncio.sleep(0.01)
+
+            source = f'[[sources]]\ntype = "mqtt"\nhost = "127.0.0.1"\nport = {broker.port}\n'
+            return await _bridge(tmp, "mqtt", source, feed, settle)
+    finally:
+        broker.stop()
+
+
+# -- the part -----------------------------------------------------------------------------------
+
+
+async def _run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
+    settle = 3.0 if quick else 10.0
+    figures: list[Figure] = []
+    details: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        parts: list[tuple[str, str, Callable[[Path, float], Awaitable[dict[str, Any] | None]]]] = [
+            ("pocketpaw", "PocketPaw status stream, 2 MiB frames", _pocketpaw),
+            ("pocketpaw_bus", "PocketPaw event bus flood", _bus),
+            ("agp", "AgP, 200 sessions of 1 MiB replies", _agp),
+            ("mqtt", "MQTT, 256 bridges of 10k sessions", _mqtt),
+        ]
+        for key, label, measure in parts:
+            result = await measure(tmp, settle)
+            if result is None:
+                note = "mosquitto is not installed"
+                figures.append(Figure(f"hostile.{key}.dark", f"SIGTERM → dark, {label}",
+                                      None, "s", _DARK_BUDGET, note=note))  # fmt: skip
+                details[key] = {"skipped": note}
+                continue
+            details[key] = result
+            figures += [
+                Figure(f"hostile.{key}.dark", f"SIGTERM → dark, {label}",
+                       round(result["dark_s"], 3), "s", _DARK_BUDGET),
+                Figure(f"hostile.{key}.exit", f"SIGTERM → exit, {label}",
+                       round(result["exit_s"], 3), "s", _DARK_BUDGET),
+                Figure(f"hostile.{key}.rss", f"peak RSS, {label}",
+                       result["peak_rss_mb"], "MB", _RSS_BUDGET_MB),
+            ]  # fmt: skip
+    return figures, details
+
+
+def run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
+    os.environ.pop("NO_COLOR", None)
+    return asyncio.run(_run(quick))
+
+
+if __name__ == "__main__":
+    from benchmarks.report import table
+
+    found, detail = run(quick=False)
+    print(table(found))
+    print(json.dumps(detail, indent=2))
+
+
+__all__ = ["run"]
