@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bridge.pipeline import bounds
 from bridge.pipeline.model import GlobalState, SessionState
-from bridge.pipeline.status_json import status_to_json
+from bridge.pipeline.status_json import status_from_json, status_to_json
 from bridge.sources.mqtt.options import Options
 from bridge.sources.mqtt.source import HELD, MAX_ORIGINS, MqttSource
 from tests.conftest import Recorder
@@ -118,3 +119,43 @@ def test_held_sessions_never_pass_the_bound(steps: list[tuple[int, int, bool]]) 
         assert shown(rec) <= 10
     if rec.statuses:
         assert rec.last.global_state in set(GlobalState)
+
+
+def test_a_mirrored_status_is_read_with_every_string_and_list_capped() -> None:
+    huge = "h" * 100_000
+    doc = {
+        "version": 1,
+        "global": "active",
+        "t": time.time(),
+        "sources": [
+            {"name": f"s{i}", "connection": "connected", "state": "active", "detail": huge}
+            for i in range(100)
+        ],
+        "sessions": [
+            {
+                "source": "s0",
+                "key": huge,
+                "id": huge,
+                "channel": huge,
+                "title": huge,
+                "tool": huge,
+                "error": huge,
+                "raw_state": huge,
+                "parent": huge,
+                "state": "thinking",
+                "usage": [{"model": huge, "input": 1} for _ in range(1000)],
+                "extra": {f"k{i}{huge}": huge for i in range(100)},
+            }
+        ],
+    }
+    status = status_from_json(doc, origin="agentlight/desk")
+    assert len(status.sources) == 32
+    assert all(len(s.detail or "") <= bounds.MESSAGE_CHARS for s in status.sources)
+    (one,) = status.sessions
+    assert len(one.key) == len(one.id) == bounds.KEY_CHARS
+    assert len(one.title or "") == bounds.TITLE_CHARS
+    assert len(one.error or "") == bounds.MESSAGE_CHARS
+    assert max(len(one.tool or ""), len(one.channel), len(one.raw_state)) == bounds.NAME_CHARS
+    assert len(one.usage) == 32 and len(one.extra) == 8
+    held = sum(len(v) for v in (one.key, one.id, one.title, one.error, one.parent) if v)
+    assert held + sum(len(k) + len(v) for k, v in one.extra) < 5000

@@ -87,5 +87,5 @@ def _options(options: Any) -> str:
         value = getattr(options, f.name)
         if value != f.default:
             # Secret's str() is "***"; a password pasted into another field is redacted too.
-            parts.append(redact_text(f"{f.name}={value}"))
+            parts.append(f"{f.name}={redact_text(str(value))}")
     return ("  " + " ".join(parts)) if parts else ""

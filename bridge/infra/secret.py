@@ -4,7 +4,8 @@
 through (``ConfigError``, ``bridge.infra.validate.describe``, the log formatter,
 ``agentlight check``): a password may be pasted into any field, not only the
 URL-typed ones, so any ``scheme://user:pass@``, any bare ``user:pass@host`` and
-the value of any :class:`Secret` made so far (six characters or more) is replaced.
+the value of any :class:`Secret` made so far (eight characters or more, not a short
+word of letters alone) is replaced.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import re
 import threading
 
 #: Values of every Secret made in this process (the configured keys, tokens and
-#: passwords), redacted wherever they turn up. Shorter ones would blank ordinary
-#: words and numbers in every log line.
+#: passwords), redacted wherever they turn up: 8 characters or more, and not a short
+#: word of letters alone, which would blank ordinary words ("password") and
+#: numbers in every log line.
 _KNOWN: set[str] = set()
-_MIN_KNOWN = 6
+_MIN_KNOWN = 8
+_MIN_WORD = 16
 _known_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()  # configs are read on a thread too (a reload)
 
@@ -39,7 +42,7 @@ class Secret:
         self._value = value
         global _known_pattern
         text = value.strip() if isinstance(value, str) else ""
-        if len(text) >= _MIN_KNOWN and text not in _KNOWN:
+        if _worth_knowing(text) and text not in _KNOWN:
             with _lock:
                 _KNOWN.add(text)
                 _known_pattern = None
@@ -103,6 +106,10 @@ def redact_url(url: str) -> str:
     if h:
         out += "#***" if fragment else "#"
     return out
+
+
+def _worth_knowing(text: str) -> bool:
+    return len(text) >= _MIN_KNOWN and (len(text) >= _MIN_WORD or not text.isalpha())
 
 
 def redact_text(text: str) -> str:

@@ -141,7 +141,9 @@ def status_from_json(data: object, *, origin: str | None = None) -> AgentStatus:
     def rename(name: str) -> str:
         return f"{origin}/{name}" if origin else name
 
-    sources = [_source_from_json(item, rename) for item in _list(doc.get("sources", []), "sources")]
+    # A bridge runs at most 32 sources (bridge.infra.config.MAX_SOURCES).
+    raw_sources = _list(doc.get("sources", []), "sources")[:32]
+    sources = [_source_from_json(item, rename) for item in raw_sources]
     sessions: dict[str, list[Session]] = {}
     for item in _list(doc.get("sessions", []), "sessions"):
         session = _session_from_json(item, t, rename)
@@ -168,9 +170,9 @@ def status_from_json(data: object, *, origin: str | None = None) -> AgentStatus:
 
 def _source_from_json(item: object, rename: Any) -> tuple[SourceStatus, dict[str, Any]]:
     obj = _obj(item, "sources[]")
-    name = rename(_text(obj.get("name"), "sources.name"))
+    name = rename(_text(obj.get("name"), "sources.name", limit=bounds.KEY_CHARS))
     connection = _enum(ConnectionState, obj.get("connection"), "sources.connection")
-    detail = _opt_text(obj.get("detail"), "sources.detail")
+    detail = _opt_text(obj.get("detail"), "sources.detail", bounds.MESSAGE_CHARS)
     fields = {
         "state": obj.get("state", "idle"),
         "active_sessions": _opt_int(obj.get("active_sessions"), "sources.active_sessions"),
@@ -181,7 +183,9 @@ def _source_from_json(item: object, rename: Any) -> tuple[SourceStatus, dict[str
 
 def _session_from_json(item: object, t: float, rename: Any) -> Session:
     obj = _obj(item, "sessions[]")
-    raw_state = _text(obj.get("raw_state") or obj.get("state"), "sessions.raw_state")
+    raw_state = _text(
+        obj.get("raw_state") or obj.get("state"), "sessions.raw_state", limit=bounds.NAME_CHARS
+    )
     try:
         state = SessionState(str(obj.get("state")))
     except ValueError:
@@ -190,32 +194,37 @@ def _session_from_json(item: object, t: float, rename: Any) -> Session:
     since = 0.0 if seconds is None else t - max(0.0, _number(seconds, "sessions.seconds"))
     usage = tuple(
         ModelUsage(
-            _text(_obj(u, "usage[]").get("model"), "usage.model"),
+            _text(_obj(u, "usage[]").get("model"), "usage.model", limit=bounds.NAME_CHARS),
             _tokens_from_json(u, "usage"),
         )
-        for u in _list(obj.get("usage", []), "sessions.usage")
+        for u in _list(obj.get("usage", []), "sessions.usage")[:32]
     )
     tokens_obj = obj.get("tokens")
     extra = obj.get("extra") or {}
     extra_obj = _obj(extra, "sessions.extra")
     return Session(
-        key=_text(obj.get("key"), "sessions.key"),
-        id=_text(obj.get("id", ""), "sessions.id", allow_empty=True),
-        channel=_text(obj.get("channel", ""), "sessions.channel", allow_empty=True),
+        key=_text(obj.get("key"), "sessions.key", limit=bounds.KEY_CHARS),
+        id=_text(obj.get("id", ""), "sessions.id", allow_empty=True, limit=bounds.KEY_CHARS),
+        channel=_text(
+            obj.get("channel", ""), "sessions.channel", allow_empty=True, limit=bounds.NAME_CHARS
+        ),
         state=state,
-        title=_opt_text(obj.get("title"), "sessions.title"),
-        tool=_opt_text(obj.get("tool"), "sessions.tool"),
+        title=_opt_text(obj.get("title"), "sessions.title", bounds.TITLE_CHARS),
+        tool=_opt_text(obj.get("tool"), "sessions.tool", bounds.NAME_CHARS),
         since=since,
         tokens=None if tokens_obj is None else _tokens_from_json(tokens_obj, "sessions.tokens"),
-        error=_opt_text(obj.get("error"), "sessions.error"),
-        source=rename(_text(obj.get("source"), "sessions.source")),
+        error=_opt_text(obj.get("error"), "sessions.error", bounds.MESSAGE_CHARS),
+        source=rename(_text(obj.get("source"), "sessions.source", limit=bounds.KEY_CHARS)),
         raw_state=raw_state,
         steps=_opt_int(obj.get("steps"), "sessions.steps"),
         usage=usage,
-        parent=_opt_text(obj.get("parent"), "sessions.parent"),
+        parent=_opt_text(obj.get("parent"), "sessions.parent", bounds.KEY_CHARS),
         extra=tuple(
-            (_text(k, "extra key"), _text(v, "extra value", allow_empty=True))
-            for k, v in list(extra_obj.items())[:32]
+            (
+                _text(k, "extra key", limit=bounds.NAME_CHARS),
+                _text(v, "extra value", allow_empty=True, limit=bounds.TITLE_CHARS),
+            )
+            for k, v in list(extra_obj.items())[:8]
         ),
         ask=None if obj.get("ask") is None else _ask_from_json(obj["ask"], t),
         stoppable=obj.get("stoppable") is True,
@@ -275,14 +284,14 @@ def _list(value: object, where: str) -> list[Any]:
     return value
 
 
-def _text(value: object, where: str, *, allow_empty: bool = False) -> str:
+def _text(value: object, where: str, *, allow_empty: bool = False, limit: int = _MAX_TEXT) -> str:
     if not isinstance(value, str) or (not value and not allow_empty):
         raise ValueError(f"{where}: expected a non-empty string, got {type(value).__name__}")
-    return value[:_MAX_TEXT]
+    return value[:limit]
 
 
-def _opt_text(value: object, where: str) -> str | None:
-    return None if value is None else _text(value, where, allow_empty=True)
+def _opt_text(value: object, where: str, limit: int = _MAX_TEXT) -> str | None:
+    return None if value is None else _text(value, where, allow_empty=True, limit=limit)
 
 
 def _opt_int(value: object, where: str) -> int | None:
