@@ -103,7 +103,7 @@ async def _bridge(tmp: Path, name: str, source: str, feed: Feed, settle: float) 
 # -- PocketPaw: the status stream ---------------------------------------------------------
 
 
-async def _pocketpaw(tmp: Path, settle: float) -> dict[str, Any]:
+async def pocketpaw(tmp: Path, settle: float) -> dict[str, Any]:
     agent = SimAgent()
     sessions = 30_000
     for i in range(sessions):
@@ -127,7 +127,7 @@ async def _pocketpaw(tmp: Path, settle: float) -> dict[str, Any]:
 # -- PocketPaw: the event bus --------------------------------------------------------------
 
 
-async def _bus(tmp: Path, settle: float) -> dict[str, Any]:
+async def bus(tmp: Path, settle: float) -> dict[str, Any]:
     agent = SimAgent()
     pad = "p" * 1_900_000
     async with SimServer(agent, debounce=_NEVER, keepalive=30.0) as server:
@@ -172,7 +172,7 @@ class _HeavyAgp(AgpServer):
         return True
 
 
-async def _agp(tmp: Path, settle: float) -> dict[str, Any]:
+async def agp(tmp: Path, settle: float) -> dict[str, Any]:
     agp = SimAgp()
     subagents = [f"s{i}" for i in range(1, 200)]
     ids = subagents + [f"x-{i:06}" for i in range(95_000)]  # ~1 MiB, under max_body_bytes
@@ -209,7 +209,7 @@ def _mqtt_status(n: int, state: str) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-async def _mqtt(tmp: Path, settle: float) -> dict[str, Any] | None:
+async def mqtt(tmp: Path, settle: float) -> dict[str, Any] | None:
     from harness.mosquitto import Broker, mosquitto_binary
 
     if mosquitto_binary() is None:
@@ -251,10 +251,10 @@ async def _run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         parts: list[tuple[str, str, Callable[[Path, float], Awaitable[dict[str, Any] | None]]]] = [
-            ("pocketpaw", "PocketPaw status stream, 2 MiB frames", _pocketpaw),
-            ("pocketpaw_bus", "PocketPaw event bus flood", _bus),
-            ("agp", "AgP, 200 sessions of 1 MiB replies", _agp),
-            ("mqtt", "MQTT, 256 bridges of 10k sessions", _mqtt),
+            ("pocketpaw", "PocketPaw status stream, 2 MiB frames", pocketpaw),
+            ("pocketpaw_bus", "PocketPaw event bus flood", bus),
+            ("agp", "AgP, 200 sessions of 1 MiB replies", agp),
+            ("mqtt", "MQTT, 256 bridges of 10k sessions", mqtt),
         ]
         for key, label, measure in parts:
             result = await measure(tmp, settle)
@@ -289,4 +289,4 @@ if __name__ == "__main__":
     print(json.dumps(detail, indent=2))
 
 
-__all__ = ["run"]
+__all__ = ["agp", "bus", "mqtt", "pocketpaw", "run"]

@@ -67,7 +67,7 @@ def test_handling_a_status_is_linear_in_its_sessions() -> None:
     def make(n: int) -> Callable[[], object]:
         src, _ = source(max_sessions=10_000)
         body = payload(n)
-        return lambda: src.handle("agentlight/desk/status", body)
+        return lambda: src.handle("agentlight/hostile-linear/status", body)
 
     assert growth(make, 100) < 2.2
 
@@ -76,14 +76,14 @@ def test_junk_published_first_never_hides_a_real_bridge() -> None:
     src, rec = source()
     for i in range(MAX_ORIGINS + 50):
         src.handle(f"agentlight/junk{i}/status", b"not a status")
-    src.handle("agentlight/desk/status", payload(1, "waiting_for_user"))
+    src.handle("agentlight/hostile-real/status", payload(1, "waiting_for_user"))
     snap = rec.last.snapshot
     assert snap is not None and [s.state for s in snap.sessions] == [SessionState.WAITING_FOR_USER]
     assert len(src._origins) <= MAX_ORIGINS
     # More junk afterwards evicts other junk, never the real bridge.
     for i in range(MAX_ORIGINS):
         src.handle(f"agentlight/late{i}/status", b"{}")
-    assert "agentlight/desk" in src._origins
+    assert "agentlight/hostile-real" in src._origins
 
 
 def test_when_full_of_real_bridges_the_least_recently_heard_goes() -> None:
