@@ -38,6 +38,7 @@ def disconnected() -> SourceStatus:
 class EngineRun:
     """An engine over ``drivers`` until :meth:`stop` (or the end of ``async with``).
 
+    :param drivers: drivers shown ``show``, or :class:`Device` entries of their own.
     :param retry: the engine's device back-off (first, max) seconds.
     :param sources: run beside the devices.
     :param engine_options: more ``Engine`` keywords (``rand``, ``on_exit``, …).
@@ -45,7 +46,7 @@ class EngineRun:
 
     def __init__(
         self,
-        drivers: Sequence[Driver],
+        drivers: Sequence[Driver | Device],
         show: ShowMode = "session",
         *,
         retry: tuple[float, float] = (0.5, 30.0),
@@ -54,25 +55,26 @@ class EngineRun:
     ) -> None:
         engine_options.setdefault("clock", asyncio.get_running_loop().time)
         self.engine = Engine(
-            [Device(d, show) for d in drivers],
+            [d if isinstance(d, Device) else Device(d, show) for d in drivers],
             default_theme(),
             device_retry=retry,
             **engine_options,
         )
         self.sources = list(sources)
-        self._stop = asyncio.Event()
+        #: Set by :meth:`stop`; what else runs beside the engine may stop on it too.
+        self.stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def publish(self, source_status: SourceStatus) -> None:
         self.engine.publish(source_status)
 
     def start(self) -> EngineRun:
-        self._task = asyncio.create_task(self.engine.run(self.sources, self._stop))
+        self._task = asyncio.create_task(self.engine.run(self.sources, self.stopping))
         return self
 
     async def stop(self, within: float = 5.0) -> None:
         """Stop it and wait (a hung shutdown fails the test after ``within`` seconds)."""
-        self._stop.set()
+        self.stopping.set()
         if self._task is not None and not self._task.done():
             async with asyncio.timeout(within):
                 await self._task

@@ -24,19 +24,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field, replace
 
-from bridge.engine import Device, Engine
+from bridge.engine import Device
 from bridge.infra.errors import DriverUnavailable
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.looks import Effect
 from bridge.pipeline.model import GlobalState
-from bridge.pipeline.theme import default_theme
 from bridge.service.notify import Notifier
 from bridge.service.supervisor import ServiceSupervisor
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
 from bridge.sources.pocketpaw.options import Options
 from bridge.sources.pocketpaw.source import PocketPawSource
+from devices.base import Driver
 from devices.mock import MockDriver, MockOptions
 from harness.vclock import run_virtual, vloop
+from tests.enginerig import EngineRun
 
 HOUR = 3600.0
 # End of hour 1 (the reference), end of hour 2 (tracing starts), ten minutes later
@@ -151,22 +152,24 @@ def test_hours_of_churn_reconnects_and_faults_leak_nothing() -> None:
 async def pocketpaw_rig(
     loop: asyncio.AbstractEventLoop,
     rng: random.Random,
-    devices: list[Device],
+    devices: list[Driver | Device],
     question_ttl: float,
-) -> tuple[SimAgent, SimServer, Engine, PocketPawSource]:
-    """A started simulator and an engine fed by a PocketPaw source, all on ``loop``'s clock."""
+) -> tuple[SimAgent, SimServer, EngineRun, PocketPawSource]:
+    """A started simulator and an engine (not started) fed by a PocketPaw source, all on
+    ``loop``'s clock."""
     agent = SimAgent(clock=loop.time, error_ttl=30.0)
     server = SimServer(agent, debounce=1.0, keepalive=30.0)
     await server.start()
-    engine = Engine(devices, default_theme(), clock=loop.time, rand=rng.random)
+    run = EngineRun(devices, clock=loop.time, rand=rng.random)
     source = PocketPawSource(
         "pp",
         Options(url=server.url, question_ttl=question_ttl),
-        engine.publish,
+        run.engine.publish,
         clock=lambda: WALL_EPOCH + loop.time(),
         rand=rng.random,
     )
-    return agent, server, engine, source
+    run.sources = [source]
+    return agent, server, run, source
 
 
 async def soak(tally: Tally) -> None:
@@ -177,11 +180,10 @@ async def soak(tally: Tally) -> None:
     flaky = Unpluggable("flaky")
     # The real defaults (stale_after 75 s, error_ttl 30 s, ...), but questions, which
     # stay open past their run until answered, go within the calm before a checkpoint.
-    agent, server, engine, source = await pocketpaw_rig(
-        loop, rng, [Device(steady), Device(animated, show="global"), Device(flaky)], 60.0
+    agent, server, run, source = await pocketpaw_rig(
+        loop, rng, [steady, Device(animated, show="global"), flaky], 60.0
     )
-    stop = asyncio.Event()
-    bridge = asyncio.create_task(engine.run([source], stop))
+    run.start()
     live: dict[str, str] = {}  # session key -> what it is doing
     background: set[asyncio.Task[None]] = set()
 
@@ -328,8 +330,7 @@ async def soak(tally: Tally) -> None:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        stop.set()
-        await bridge
+        await run.stop()
         await server.stop()
 
 
@@ -484,16 +485,14 @@ async def thirty_days(month: Month) -> None:
     steady, kept, plug = Native("steady"), Kept("kept"), Unpluggable("plug")
     # The real defaults (back-off up to 30 s, events on), but questions, which stay
     # open past their run until answered, go within the calm before midnight.
-    agent, server, engine, source = await pocketpaw_rig(
-        loop, rng, [Device(steady), Device(kept, show="global"), Device(plug)], 300.0
+    agent, server, run, _ = await pocketpaw_rig(
+        loop, rng, [steady, Device(kept, show="global"), plug], 300.0
     )
+    engine = run.engine
     notifier = Watched()
     supervisor = ServiceSupervisor(engine, notifier, watchdog=WATCHDOG)
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(engine.run([source], stop)),
-        asyncio.create_task(supervisor.run(stop)),
-    ]
+    service = asyncio.create_task(supervisor.run(run.stopping))
+    run.start()
     live: list[str] = []
 
     def agent_event() -> None:
@@ -610,6 +609,6 @@ async def thirty_days(month: Month) -> None:
         for task in episodes:
             task.cancel()
         await asyncio.gather(*episodes, return_exceptions=True)
-        stop.set()
-        await asyncio.gather(*tasks)
+        await run.stop()
+        await service
         await server.stop()
