@@ -84,6 +84,7 @@ class Broker:
             raise ToolMissing("mosquitto is not installed", INSTALL)
         self.binary = found
         self.dir = directory
+        directory.mkdir(parents=True, exist_ok=True)  # its config and log go here
         self.port = free_port()
         self.host = "127.0.0.1"
         self.users = users
