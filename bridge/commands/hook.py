@@ -10,6 +10,12 @@ hook's stdout as instructions or context), exits 0 whatever happens (agentlight
 not running, a slow or broken bridge), gives up after 1 s in all, and starts
 light: only the stdlib's ``json``, ``os``, ``socket`` and ``http.client`` are
 imported, nothing of agentlight's pipeline.
+
+One exception: Claude Code's ``PermissionRequest``, which a bridge holds until a
+device answers it (Claude's own dialog stays usable meanwhile). For it the
+command waits for the bridge's reply, up to :data:`HOLD_WAIT` seconds, and prints
+a decision on stdout when there is one (Allow, Always, Deny); with no decision
+it prints nothing, as always.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ _KEEP_BELOW = 2000
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "mksh", "busybox", "env"})
 RESERVED = "_agentlight"  # the same key as bridge.sources.hooks.adapters.RESERVED
 
+
+#: Agents whose permission requests the bridge holds (``bridge.sources.hooks.permissions``).
+HELD_AGENTS = frozenset({"claude"})
+#: Seconds the command waits for a held request's decision: under the 600 s timeout
+#: ``agentlight hooks install claude`` gives PermissionRequest (the bridge lets go at 570).
+HOLD_WAIT = 590.0
 
 #: What an agent name may be (the API's ``/v1/hooks/<agent>``).
 _AGENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -91,7 +103,23 @@ def run(agent: str, argv_payload: str | None, started: float) -> int | None:
         return None
     payload[RESERVED] = {"pid": agent_pid()}
     url, token = bridge
+    if agent in HELD_AGENTS and payload.get("hook_event_name") == "PermissionRequest":
+        body: list[bytes] = []
+        status = post(url, f"/v1/hooks/{agent}", payload, token, started + HOLD_WAIT, body_out=body)
+        _print_decision(body[0] if status == 200 and body else b"")
+        return status
     return post(url, f"/v1/hooks/{agent}", payload, token, started + TOTAL_LIMIT)
+
+
+def _print_decision(body: bytes) -> None:
+    """A held request's reply on stdout, for the agent: only a decision, never noise."""
+    try:
+        reply = json.loads(body)
+    except (ValueError, RecursionError):
+        return
+    if isinstance(reply, dict) and isinstance(reply.get("hookSpecificOutput"), dict):
+        sys.stdout.write(json.dumps(reply, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
 
 
 def _read_stdin() -> bytes:

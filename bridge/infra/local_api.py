@@ -19,6 +19,8 @@ from typing import Any
 
 #: Seconds a client waits for the bridge in all: connect, send and the reply.
 TOTAL_LIMIT = 1.0
+# The most of a reply's body read back (a permission decision is a few hundred bytes).
+_MAX_REPLY = 64 * 1024
 
 
 def runtime_dir() -> str:
@@ -86,13 +88,25 @@ def _host_port(url: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port) if port.isdigit() else 80
 
 
-def post(url: str, path: str, payload: Any, token: str | None, deadline: float) -> int | None:
+def post(
+    url: str,
+    path: str,
+    payload: Any,
+    token: str | None,
+    deadline: float,
+    *,
+    body_out: list[bytes] | None = None,
+) -> int | None:
     """POST ``payload`` as JSON to ``url`` + ``path`` by ``deadline`` (monotonic); the
     HTTP status, or None when the bridge could not be reached in time.
 
     One HTTP/1.1 request over a plain socket, reading back only the status line:
     ``http.client`` would do the same, but importing it (it imports the ``email``
     package) costs ~20 ms, a third of ``agentlight hook``'s start-up budget.
+
+    :param body_out: when given, the reply's body is read too (up to 64 KiB, until
+        the bridge closes the connection) and appended to it: a held permission
+        request's decision.
     """
     import socket
 
@@ -120,8 +134,16 @@ def post(url: str, path: str, payload: Any, token: str | None, deadline: float) 
                 if not chunk:
                     break
                 reply += chunk
+            while body_out is not None and len(reply) < _MAX_REPLY:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
     except (OSError, UnicodeError):
         return None
+    if body_out is not None:
+        body_out.append(reply.partition(b"\r\n\r\n")[2])
     status = reply.split(b"\r\n", 1)[0].split()
     if len(status) < 2 or not status[0].startswith(b"HTTP/1.") or not status[1].isdigit():
         return None

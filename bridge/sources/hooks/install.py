@@ -45,6 +45,8 @@ class Agent:
     :param group: the list entry holding a handler (``None``: the handler itself).
     :param version: top-level keys a new file gets (Cursor's ``version``).
     :param note: what else the user must do, said after installing.
+    :param timeouts: events whose handler gets another ``timeout`` than the entry's:
+        a permission request is held until a device answers it.
     """
 
     name: str
@@ -55,6 +57,7 @@ class Agent:
     group: bool = True
     version: tuple[tuple[str, Any], ...] = ()
     note: str = ""
+    timeouts: tuple[tuple[str, int], ...] = ()
 
 
 def _command_entry(timeout: int) -> Callable[[str], dict[str, Any]]:
@@ -87,6 +90,9 @@ AGENTS: dict[str, Agent] = {
             "SessionEnd",
         ),
         entry=_command_entry(5),
+        # Held by agentlight until a device answers (it lets go at 570 s): see
+        # bridge/sources/hooks/permissions.py.
+        timeouts=(("PermissionRequest", 600),),
     ),
     "codex": Agent(
         "codex",
@@ -240,6 +246,9 @@ def install(agent: Agent, text: str, command: str, where: str = "the settings fi
         if not isinstance(entries, list):
             raise SettingsError(f"{where}: hooks.{event} is not a list; agentlight changed nothing")
         handler = agent.entry(command)
+        timeout = dict(agent.timeouts).get(event)
+        if timeout is not None:
+            handler = {**handler, "timeout": timeout}
         if not _update(entries, agent, handler):
             entries.append({"hooks": [handler]} if agent.group else handler)
     return layout.dump(data)

@@ -28,6 +28,12 @@ class Options:
     :param machine: a name put before every session's title, for several
         machines feeding one light (e.g. the host name).
     :param max_sessions: most sessions remembered at once (resting ones included).
+    :param answers: hold Claude Code's permission requests for a device to answer
+        (Allow, Always, Deny); its own dialog stays usable meanwhile. False answers
+        every request at once with no decision.
+    :param hold_for: seconds a permission request is held at most; then it is let
+        go with no decision. Keep it under the hook's ``timeout`` (``agentlight hooks
+        install claude`` sets 600 for PermissionRequest).
     """
 
     agents: tuple[str, ...] = AGENTS
@@ -38,6 +44,8 @@ class Options:
     transcripts: bool = True
     machine: str | None = None
     max_sessions: int = 200
+    answers: bool = True
+    hold_for: float = 570.0
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.agents if a not in AGENTS]
@@ -56,5 +64,7 @@ class Options:
                 raise ValueError(f"{key}: got {getattr(self, key)!r}, expected at least 5 s")
         if self.machine is not None and not (0 < len(self.machine) <= 40):
             raise ValueError(f"machine: got {self.machine!r}, expected 1 to 40 characters")
+        if isinstance(self.hold_for, bool) or not 1 <= self.hold_for <= 3600:
+            raise ValueError(f"hold_for: got {self.hold_for!r}, expected 1 to 3600 seconds")
         if not 1 <= self.max_sessions <= 10_000:
             raise ValueError(f"max_sessions: got {self.max_sessions!r}, expected 1 to 10000")

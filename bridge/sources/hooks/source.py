@@ -11,10 +11,10 @@ Between events, :meth:`run` ticks the tracker about once a second while a
 session has a process to check or a transcript to watch, and otherwise sleeps
 until the next end-of-turn or silence ceiling is due.
 
-A later issue (answering permission requests from a device) will hold a
-``PermissionRequest`` here until a device decides: :meth:`handle` is a
-coroutine that returns the reply body for that reason, and answers ``{}`` (no
-decision: the agent asks in its own terminal) today.
+A Claude Code ``PermissionRequest`` is held here until a device decides
+(:mod:`bridge.sources.hooks.permissions`): :meth:`handle` returns the hook's
+reply then (Allow, Always, Deny), or ``{}`` (no decision: the agent asks in its
+own terminal) when it is let go; every other payload is answered ``{}`` at once.
 """
 
 from __future__ import annotations
@@ -26,15 +26,19 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.infra.local_api import runtime_dir
 from bridge.pipeline.model import ConnectionState, Snapshot
 from bridge.sources.base import Publish, Source
 from bridge.sources.hooks.adapters import ADAPTERS, Adapted
 from bridge.sources.hooks.options import Options as HooksOptions
+from bridge.sources.hooks.permissions import Permissions
 from bridge.sources.hooks.state import Limits, Tracker
 from bridge.text.textsafe import clean
+
+if TYPE_CHECKING:
+    from bridge.pipeline.answers import Decision
 
 log = logging.getLogger("agentlight.sources.hooks")
 
@@ -87,6 +91,13 @@ class HooksSource(Source):
         self.seen_file = seen_file or Path(runtime_dir()) / SEEN_FILE
         self._seen_written = -SEEN_EVERY
         self._seen_due: asyncio.TimerHandle | None = None
+        #: Permission requests held for a device to answer.
+        self.permissions = Permissions(
+            hold_for=options.hold_for,
+            enabled=options.answers,
+            on_change=self._publish,
+            clock=clock,
+        )
 
     # -- the API's side --------------------------------------------------------------
 
@@ -95,9 +106,26 @@ class HooksSource(Source):
         return agent in self.o.agents
 
     async def handle(self, agent: str, payload: Any) -> dict[str, Any]:
-        """Take one hook payload from ``agent``; returns the reply body (``{}``)."""
+        """Take one hook payload from ``agent``; returns the reply body: ``{}``, or for
+        a held permission request the device's decision (awaited)."""
         self.take(agent, payload)
+        adapter = ADAPTERS.get(agent)
+        events = adapter(payload).events if adapter is not None else ()
+        if not events or agent not in self.o.agents:
+            return {}
+        session = events[0].session
+        self.permissions.observe(agent, session, payload)
+        if self.permissions.takes(agent, payload):
+            return await self.permissions.hold(agent, session, payload)
+        self.permissions.notice(agent, session, payload)
         return {}
+
+    async def answer(self, decision: Decision) -> str | None:
+        """A device's Allow, Always, Deny or dismiss, as the held hook's reply."""
+        if decision.ask is None:
+            return "coding agents' runs cannot be stopped from a device"
+        who = f"{decision.device} {decision.control}"
+        return self.permissions.decide(decision.ref.key, decision.ask.id, decision.action, who)
 
     def take(self, agent: str, payload: Any) -> bool:
         """Apply one payload now; True when what is shown changed (published)."""
@@ -158,6 +186,13 @@ class HooksSource(Source):
     # -- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            # Stopping or reloading: no held hook is left to time out.
+            self.permissions.release_all("agentlight is stopping or reloading")
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         # What every source says first (the bridge showed it before building us).
         self.publish(ConnectionState.CONNECTING)
@@ -174,6 +209,10 @@ class HooksSource(Source):
                 if self.tracker.tick(loop.time(), self._clock()):
                     self._publish()
                 due = loop.time() + self.tracker.next_wake(loop.time())
+            if self.permissions.holding:
+                # A dead agent, or an Esc on its dialog (the transcript): let go.
+                snap = self.tracker.snapshot()
+                self.permissions.prune({s.key: s.state for s in snap.sessions})
             else:
                 # An event: maybe something to watch sooner. Never later: a busy
                 # agent's stream of events must not starve the checks.
@@ -189,6 +228,11 @@ class HooksSource(Source):
                 replace(s, title=f"{machine} · {s.title}" if s.title else machine)
                 for s in snapshot.sessions
             )
+            snapshot = replace(snapshot, sessions=sessions)
+        if self.permissions.holding or self.permissions.noticing:
+            from dataclasses import replace
+
+            sessions = tuple(self.permissions.decorate(s) for s in snapshot.sessions)
             snapshot = replace(snapshot, sessions=sessions)
         return snapshot
 
