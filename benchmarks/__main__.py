@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks import (
     agp,
+    answers,
     api,
     bus,
     cost,
@@ -59,6 +60,7 @@ PARTS = (
     "streamdeck",
     "api",
     "hooks",
+    "answers",
     "hostile",
 )
 
@@ -173,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         "hooks",
         "coding agents' hooks: through the API, agentlight hook's start, watched transcripts",
         lambda: hooks.run(quick),
+    )
+    measure(
+        "answers",
+        "a dummy deck's press → the decision on the wire: held hook's reply, PocketPaw's chat",
+        lambda: answers.run(quick),
     )
     measure(
         "hostile",

@@ -111,6 +111,24 @@ def test_questions_expire_and_come_back_under_a_new_id() -> None:
     assert overlay.view(1061.0) == base()
 
 
+def test_a_new_run_seen_only_in_a_snapshot_also_answers_the_question() -> None:
+    # The bus missed the new run's agent_start (a reconnect gap): the snapshot tells.
+    overlay = Overlay("pp", 30.0, 100, answering=True)
+    overlay.rebase(base(), 0.0)
+    overlay.add(bus("agent_start", WEB, 1.0))
+    overlay.add(bus("ask_user_question", WEB, 2.0, question="Go?", options=["Yes"]))
+    overlay.add(bus("agent_end", WEB, 3.0))
+    running = Session(WEB, "abc", "websocket", SessionState.THINKING, source="pp")
+    # A snapshot from about when the run ended may still list it: still asked.
+    overlay.rebase(base(running), 3.5)
+    view = overlay.view(1004.0)
+    assert view is not None and view.sessions[0].ask is not None
+    overlay.rebase(base(running), 6.0)
+    view = overlay.view(1005.0)
+    assert view is not None and view.sessions[0].ask is None
+    assert view.sessions[0].state is SessionState.THINKING
+
+
 @pytest.mark.parametrize(
     ("key", "answering", "options", "where"),
     [

@@ -576,3 +576,26 @@ def test_a_reload_judges_open_requests_again() -> None:
         assert session.ask is not None and session.ask.locked == ""
 
     run_virtual(main, real_budget=20.0)
+
+
+def test_a_key_drawn_for_an_older_request_never_answers_a_newer_one() -> None:
+    desk, status = Desk(), status_of(waiting(permission(ask_id="r2")))
+    stale = InputEvent("deck", "key:4", True, Target("session", REF, "deny", "r1"), 1.0)
+    (refusal,) = desk.feed(stale, status, 1.0)
+    assert isinstance(refusal, Refusal) and "gone" in refusal.reason
+    fresh = InputEvent("deck", "key:4", True, Target("session", REF, "deny", "r2"), 2.0)
+    (decision,) = desk.feed(fresh, status, 2.0)
+    assert isinstance(decision, Decision) and decision.ask is not None
+    assert decision.ask.id == "r2"
+
+
+def test_the_api_names_the_request_an_answer_is_for() -> None:
+    from bridge.api.documents import InputError, input_event
+
+    status = status_of(waiting(permission(ask_id="r2")))
+    body = {"target": "session", "source": SRC, "key": "s1", "action": "deny", "ask": "r2"}
+    event = input_event(body, status, 1.0)
+    assert (event.target.name, event.target.ask) == ("deny", "r2")
+    assert input_event({**body, "ask": None}, status, 1.0).target.ask == ""
+    with pytest.raises(InputError):
+        input_event({**body, "ask": "no spaces allowed"}, status, 1.0)

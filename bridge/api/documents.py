@@ -34,7 +34,7 @@ from bridge.text.textsafe import safe_json
 # or its own control (``key:3``). Anything else is refused, not cleaned: these
 # names reach sources and their log lines.
 _NAME = re.compile(r"[A-Za-z0-9_.:/+-]{1,64}")
-_INPUT_KEYS = frozenset({"target", "source", "key", "action", "control", "pressed"})
+_INPUT_KEYS = frozenset({"target", "source", "key", "action", "control", "pressed", "ask"})
 
 
 def look_to_json(look: Look, since_wall: float) -> dict[str, Any]:
@@ -119,9 +119,11 @@ def input_event(body: object, status: AgentStatus, now: float) -> InputEvent:
         {"target": "control", "action": "page_next"}
 
     ``action`` names what the press does (a control's name, as a deck's key
-    configured with ``actions`` sends it); ``control`` names the client's own
-    control (default ``api``); ``pressed`` is false for a release (default true).
-    A session must be one the bridge shows now.
+    configured with ``actions`` sends it, or an answer: ``allow``, ``deny``,
+    ``answer:2``…); ``control`` names the client's own control (default ``api``);
+    ``pressed`` is false for a release (default true); ``ask`` (optional) is the id
+    of the request (``sessions[].ask.id``) an answer is for, so it never answers
+    one that replaced it. A session must be one the bridge shows now.
 
     :raises InputError: 400 for a malformed body, 404 for an unknown session.
     """
@@ -140,12 +142,13 @@ def input_event(body: object, status: AgentStatus, now: float) -> InputEvent:
     if not isinstance(pressed, bool):
         raise InputError(400, "pressed: expected true or false")
     ref = _session(body, status, required=kind == "session")
+    ask = _name(body, "ask")
     if kind == "global":
         if ref is not None:
             raise InputError(400, 'source/key: not with target "global"')
-        target = GLOBAL if not action else Target("global", None, action)
+        target = GLOBAL if not action and not ask else Target("global", None, action, ask)
     else:
-        target = Target(kind, ref, action)
+        target = Target(kind, ref, action, ask)
     return InputEvent(INPUT_DEVICE, control, pressed, target, now)
 
 

@@ -3,7 +3,10 @@
 A real local HTTP server speaks PocketPaw's status API; a real bridge reads it
 and shows it on the terminal (or the devices of ``-c FILE``). The tour
 (:mod:`bridge.simulator.tour`) also stops the server and refuses the key once,
-so the bridge's own states appear too.
+so the bridge's own states appear too. It asks twice: a PocketPaw question
+with options, and a Claude Code permission request (:class:`ClaudeDemo`, fed to
+a ``hooks`` source in the process, no local API); a deck's keys or a pedal
+answer them, the terminal line says where.
 
 ``--agp``: the simulated H Company AgP instead, its sessions listed in a temporary
 ``sessions_from`` directory (:func:`bridge.simulator.agp_serve.listing`).
@@ -18,7 +21,7 @@ import logging
 import secrets
 import sys
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from bridge.infra.config import Config, load_config, parse_config
 from bridge.infra.logsetup import setup_logging
 
 __all__ = [
+    "ClaudeDemo",
     "agp_source",
     "demo_config",
     "header",
@@ -75,14 +79,82 @@ def header(url: str, seconds: float) -> str:
     )
 
 
+class ClaudeDemo:
+    """The demo's Claude Code session: a prompt, a tool, its permission request held for
+    a device (through the hooks source, in the process), then the turn's end."""
+
+    SESSION = "demo-claude-1"
+    BASE: dict[str, Any] = {
+        "session_id": SESSION,
+        "cwd": "/home/you/deploy-tool",
+        "permission_mode": "default",
+    }
+    TOOL: dict[str, Any] = {"tool_name": "Bash", "tool_input": {"command": "npm test"}}
+
+    def __init__(self) -> None:
+        self.engine: Any = None
+        self._held: asyncio.Task[dict[str, Any]] | None = None
+
+    def attach(self, engine: Any) -> None:
+        self.engine = engine
+
+    def _source(self) -> Any:
+        if self.engine is None:
+            return None
+        return next((s for s in self.engine.sources if hasattr(s, "takes_hooks")), None)
+
+    def begin(self) -> None:
+        source = self._source()
+        if source is None:
+            return
+        base = self.BASE
+        prompt = {**base, "hook_event_name": "UserPromptSubmit", "prompt": "run the tests"}
+        source.take("claude", prompt)
+        source.take("claude", {**base, "hook_event_name": "PreToolUse", **self.TOOL})
+        asked = {
+            **base,
+            **self.TOOL,
+            "hook_event_name": "PermissionRequest",
+            "permission_suggestions": [
+                {"type": "addDirectories", "directories": [base["cwd"]], "destination": "session"}
+            ],
+        }
+        self._held = asyncio.ensure_future(source.handle("claude", asked))
+
+    async def end(self) -> None:
+        source, held, self._held = self._source(), self._held, None
+        if source is None or held is None:
+            return
+        base = self.BASE
+        ran = {**base, "hook_event_name": "PostToolUse", **self.TOOL}
+        if not held.done():
+            # Nobody answered from a device: as if at the keyboard, the tool runs
+            # (which lets the held request go with no decision).
+            await source.handle("claude", ran)
+            await held
+        elif held.result().get("hookSpecificOutput", {}).get("decision", {}).get(
+            "behavior"
+        ) == "allow":
+            await source.handle("claude", ran)
+        await source.handle("claude", {**base, "hook_event_name": "Stop"})
+        await source.handle("claude", {**base, "hook_event_name": "SessionEnd", "reason": "other"})
+
+
 async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
     from bridge.simulator import SimAgent, SimServer
+    from bridge.simulator.scenario import reply_to_chat
     from bridge.simulator.tour import DEMO_KEY, Tour, error_ttl_for
 
     ttl = error_ttl_for(args.speed)
     agent = SimAgent(error_ttl=ttl)
     # A short throttle (the real server's is 1 s): every step of the tour is seen.
-    server = SimServer(agent, api_key=DEMO_KEY, debounce=0.2)
+    # No agent_start on the bus (its has no title): a new chat first shows from the status
+    # stream, titled; everything after it comes by the bus.
+    server = SimServer(
+        agent, api_key=DEMO_KEY, debounce=0.2, bus_skip=frozenset({"agent_start"})
+    )
+    # An answer from a device starts a short run on that chat, as PocketPaw would.
+    server.on_chat = lambda message: reply_to_chat(agent, message.session_key, 1.0)
     await server.start()
     try:
         source = {
@@ -94,15 +166,16 @@ async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
             "reconnect_max": 1.0,
             "auth_retry": 1.0,
             "error_ttl": ttl,
-            # The status stream alone: its snapshots carry a new session's title,
-            # while the event bus's agent_start does not, so with events a new
-            # session would first show untitled until the next snapshot. At the
-            # simulator's 0.2 s throttle the bus would gain nothing visible.
-            "events": "off",
+            # The event bus: the question and its options arrive only there. Its
+            # agent_start carries no title, so the demo's server leaves it off the bus
+            # (bus_skip): a new chat is never shown untitled.
+            "events": "on",
         }
         config = demo_config(args, source)
+        claude = ClaudeDemo()
+        tour = Tour(agent, server, speed=args.speed, permission=claude)
         print(header(server.url, round_seconds), flush=True)
-        return await run_tour(args, config, Tour(agent, server, speed=args.speed).run())
+        return await run_tour(args, config, tour.run(), on_engine=claude.attach)
     finally:
         await server.stop()
 
@@ -112,22 +185,34 @@ def demo_config(args: argparse.Namespace, source: dict[str, Any]) -> Config:
     base = load_config(args.config) if args.config else None
     record = getattr(args, "record", None)
     extra = [{"type": "record", "name": "record", "path": record}] if record else []
+    sources = [source]
+    if source.get("type") == "pocketpaw":
+        # The demo's Claude Code session, fed in the process (ClaudeDemo).
+        sources.append({"type": "hooks", "name": "claude", "transcripts": False,
+                        "show_done_for": 2.0})  # fmt: skip
     config = parse_config(
-        {"sources": [source], "devices": [{"type": "terminal"}, *extra]}, file="<demo>"
+        {"sources": sources, "devices": [{"type": "terminal"}, *extra]}, file="<demo>"
     )
+    # No local API: a demo must not take the real bridge's port or discovery file.
+    config = dataclasses.replace(config, api=None)
     if base is None:
         return config
-    # The user's devices and theme, fed by the simulator.
+    # The user's devices, theme and answering rules, fed by the simulator.
     return dataclasses.replace(
         config,
         devices=base.devices + config.devices[1:],
         theme=base.theme,
         on_exit=base.on_exit,
+        answers=base.answers,
     )
 
 
 async def run_tour(
-    args: argparse.Namespace, config: Config, tour: Coroutine[Any, Any, Any]
+    args: argparse.Namespace,
+    config: Config,
+    tour: Coroutine[Any, Any, Any],
+    *,
+    on_engine: Callable[[Any], None] | None = None,
 ) -> int:
     """The bridge on ``config`` while ``tour`` drives the simulator, ``--duration`` at most."""
     stop = asyncio.Event()
@@ -135,7 +220,7 @@ async def run_tour(
         asyncio.get_running_loop().call_later(args.duration, stop.set)
     task = asyncio.create_task(tour)
     try:
-        return await run_bridge(config, stop)
+        return await run_bridge(config, stop, on_engine=on_engine)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

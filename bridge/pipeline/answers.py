@@ -444,7 +444,8 @@ class Desk:
             return self._navigate(event, action, status, t, now)
         if not is_answer_action(action):
             return []
-        return self._press(event, action, self._ref_for(event, action, status), status, t, now)
+        ref = self._ref_for(event, action, status)
+        return self._press(event, action, ref, status, t, now, ask_id=event.target.ask or None)
 
     # -- presses -------------------------------------------------------------------
 
@@ -456,8 +457,10 @@ class Desk:
         status: AgentStatus,
         t: float,
         now: float,
+        *,
+        ask_id: str | None = None,
     ) -> list[Outcome]:
-        checked = self._check(ref, action, status)
+        checked = self._check(ref, action, status, ask_id=None if action == STOP else ask_id)
         if isinstance(checked, str):
             if not checked:
                 return []  # already answered: a repeat press does nothing

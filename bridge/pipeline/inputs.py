@@ -24,11 +24,15 @@ class Target:
     :param kind: ``global`` (the agent's overall state), ``session`` (one
         session, named by ``session``) or ``control`` (a page key, a pedal
         switch: named by ``name``).
+    :param ask: the id of the open request the control showed (a choice key), so a
+        press drawn for one request never answers another that took its place;
+        "" when the control showed none.
     """
 
     kind: TargetKind
     session: SessionRef | None = None
     name: str = ""
+    ask: str = ""
 
     @classmethod
     def of_session(cls, ref: SessionRef) -> Target:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridge.simulator.agent import SimAgent
-from bridge.simulator.scenario import DEMO_TOOLS, run_scenario
+from bridge.simulator.scenario import DEMO_TOOLS, reply_to_chat, run_scenario
 from bridge.simulator.server import EVENTS_PATH, STATUS_PATH, STREAM_PATH, Fault, SimServer
 
 __all__ = [
@@ -52,6 +52,8 @@ async def serve(
     server = SimServer(
         agent, host=host, port=port, api_key=api_key, debounce=debounce, keepalive=keepalive
     )
+    # A device's answer (or stop) to a chat starts a short run there, as an agent would.
+    server.on_chat = lambda message: reply_to_chat(agent, message.session_key)
     async with server:
         if ready is not None:
             ready(server)

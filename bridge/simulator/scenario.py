@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from bridge.simulator.agent import SimAgent
 
-__all__ = ["DEMO_TOOLS", "run_scenario"]
+__all__ = ["DEMO_TOOLS", "reply_to_chat", "run_scenario"]
 
 DEMO_TOOLS = ("bash", "web_search", "read_file", "python")
 
@@ -16,6 +16,15 @@ _DISCORD = "discord:demo-guild-7"
 _TELEGRAM = "telegram:demo-chat-42"
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+async def reply_to_chat(agent: SimAgent, session_key: str, seconds: float = 2.0) -> None:
+    """What the simulated agent does with a chat message (an answer from a device): a
+    short run on that chat."""
+    agent.agent_start(session_key)
+    agent.thinking(session_key)
+    await asyncio.sleep(seconds)
+    agent.agent_end(session_key)
 
 
 async def run_scenario(
@@ -62,7 +71,7 @@ async def _one_cycle(agent: SimAgent, speed: float, sleep: Sleep) -> None:
     agent.tool_result(_WEB)
     agent.token_usage(_WEB, 900, 140)
     await pause(1.5)
-    agent.ask_user_question(_WEB)
+    agent.ask_user_question(_WEB, "Deploy the fixed script now?", ["Yes, deploy", "Not yet"])
     await pause(4.0)  # a human takes a while to answer
     agent.thinking(_WEB)
     await pause(2.0)

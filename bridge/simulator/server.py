@@ -86,6 +86,9 @@ class SimServer(Listener):
     :param keepalive: seconds without a tracker change before ``: keepalive``.
     :param stream_enabled: False answers the stream path with 404, like servers before
         the SSE endpoint existed; may be flipped at runtime.
+    :param bus_skip: event types left off the event bus (the demo leaves out
+        ``agent_start``, whose bus event carries no title, so a new chat first shows
+        from the status stream, titled); empty sends every event, as the real server does.
     """
 
     def __init__(
@@ -99,8 +102,10 @@ class SimServer(Listener):
         debounce: float = 1.0,
         keepalive: float = 30.0,
         stream_enabled: bool = True,
+        bus_skip: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(host, port)
+        self.bus_skip = bus_skip
         self.agent = agent
         self.debounce = debounce
         self.keepalive = keepalive
@@ -337,7 +342,8 @@ class SimServer(Listener):
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
         def on_event(event_type: str, data: dict[str, Any]) -> None:
-            queue.put_nowait((event_type, data))
+            if event_type not in self.bus_skip:
+                queue.put_nowait((event_type, data))
 
         self.agent.subscribe(on_event)
         self._event_streams.add(conn)

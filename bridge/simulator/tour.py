@@ -7,6 +7,10 @@ once (*auth failed*), so the bridge's own states are part of the show.
 
 Every step lasts ``seconds / speed`` but never less than :data:`MIN_STEP`, so
 ``--speed 4`` is quicker without states flashing past unread.
+
+It asks the user twice: a PocketPaw question with options (left open after the
+run, as PocketPaw's agent leaves it), and, through ``permission`` (the demo's
+Claude Code session), a permission request; a device can answer both.
 """
 
 from __future__ import annotations
@@ -14,11 +18,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bridge.simulator.agent import SimAgent
 from bridge.simulator.server import SimServer
 
-__all__ = ["DEMO_KEY", "MIN_OUTAGE_STEP", "MIN_STEP", "Tour", "error_ttl_for", "step_seconds"]
+__all__ = [
+    "DEMO_KEY",
+    "MIN_OUTAGE_STEP",
+    "MIN_STEP",
+    "OPTIONS",
+    "QUESTION",
+    "Permission",
+    "Tour",
+    "error_ttl_for",
+    "step_seconds",
+]
 
 #: The status key the demo's server asks for and its bridge sends.
 DEMO_KEY = "agentlight-demo"
@@ -32,8 +47,19 @@ ERROR_SECONDS = 5.0
 _WEB = "websocket:demo-web-1"
 _DISCORD = "discord:demo-guild-7"
 _TELEGRAM = "telegram:demo-chat-42"
+#: The demo's question and its options (PocketPaw's AskUserQuestion).
+QUESTION = "Deploy the fixed script now?"
+OPTIONS = ("Yes, deploy", "Not yet")
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Permission(Protocol):
+    """A coding agent's permission request, put up at ``begin`` and over by ``end``."""
+
+    def begin(self) -> None: ...
+
+    async def end(self) -> None: ...
 
 
 def step_seconds(seconds: float, speed: float, floor: float | None = None) -> float:
@@ -58,6 +84,7 @@ class Tour:
     speed: float = 1.0
     sleep: Sleep = asyncio.sleep
     on_step: Callable[[str], None] | None = None
+    permission: Permission | None = None
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -88,12 +115,25 @@ class Tour:
         await self._step("streaming", 2.5)
         a.tool_start(_WEB, "web_search")
         await self._step("tool web_search", 2.5)
-        a.ask_user_question(_WEB)
-        await self._step("waiting_for_user", 4.0)
+        a.ask_user_question(_WEB, QUESTION, list(OPTIONS))
+        await self._step("waiting_for_user: a question", 4.0)
+        # PocketPaw's agent asks, then ends its turn: the question stays open.
+        a.agent_end(_WEB)
+        await self._step("the question, after the run", 4.0)
+        # Answered (from a device, or as if in the dashboard): a new run.
+        a.agent_start(_WEB)
         a.thinking(_WEB)
         await self._step("thinking", 2.0)
         a.agent_end(_WEB)
         await self._step("idle", 2.0)
+
+        # A coding agent asks permission for a command.
+        if self.permission is not None:
+            self.permission.begin()
+        await self._step("permission request", 6.0)
+        if self.permission is not None:
+            await self.permission.end()
+        await self._step("after the permission request", 2.0)
 
         # Two channels at once; one hits a rate limit (degraded), then a state
         # this version does not know.

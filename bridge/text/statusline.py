@@ -96,7 +96,8 @@ def ask_words(ask: Ask) -> str:
         return f"{what} (answer {clean(ask.where, 60)})" if ask.where else what
     choices = " / ".join(clean(c.label, 40) for c in ask.choices)
     note = f" ({ask.locked}: approve it on the keyboard)" if ask.locked else ""
-    return f"{what}? {choices}{note}"
+    ask_mark = " " if what.endswith(("?", "!", ":")) else "? "
+    return f"{what}{ask_mark}{choices}{note}"
 
 
 def session_name(session: Session) -> str:

@@ -28,7 +28,7 @@ __all__ = ["MAX_COMMAND_BYTES", "Command", "parse_command"]
 #: Larger payloads are refused unread.
 MAX_COMMAND_BYTES = 1024
 _NAME = re.compile(r"[A-Za-z0-9_.:/+-]{1,64}")
-_KEYS = frozenset({"action", "source", "key", "pressed"})
+_KEYS = frozenset({"action", "source", "key", "pressed", "ask"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,7 @@ class Command:
     action: str
     session: SessionRef | None = None
     pressed: bool = True
+    ask: str = ""
 
 
 def parse_command(payload: bytes) -> Command:
@@ -70,7 +71,10 @@ def parse_command(payload: bytes) -> Command:
     pressed = body.get("pressed", True)
     if not isinstance(pressed, bool):
         raise ValueError("pressed: expected true or false")
-    return Command(action, session, pressed)
+    ask = body.get("ask", "")
+    if not isinstance(ask, str) or (ask and not _NAME.fullmatch(ask)):
+        raise ValueError("ask: expected a request's id")
+    return Command(action, session, pressed, ask)
 
 
 def _action(value: object) -> str:

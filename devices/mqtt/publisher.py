@@ -333,9 +333,9 @@ class MqttDriver(Driver):
             return
         self.commands += 1
         if command.session is not None:
-            target = Target("session", command.session, command.action)
+            target = Target("session", command.session, command.action, command.ask)
         else:
-            target = Target("control", None, command.action)
+            target = Target("control", None, command.action, command.ask)
         now = asyncio.get_running_loop().time()
         self.emit_input(InputEvent(self.name, "command", command.pressed, target, now))
 

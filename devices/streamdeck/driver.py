@@ -695,7 +695,9 @@ class StreamDeckDriver(Driver):
 
     def _emit(self, control: str, pressed: bool, role: Role) -> None:
         action = self.action_for(control, role)
-        if role.kind in ("session", "choice"):
+        if role.kind == "choice":
+            target = Target("session", role.session, action, role.ask)
+        elif role.kind == "session":
             target = Target("session", role.session, action)
         elif role.kind == "global":
             target = Target("global", None, action)

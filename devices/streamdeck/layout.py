@@ -77,6 +77,8 @@ class Role:
     session: SessionRef | None = None
     #: What a press on a choice key names (``allow``, ``answer:2``, ``stop``).
     action: str = ""
+    #: The request the choice key was drawn for (its ``Ask.id``).
+    ask: str = ""
 
 
 BLANK_ROLE = Role("blank")
@@ -292,7 +294,7 @@ def page_choices(placed: Placed, answering: Answering) -> list[tuple[Face, Role]
     if not ask.answerable:
         return [(where_face(ask), Role("blank", s.ref))] if ask.where else []
     return [
-        (choice_face(s, ask, i, answering), Role("choice", s.ref, c.id))
+        (choice_face(s, ask, i, answering), Role("choice", s.ref, c.id, ask.id))
         for i, c in enumerate(ask.choices)
         if c.kind is not ChoiceKind.DISMISS
     ]
@@ -316,7 +318,7 @@ def detail_choices(placed: Placed, answering: Answering) -> list[tuple[Face, Rol
         if ask.answerable:
             keys += page_choices(placed, answering)
             later = Face("choice", (30, 30, 30), _CHOICE_BG["dismiss"], "NOT HERE", "Later")
-            keys.append((later, Role("choice", s.ref, ChoiceKind.DISMISS.value)))
+            keys.append((later, Role("choice", s.ref, ChoiceKind.DISMISS.value, ask.id)))
         elif ask.where:
             keys.append((where_face(ask), Role("blank", s.ref)))
     if s.stoppable:

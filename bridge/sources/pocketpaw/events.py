@@ -118,6 +118,8 @@ _FIELDS = {
 _KEEP_TITLES = 256
 # Open questions kept at once (the oldest go first), and an option's text sent back.
 _KEEP_QUESTIONS = 64
+# Seconds after a run's end before a snapshot listing its chat means a new run.
+_RUN_GAP = 2.5
 _OPTION_CHARS = 1000
 _MAX_OPTIONS = 16
 # How PocketPaw's channels are called where a person answers them.
@@ -201,6 +203,8 @@ class Question:
     options: tuple[str, ...]
     since: float  # wall
     until: float  # wall
+    #: Loop time the run that asked ended (``agent_end``), or None while it runs.
+    ended_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -256,6 +260,15 @@ class Overlay:
         gone = self._sessions
         self._sessions = {s.key: s for s in snapshot.sessions}
         self._touched = False
+        # A run on a chat whose asking run had ended: the question was answered, even
+        # if the bus missed its agent_start (a reconnect gap). Only a snapshot well after
+        # the end counts: the status stream runs up to a second behind the bus.
+        for key in [
+            k
+            for k, q in self._questions.items()
+            if q.ended_at is not None and as_of > q.ended_at + _RUN_GAP and k in self._sessions
+        ]:
+            del self._questions[key]
         # Before the replay below: a run restarted since the snapshot needs its title.
         self._remember_titles(gone, self._sessions.keys())
         while self._recent and self._recent[0].at < as_of - _KEEP_SECONDS:
@@ -406,6 +419,11 @@ class Overlay:
         if event.type == "agent_start":
             # A new run on the chat: the user has said something (an answer, anywhere).
             return self._questions.pop(key, None) is not None
+        if event.type == "agent_end":
+            asked = self._questions.get(key)
+            if asked is not None and asked.ended_at is None:
+                self._questions[key] = replace(asked, ended_at=event.at)
+            return False
         if event.type != "ask_user_question":
             return False
         options = data.get("options")
