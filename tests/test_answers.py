@@ -432,6 +432,13 @@ def test_status_json_carries_the_open_request() -> None:
     assert back.sessions[0].stoppable
 
 
+def test_a_request_mirrored_from_another_bridge_is_answered_there() -> None:
+    doc = status_to_json(status_of(waiting(permission(), stoppable=True)), 1000.0)
+    (session,) = status_from_json(doc, origin="agentlight/laptop").sessions
+    assert session.ask is not None and session.ask.where == "on agentlight/laptop"
+    assert not session.ask.answerable and not session.stoppable
+
+
 def test_status_command_shows_the_open_request() -> None:
     import argparse
 

@@ -22,6 +22,7 @@ waits on, where its source can answer it (see :func:`ask_to_json`), and
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from bridge.pipeline import bounds
@@ -147,6 +148,12 @@ def status_from_json(data: object, *, origin: str | None = None) -> AgentStatus:
     sessions: dict[str, list[Session]] = {}
     for item in _list(doc.get("sessions", []), "sessions"):
         session = _session_from_json(item, t, rename)
+        if origin:
+            # Mirrored from another bridge: answered there, never from this one's devices.
+            ask = session.ask
+            if ask is not None and not ask.where:
+                ask = dataclasses.replace(ask, where=f"on {origin}")
+            session = dataclasses.replace(session, ask=ask, stoppable=False)
         sessions.setdefault(session.source, []).append(session)
     statuses = []
     for src, snap_fields in sources:
