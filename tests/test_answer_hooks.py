@@ -405,3 +405,11 @@ async def _raw_post(url: str, payload: dict[str, Any]) -> tuple[int, Any]:
     async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=30) as client:
         response = await client.post("/v1/hooks/claude", json=payload)
         return response.status_code, response.json()
+
+
+async def test_a_reload_that_removes_the_source_lets_held_requests_go(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        reply = r.post_hook(request())
+        await r.shows("allow")
+        await r.engine.remove_source("hooks")  # what a reload does to a changed source
+        assert await asyncio.wait_for(reply, 5) == (200, {})
