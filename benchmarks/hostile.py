@@ -42,7 +42,9 @@ from bridge.simulator import SimAgent, SimServer
 from bridge.simulator.agp import AgpServer, SimAgp
 from bridge.simulator.wire import Connection, Request, json_body
 
-Feed = Callable[[], Coroutine[Any, Any, None]]
+# Feeds until the event is set: a cancel alone can be swallowed on Python 3.11 (a client's
+# asyncio.timeout expiring as it arrives), and the feed would then run for good.
+Feed = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 _NEVER = 1e6
 _DARK_BUDGET = 1.0
@@ -71,9 +73,10 @@ async def _bridge(tmp: Path, name: str, source: str, feed: Feed, settle: float) 
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     feeding: asyncio.Task[None] | None = None
+    stop = asyncio.Event()
     try:
         await _until(lambda: procs.read_records(record), 60)
-        feeding = asyncio.create_task(feed())
+        feeding = asyncio.create_task(feed(stop))
         await asyncio.sleep(settle)
         if feeding.done():
             feeding.result()  # a feed that failed is a broken benchmark, not a figure
@@ -87,9 +90,10 @@ async def _bridge(tmp: Path, name: str, source: str, feed: Feed, settle: float) 
             await proc.wait()
         exited = time.monotonic() - sent
     finally:
+        stop.set()
         if feeding is not None:
+            await asyncio.wait({feeding}, timeout=5)
             feeding.cancel()
-            await asyncio.gather(feeding, return_exceptions=True)
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
@@ -110,9 +114,9 @@ async def pocketpaw(tmp: Path, settle: float) -> dict[str, Any]:
         agent.set_raw_session({"session_key": f"w:{i}", "state": "thinking"})
     async with SimServer(agent, debounce=0.0) as server:
 
-        async def feed() -> None:
+        async def feed(stop: asyncio.Event) -> None:
             n = 0
-            while True:
+            while not stop.is_set():
                 state = ("tool_running", "thinking")[n % 2]
                 agent.set_raw_session(
                     {"session_key": f"w:{n % sessions}", "state": state, "tool_name": "bash"}
@@ -132,9 +136,9 @@ async def bus(tmp: Path, settle: float) -> dict[str, Any]:
     pad = "p" * 1_900_000
     async with SimServer(agent, debounce=_NEVER, keepalive=30.0) as server:
 
-        async def feed() -> None:
+        async def feed(stop: asyncio.Event) -> None:
             n = 0
-            while True:
+            while not stop.is_set():
                 key = f"websocket:{n:0246d}"  # 256 characters, the longest accepted
                 extra = {"pad": pad} if n % 10 == 0 else {}
                 agent.publish("agent_start", {"session_key": key, **extra})
@@ -183,8 +187,8 @@ async def agp(tmp: Path, settle: float) -> dict[str, Any]:
             agp.create(sid, "running")
             server.cached[f"/api/v2/sessions/{sid}/status"] = body
 
-        async def feed() -> None:
-            await asyncio.Event().wait()  # the bridge polls; nothing to push
+        async def feed(stop: asyncio.Event) -> None:
+            await stop.wait()  # the bridge polls; nothing to push
 
         source = (
             f'[[sources]]\ntype = "agp"\nurl = "{server.url}"\napi_key = "bench-key"\n'
@@ -216,6 +220,7 @@ async def mqtt(tmp: Path, settle: float) -> dict[str, Any] | None:
         return None
     import aiomqtt
 
+    (tmp / "broker").mkdir(exist_ok=True)
     broker = Broker(tmp / "broker")
     broker.start()
     try:
@@ -224,10 +229,10 @@ async def mqtt(tmp: Path, settle: float) -> dict[str, Any] | None:
             for i in range(256):
                 await client.publish(f"agentlight/b{i}/status", bodies[0], qos=0, retain=True)
 
-            async def feed() -> None:
+            async def feed(stop: asyncio.Event) -> None:
                 rng = random.Random(30)
                 n = 0
-                while True:
+                while not stop.is_set():
                     await client.publish(
                         f"agentlight/b{rng.randrange(256)}/status", bodies[n % 2], qos=0
                     )

@@ -200,3 +200,16 @@ def test_a_session_known_before_turns_unreadable_rather_than_keeping_a_stale_sta
             await w.rec.wait_for(lambda s: raw(s) == {"s": "paused"}, within=60)
 
     run_virtual(main)
+
+
+def test_a_watched_session_keeps_no_subagent_list_once_followed() -> None:
+    """200 sessions each keeping their last 1,000 subagent IDs held 11 MB."""
+    source = AgpSource(
+        "agp", Options(url="http://127.0.0.1:9", api_key=Secret(KEY)), lambda status: None
+    )
+    parent = _Watch("p", None, listed=True)
+    source._watches = {"p": parent}
+    source._update(parent, AgpStatus("running", subagents=("a", "b", "c")), 0.0)
+    assert parent.status is not None and parent.status.subagents == ()
+    assert parent.session is not None and dict(parent.session.extra) == {"subagents": "3"}
+    assert list(source._watches) == ["p", "a", "b", "c"]

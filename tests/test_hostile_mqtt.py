@@ -17,13 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bridge.net.mqtt import _direct_queue
 from bridge.pipeline import bounds
 from bridge.pipeline.model import GlobalState, SessionState
 from bridge.pipeline.status_json import status_from_json, status_to_json
 from bridge.sources.mqtt.options import Options
 from bridge.sources.mqtt.source import HELD, MAX_ORIGINS, MqttSource
 from tests.conftest import Recorder
-from tests.opcount import growth
+from tests.opcount import count_ops, growth
 from tests.test_mqtt_parts import status_of
 
 MQTT_LOG = "agentlight.sources.mqtt"
@@ -159,3 +160,27 @@ def test_a_mirrored_status_is_read_with_every_string_and_list_capped() -> None:
     assert len(one.usage) == 32 and len(one.extra) == 8
     held = sum(len(v) for v in (one.key, one.id, one.title, one.error, one.parent) if v)
     assert held + sum(len(k) + len(v) for k, v in one.extra) < 5000
+
+
+def test_a_status_costs_what_is_kept_not_what_was_sent() -> None:
+    def parse(n: int) -> Callable[[], object]:
+        doc = json.loads(payload(n))
+        return lambda: status_from_json(doc, origin="agentlight/x", max_sessions=100)
+
+    assert count_ops(parse(8000)) == count_ops(parse(4000))
+
+
+def test_messages_are_handled_as_read_never_queued(caplog: pytest.LogCaptureFixture) -> None:
+    """aiomqtt's own queue grew without limit while big messages were parsed (105 MB)."""
+    got: list[object] = []
+
+    def deliver(message: object) -> None:
+        if message == "boom":
+            raise RuntimeError("a bug in the handler")
+        got.append(message)
+
+    queue = _direct_queue(deliver)()
+    for item in ("a", "boom", "b"):
+        queue.put_nowait(item)
+    assert got == ["a", "b"] and queue.qsize() == 0
+    assert "unexpected error handling an MQTT message" in caplog.text

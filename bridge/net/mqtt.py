@@ -259,6 +259,28 @@ def describe_failure(
 
 Session = Callable[["aiomqtt.Client"], Awaitable[None]]
 OnState = Callable[[LinkState, str], None]
+Deliver = Callable[["aiomqtt.Message"], None]
+
+
+def _direct_queue(deliver: Deliver) -> type[asyncio.Queue[Any]]:
+    """A "queue" for aiomqtt that hands each message to ``deliver`` as it is read.
+
+    aiomqtt queues every message it reads, without limit, until ``client.messages``
+    takes it: a broker pushing 256 retained 1 MiB statuses at subscribe time filled
+    memory faster than they were parsed (105 MB). Handled as read instead, one message
+    is held at a time, and the socket is read no faster than messages are handled (the
+    broker and the kernel hold the rest: back-pressure). ``deliver`` runs in the
+    socket's reader callback, on the loop, so each message is one bounded step.
+    """
+
+    class Direct(asyncio.Queue[Any]):
+        def put_nowait(self, item: Any) -> None:
+            try:
+                deliver(item)
+            except Exception:  # never break paho's read loop (it would drop the link)
+                log.exception("unexpected error handling an MQTT message")
+
+    return Direct
 
 
 class Link:
@@ -268,6 +290,8 @@ class Link:
     :param role: ``pub`` or ``sub``; part of the default client id.
     :param will: (topic, payload) the broker publishes, retained, if we vanish.
     :param on_state: told every change of the link's state, with a one-line reason.
+    :param deliver: called with each message as it is read (see :func:`_direct_queue`);
+        then ``client.messages`` yields nothing and only ends when the link drops.
     """
 
     def __init__(
@@ -279,8 +303,10 @@ class Link:
         on_state: OnState,
         will: tuple[str, str] | None = None,
         rand: Callable[[], float] = random.random,
+        deliver: Deliver | None = None,
     ) -> None:
         self.name = name
+        self._deliver = deliver
         self.options = options
         self.client_id = options.client_id or default_client_id(role)
         # Read once, when the bridge is built: an unreadable credential is a
@@ -315,6 +341,7 @@ class Link:
             keepalive=opts.keepalive,
             timeout=opts.connect_timeout,
             tls_context=tls_context(opts),
+            queue_type=_direct_queue(self._deliver) if self._deliver is not None else None,
             # paho's own lines (CONNECT packets; an ERROR for every connection reset by
             # a broker restarting) are debug: the link says one warning per episode.
             logger=paho_logger(),

@@ -123,11 +123,15 @@ def _source_to_json(source: SourceStatus) -> dict[str, Any]:
     }
 
 
-def status_from_json(data: object, *, origin: str | None = None) -> AgentStatus:
+def status_from_json(
+    data: object, *, origin: str | None = None, max_sessions: int | None = None
+) -> AgentStatus:
     """Read a document made by :func:`status_to_json` (this or an older version).
 
     :param origin: when given, every source name becomes ``origin/name``, so
         sessions mirrored from another bridge never mix with this bridge's own.
+    :param max_sessions: read at most this many sessions (the first ones); the rest are
+        not parsed at all, so a document's cost stays bounded by what is kept.
     :raises ValueError: malformed, or from a newer version.
     """
     doc = _obj(data, "document")
@@ -146,7 +150,7 @@ def status_from_json(data: object, *, origin: str | None = None) -> AgentStatus:
     raw_sources = _list(doc.get("sources", []), "sources")[:32]
     sources = [_source_from_json(item, rename) for item in raw_sources]
     sessions: dict[str, list[Session]] = {}
-    for item in _list(doc.get("sessions", []), "sessions"):
+    for item in _list(doc.get("sessions", []), "sessions")[:max_sessions]:
         session = _session_from_json(item, t, rename)
         if origin:
             # Mirrored from another bridge: answered there, never from this one's devices.

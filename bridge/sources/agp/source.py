@@ -28,7 +28,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -467,6 +467,9 @@ class AgpSource(Source):
             watch.next_at = now + self._interval(watch, now)
         if self.o.subagents and status.subagents:
             self._follow(watch, status.subagents, now)
+        if status.subagents:
+            # Followed (or not) already; 200 sessions keeping 1,000 IDs each held 11 MB.
+            watch.status = replace(status, subagents=())
 
     def _gone(self, watch: _Watch, now: float) -> None:
         if not urlsplit(self.o.url).path.rstrip("/").endswith("/api/v2"):

@@ -98,7 +98,9 @@ class MqttSource(Source):
     ) -> None:
         super().__init__(name, options, publish)
         self.o = options
-        self.link = Link(name, options, role="sub", on_state=self._link_state, rand=rand)
+        self.link = Link(
+            name, options, role="sub", on_state=self._link_state, rand=rand, deliver=self._message
+        )
         # In the order first heard (so sessions keep their places); `heard` says how recently.
         self._origins: dict[str, _Origin] = {}
         self._held = 0  # sessions in all origins' statuses
@@ -134,10 +136,14 @@ class MqttSource(Source):
         await client.subscribe(
             [(f"{self.o.prefix}/status", qos), (f"{self.o.prefix}/availability", qos)]
         )
-        async for message in client.messages:
-            payload = message.payload
-            if not isinstance(payload, bytes | bytearray):
-                continue
+        # Messages are handled as they are read (self._message); this only waits for
+        # the link to drop, which ends the iteration with an error.
+        async for _ in client.messages:
+            pass
+
+    def _message(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if isinstance(payload, bytes | bytearray):
             self.handle(message.topic.value, bytes(payload))
 
     # -- messages ---------------------------------------------------------------
@@ -252,7 +258,7 @@ class MqttSource(Source):
         except (ValueError, RecursionError):
             return self._refuse(origin, entry, "json", "status is not JSON")
         try:
-            status = status_from_json(data, origin=origin)
+            status = status_from_json(data, origin=origin, max_sessions=self.o.max_sessions)
         except (ValueError, TypeError, KeyError, RecursionError) as err:
             return self._refuse(origin, entry, "form", f"status refused: {_shown(str(err), 120)}")
         if entry.refused:
