@@ -208,3 +208,42 @@ def test_a_flood_of_bus_events_the_status_stream_never_confirms_ends_where_it_sa
 
     took = run_virtual(main)
     assert CONFIRM_WITHIN <= took <= CONFIRM_WITHIN + 1.0
+
+
+def test_a_session_still_sending_events_keeps_showing_its_latest_one() -> None:
+    # A run longer than CONFIRM_WITHIN between two status frames: its agent_start has
+    # had its time, but the run is still heard from, so its latest tool shows.
+    overlay = Overlay("pp", error_ttl=30.0, max_sessions=1000)
+    overlay.rebase(make_snapshot("idle"), 0.0)
+    start = parse_event("agent_start", envelope("agent_start", session_key="w:a"), at=1, wall=1)
+    overlay.add(start)
+    for t in range(2, 30):
+        tool = envelope("tool_start", session_key="w:a", name=f"tool{t}")
+        overlay.add(parse_event("tool_start", tool, at=t, wall=t))
+        overlay.prune(float(t))
+        view = overlay.view(float(t))
+        assert view is not None
+        assert [(s.key, s.tool) for s in view.sessions] == [("w:a", f"tool{t}")]
+    assert overlay.next_expiry(29.0) == 29.0 + CONFIRM_WITHIN
+    overlay.prune(29.0 + CONFIRM_WITHIN)
+    assert overlay.view(40.0).sessions == ()  # type: ignore[union-attr]
+    # Heard again after it went quiet: only what came after counts (no agent_start yet).
+    overlay.add(parse_event("tool_start", envelope("tool_start", session_key="w:a"), at=41,
+                            wall=41))  # fmt: skip
+    assert overlay.view(41.0).sessions == ()  # type: ignore[union-attr]
+    overlay.add(parse_event("agent_start", envelope("agent_start", session_key="w:a"), at=42,
+                            wall=42))  # fmt: skip
+    assert [s.state for s in overlay.view(42.0).sessions] == [SessionState.THINKING]  # type: ignore[union-attr]
+
+
+def test_one_quiet_session_expires_while_a_busy_one_stays() -> None:
+    overlay = Overlay("pp", error_ttl=30.0, max_sessions=1000)
+    overlay.rebase(make_snapshot("idle"), 0.0)
+    for key in ("w:quiet", "w:busy"):
+        overlay.add(parse_event("agent_start", envelope("agent_start", session_key=key), at=1,
+                                wall=1))  # fmt: skip
+    overlay.add(parse_event("thinking", envelope("thinking", session_key="w:busy"), at=8, wall=8))
+    assert overlay.next_expiry(9.0) == 1.0 + CONFIRM_WITHIN
+    overlay.prune(1.0 + CONFIRM_WITHIN)
+    assert [s.key for s in overlay.view(11.0).sessions] == ["w:busy"]  # type: ignore[union-attr]
+    assert overlay.next_expiry(11.0) == 8.0 + CONFIRM_WITHIN

@@ -29,9 +29,10 @@ Bounds (issue 30): an event keeps only the fields the map reads, each string
 capped (``bridge.pipeline.bounds``), and one whose ``session_key`` is longer than
 256 characters is refused; at most 1,024 recent events and 256 failures are
 remembered (the oldest failure goes first, said once per episode); and what
-events built on a snapshot lasts :data:`CONFIRM_WITHIN` seconds unless a newer
-snapshot confirms it: a flood of events the status stream never confirms leaves
-the light where the last snapshot put it.
+events built on a snapshot for a session lasts :data:`CONFIRM_WITHIN` seconds
+after that session's last event unless a newer snapshot confirms it: a flood of
+events the status stream never confirms leaves the light where the last snapshot
+put it, while a session still sending events keeps showing its latest one.
 
 A question (``ask_user_question``: the question and its options) stays open
 past the run that asked it: PocketPaw's agent asks, ends its turn, and the
@@ -99,7 +100,8 @@ _KEEP_SECONDS = 30.0  # longer than any snapshot request may take
 _MESSAGE_CHARS = bounds.MESSAGE_CHARS
 #: Failures remembered at once (each shows as an error session for error_ttl).
 MAX_FAILURES = 256
-#: Seconds what events built on a snapshot lasts unless a newer snapshot confirms it.
+#: Seconds what events built on a snapshot for a session lasts after that session's
+#: last event, unless a newer snapshot confirms it.
 #: The status stream sends a frame within about a second of any change (its throttle),
 #: polling every poll_interval (2 s); ten seconds is well past both.
 CONFIRM_WITHIN = 10.0
@@ -243,7 +245,10 @@ class Overlay:
         self._sessions: dict[str, Session] = {}
         self._base: Snapshot | None = None
         self._as_of = -math.inf  # loop time the base was taken
-        self._confirm_from = -math.inf  # wall: events received before it have had their time
+        # Keys whose events changed the base, by when each was last heard (oldest first).
+        self._heard: OrderedDict[str, float] = OrderedDict()
+        # Keys that went quiet too long: their events up to this wall time have had their time.
+        self._cutoff: dict[str, float] = {}
         self._touched = False  # the sessions differ from the base's
         # Oldest first: when full, the one that would expire first goes.
         self._failures: OrderedDict[str, _Failure] = OrderedDict()
@@ -273,14 +278,25 @@ class Overlay:
         self._remember_titles(gone, self._sessions.keys())
         while self._recent and self._recent[0].at < as_of - _KEEP_SECONDS:
             self._recent.popleft()
-        self._confirm_from = -math.inf
+        self._cutoff.clear()
         self._replay()
 
     def _replay(self) -> None:
         """Apply the events after the base's time that have not had their time."""
+        self._heard.clear()
+        cutoff = self._cutoff
         for event in self._recent:
-            if event.at > self._as_of and event.wall > self._confirm_from:
-                self._touched |= self._apply(event)
+            if event.at > self._as_of and event.wall > cutoff.get(event.key, -math.inf):
+                self._hear(event, self._apply(event))
+
+    def _hear(self, event: BusEvent, touched: bool) -> None:
+        """Note that ``event`` was applied on top of the base (``touched``: it changed it)."""
+        self._touched |= touched
+        key = event.key
+        if touched or key in self._heard:
+            # A session that changed since the base lasts while its events keep coming.
+            self._heard[key] = event.wall
+            self._heard.move_to_end(key)
 
     def add(self, event: BusEvent) -> bool:
         """Apply one event; True when what :meth:`view` shows may have changed."""
@@ -288,7 +304,7 @@ class Overlay:
         changed = self._note_failure(event) | self._note_question(event)
         if self._base is not None:
             touched = self._apply(event)
-            self._touched |= touched
+            self._hear(event, touched)
             changed |= touched
         return changed
 
@@ -298,6 +314,7 @@ class Overlay:
         self._remember_titles(self._sessions)
         self._sessions = {}
         self._touched = False
+        self._heard.clear()
 
     # -- output ---------------------------------------------------------------------
 
@@ -346,14 +363,14 @@ class Overlay:
 
     def next_expiry(self, now_wall: float) -> float | None:
         """Wall-clock time the view changes next by itself: a live failure or question
-        ends, or an event no snapshot confirmed has had its :data:`CONFIRM_WITHIN`."""
+        ends, or a session no snapshot confirmed has been quiet :data:`CONFIRM_WITHIN`."""
         ends = min((f.until for f in self._failures.values() if f.until > now_wall), default=None)
         asked = min((q.until for q in self._questions.values() if q.until > now_wall), default=None)
         if asked is not None:
             ends = asked if ends is None else min(ends, asked)
-        unconfirmed = self._oldest_unconfirmed()
-        if unconfirmed is not None:
-            lapse = max(now_wall, unconfirmed.wall + CONFIRM_WITHIN)
+        quiet_since = self._quietest()
+        if quiet_since is not None:
+            lapse = max(now_wall, quiet_since + CONFIRM_WITHIN)
             ends = lapse if ends is None else min(ends, lapse)
         return ends
 
@@ -366,25 +383,31 @@ class Overlay:
         if len(self._failures) < MAX_FAILURES and self._failures_dropped:
             self._failures_dropped = 0
             self.overflow.note("failures", 0, MAX_FAILURES)
-        unconfirmed = self._oldest_unconfirmed()
-        if (
-            self._base is not None
-            and unconfirmed is not None
-            and unconfirmed.wall + CONFIRM_WITHIN <= now_wall
-        ):
-            # Back to the last snapshot, with only the events still within their time.
+        if self._base is None:
+            return
+        heard, expired = self._heard, False
+        while heard:
+            key, last = next(iter(heard.items()))
+            if last + CONFIRM_WITHIN > now_wall:
+                break
+            del heard[key]
+            self._cutoff[key] = last
+            expired = True
+        if expired:
+            if len(self._cutoff) > 2 * _KEEP_EVENTS:
+                # Only keys with events still remembered need one.
+                remembered = {e.key for e in self._recent}
+                self._cutoff = {k: t for k, t in self._cutoff.items() if k in remembered}
+            # Back to the last snapshot, with the sessions still heard from on top.
             self._sessions = {s.key: s for s in self._base.sessions}
             self._touched = False
-            self._confirm_from = now_wall - CONFIRM_WITHIN
             self._replay()
 
-    def _oldest_unconfirmed(self) -> BusEvent | None:
-        """The oldest event applied on top of the base (None without a base)."""
-        if self._base is None or not self._touched:
+    def _quietest(self) -> float | None:
+        """When the longest-quiet session built on the base was last heard (None if none)."""
+        if self._base is None or not self._heard:
             return None
-        return next(
-            (e for e in self._recent if e.at > self._as_of and e.wall > self._confirm_from), None
-        )
+        return next(iter(self._heard.values()))
 
     # -- questions --------------------------------------------------------------------
 
