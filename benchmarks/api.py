@@ -34,14 +34,7 @@ from benchmarks.report import Figure, percentile
 from bridge.api.host import ApiHost
 from bridge.api.options import ApiOptions
 from bridge.engine import Engine
-from bridge.pipeline.model import (
-    ConnectionState,
-    GlobalState,
-    Session,
-    SessionState,
-    Snapshot,
-    SourceStatus,
-)
+from bridge.pipeline.model import Session, SessionState, SourceStatus
 from bridge.pipeline.theme import default_theme
 
 MS = 1e6  # ns per ms
@@ -67,8 +60,7 @@ def _status(n: int) -> SourceStatus:
         )
         for i in range(3)
     )
-    snapshot = Snapshot(GlobalState.ACTIVE, sessions, active_sessions=3)
-    return SourceStatus("bench", ConnectionState.CONNECTED, snapshot, f"change {n}")
+    return SourceStatus.connected("bench", sessions, detail=f"change {n}")
 
 
 async def _latency(changes: int, tmp: Path) -> tuple[list[float], dict[str, Any]]:

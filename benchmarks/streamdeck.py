@@ -93,15 +93,7 @@ def _render(n: int) -> tuple[list[Figure], dict[str, Any]]:
 async def _writes(changes: int) -> tuple[list[Figure], dict[str, Any]]:
     from bridge.pipeline.looks import Effect
     from bridge.pipeline.mapping import Mapper, frame_for
-    from bridge.pipeline.model import (
-        AgentStatus,
-        ConnectionState,
-        GlobalState,
-        Session,
-        SessionState,
-        Snapshot,
-        SourceStatus,
-    )
+    from bridge.pipeline.model import AgentStatus, GlobalState, Session, SessionState, SourceStatus
     from bridge.pipeline.slots import SlotMap
     from bridge.pipeline.theme import default_theme
     from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
@@ -126,8 +118,8 @@ async def _writes(changes: int) -> tuple[list[Figure], dict[str, Any]]:
     rand = random.Random(7)
 
     def frame() -> Any:
-        snap = Snapshot(GlobalState.ACTIVE, tuple(sessions), len(sessions), 10)
-        status = AgentStatus.fold((SourceStatus("pp", ConnectionState.CONNECTED, snap),))
+        pp = SourceStatus.connected("pp", sessions, state=GlobalState.ACTIVE, limit=10)
+        status = AgentStatus.fold((pp,))
         mapped = mapper.map(status, 0.0)
         return frame_for("bench", mapped, 0.0, native=frozenset(Effect), slots=slots)
 

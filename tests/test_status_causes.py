@@ -110,24 +110,12 @@ async def test_the_first_line_says_each_thing_once(
 
 
 def _reading(state: str, tokens: int, since: float) -> Any:
-    from bridge.pipeline.model import (
-        AgentStatus,
-        ConnectionState,
-        GlobalState,
-        Session,
-        SessionState,
-        Snapshot,
-        SourceStatus,
-        TokenUsage,
-    )
+    from bridge.pipeline.model import AgentStatus, SourceStatus
+    from tests.frames import make_session
 
-    session = Session(
-        key="websocket:a", id="a", channel="websocket", state=SessionState(state),
-        title="Fix it", since=since, tokens=TokenUsage(tokens, tokens), source="pocketpaw",
-        raw_state=state,
-    )  # fmt: skip
-    snap = Snapshot(GlobalState.ACTIVE, (session,), 1)
-    return AgentStatus.fold((SourceStatus("pocketpaw", ConnectionState.CONNECTED, snap),))
+    session = make_session("websocket:a", state, title="Fix it", since=since,
+                           tokens=(tokens, tokens), source="pocketpaw")  # fmt: skip
+    return AgentStatus.fold((SourceStatus.connected("pocketpaw", (session,)),))
 
 
 @pytest.mark.parametrize("shape", ["plain", "format", "json"])

@@ -29,15 +29,7 @@ from bridge.pipeline.frame import Frame
 from bridge.pipeline.inputs import InputEvent
 from bridge.pipeline.looks import Effect
 from bridge.pipeline.mapping import Mapper, frame_for
-from bridge.pipeline.model import (
-    AgentStatus,
-    ConnectionState,
-    GlobalState,
-    Session,
-    SessionState,
-    Snapshot,
-    SourceStatus,
-)
+from bridge.pipeline.model import AgentStatus, ConnectionState, Session, SessionState, SourceStatus
 from bridge.pipeline.slots import SlotMap
 from bridge.pipeline.theme import default_theme
 from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
@@ -84,10 +76,7 @@ def session(
 def status(*sessions: Session, connection: ConnectionState = ConnectionState.CONNECTED) -> Any:
     if connection is not ConnectionState.CONNECTED:
         return AgentStatus.fold((SourceStatus("pp", connection, None, "connection refused"),))
-    snap = Snapshot(
-        GlobalState.ACTIVE if sessions else GlobalState.IDLE, tuple(sessions), len(sessions), 8
-    )
-    return AgentStatus.fold((SourceStatus("pp", connection, snap),))
+    return AgentStatus.fold((SourceStatus.connected("pp", sessions, limit=8),))
 
 
 class Frames:
@@ -458,8 +447,7 @@ async def test_engine_brings_an_unplugged_deck_back(frames: Frames) -> None:
     task = asyncio.create_task(engine.run([], stop))
     try:
         await asyncio.wait_for(engine.ready.wait(), 5)
-        snap = Snapshot(GlobalState.ACTIVE, (session("websocket:a"),), 1)
-        engine.publish(SourceStatus("pp", ConnectionState.CONNECTED, snap))
+        engine.publish(SourceStatus.connected("pp", (session("websocket:a"),)))
         await eventually(lambda: driver.roles and driver.roles[1].kind == "session")
         driver.dummy_device.unplug()
         await eventually(lambda: not driver.health.ok)
@@ -482,9 +470,7 @@ async def test_a_press_pages_through_the_engine() -> None:
     try:
         await asyncio.wait_for(engine.ready.wait(), 5)
         many = tuple(session(f"websocket:s{i}") for i in range(6))
-        engine.publish(
-            SourceStatus("pp", ConnectionState.CONNECTED, Snapshot(GlobalState.ACTIVE, many, 6))
-        )
+        engine.publish(SourceStatus.connected("pp", many))
         await eventually(lambda: driver.roles[5].kind == "page")
         device = driver.dummy_device
         device.queue_report(key_report(driver.deck, {5}))  # the page key, down...

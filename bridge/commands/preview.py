@@ -22,10 +22,8 @@ from bridge.pipeline.mapping import Mapper
 from bridge.pipeline.model import (
     AgentStatus,
     ConnectionState,
-    GlobalState,
     Session,
     SessionState,
-    Snapshot,
     SourceStatus,
     TokenUsage,
 )
@@ -74,11 +72,7 @@ def _status(
 ) -> AgentStatus:
     if connection is not ConnectionState.CONNECTED:
         return AgentStatus.fold((SourceStatus(_SOURCE, connection, None, detail),))
-    state = GlobalState.ACTIVE if sessions else GlobalState.IDLE
-    if any(s.state is SessionState.ERROR for s in sessions):
-        state = GlobalState.DEGRADED
-    snap = Snapshot(state, tuple(sessions), len(sessions), limit)
-    return AgentStatus.fold((SourceStatus(_SOURCE, connection, snap),))
+    return AgentStatus.fold((SourceStatus.connected(_SOURCE, sessions, limit=limit),))
 
 
 def scenarios(now: float) -> dict[str, tuple[AgentStatus, str | None]]:

@@ -18,14 +18,7 @@ from bridge.infra.config import Config, default_config, load_config
 from bridge.infra.logsetup import setup_logging
 from bridge.infra.signals import SIGNALS
 from bridge.pipeline.looks import DARK
-from bridge.pipeline.model import (
-    ConnectionState,
-    GlobalState,
-    Session,
-    SessionState,
-    Snapshot,
-    SourceStatus,
-)
+from bridge.pipeline.model import ConnectionState, GlobalState, Session, SessionState, SourceStatus
 
 __all__ = ["dark_config", "made_up_status", "main", "show"]
 
@@ -37,7 +30,7 @@ def made_up_status(state: str, tool: str | None = None, title: str | None = None
     if state in ("connecting", "disconnected", "auth_failed"):
         return SourceStatus(_SOURCE, ConnectionState(state))
     if state in GlobalState.__members__.values():
-        return SourceStatus(_SOURCE, ConnectionState.CONNECTED, Snapshot(GlobalState(state)))
+        return SourceStatus.connected(_SOURCE, state=GlobalState(state))
     session_state = SessionState(state)
     session = Session(
         key="show:1",
@@ -51,8 +44,7 @@ def made_up_status(state: str, tool: str | None = None, title: str | None = None
         source=_SOURCE,
         raw_state=state,
     )
-    overall = GlobalState.DEGRADED if session_state is SessionState.ERROR else GlobalState.ACTIVE
-    return SourceStatus(_SOURCE, ConnectionState.CONNECTED, Snapshot(overall, (session,), 1))
+    return SourceStatus.connected(_SOURCE, (session,))  # degraded when it is an error
 
 
 def dark_config(config: Config) -> Config:

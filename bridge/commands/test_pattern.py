@@ -24,14 +24,7 @@ from bridge.infra.logsetup import setup_logging
 from bridge.infra.signals import SIGNALS
 from bridge.pipeline.looks import Look
 from bridge.pipeline.mapping import NO_TOOL
-from bridge.pipeline.model import (
-    ConnectionState,
-    GlobalState,
-    Session,
-    SessionState,
-    Snapshot,
-    SourceStatus,
-)
+from bridge.pipeline.model import ConnectionState, GlobalState, Session, SessionState, SourceStatus
 from bridge.pipeline.theme import Theme
 
 SOURCE = "test-pattern"
@@ -61,15 +54,11 @@ def pattern(theme: Theme, sessions: int = 1) -> list[Step]:
     """
     steps = []
     for state in GlobalState:
-        connection = _CONNECTION.get(state, ConnectionState.CONNECTED)
-        snapshot = Snapshot(state) if connection is ConnectionState.CONNECTED else None
-        steps.append(
-            Step(
-                f"global {state.value}",
-                SourceStatus(SOURCE, connection, snapshot, "test pattern"),
-                theme.global_look(state),
-            )
-        )
+        if state in _CONNECTION:
+            status = SourceStatus(SOURCE, _CONNECTION[state], None, "test pattern")
+        else:
+            status = SourceStatus.connected(SOURCE, state=state, detail="test pattern")
+        steps.append(Step(f"global {state.value}", status, theme.global_look(state)))
     for session_state in SessionState:
         name = f"session {session_state.value}"
         steps.append(_session_step(theme, name, session_state, None, sessions))
@@ -97,12 +86,9 @@ def _session_step(
         )
         for i in range(max(1, count))
     )
-    snapshot = Snapshot(GlobalState.ACTIVE, sessions, active_sessions=len(sessions))
-    return Step(
-        name,
-        SourceStatus(SOURCE, ConnectionState.CONNECTED, snapshot),
-        theme.session_look(state, tool=tool, channel="test"),
-    )
+    # Active for every session state (an error too): the step is about the session's look.
+    status = SourceStatus.connected(SOURCE, sessions, state=GlobalState.ACTIVE)
+    return Step(name, status, theme.session_look(state, tool=tool, channel="test"))
 
 
 def describe(look: Look, name: str = "") -> str:
@@ -143,7 +129,7 @@ async def run_test_pattern(
     room = [dev.driver.caps.sessions for dev in devices]
     sessions = min(MAX_SLOTS, max([1, *(n for n in room if n)]))
     engine = Engine(devices, config.theme, on_exit=None, shutdown_timeout=config.shutdown_timeout)
-    engine.publish(SourceStatus(SOURCE, ConnectionState.CONNECTED, Snapshot(GlobalState.IDLE)))
+    engine.publish(SourceStatus.connected(SOURCE, state=GlobalState.IDLE))
     stop = stop or asyncio.Event()
     steps = pattern(config.theme, sessions)
     color = out.isatty() and not os.environ.get("NO_COLOR")

@@ -8,6 +8,7 @@ PocketPaw's JSON or LEDs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -309,6 +310,30 @@ class SourceStatus:
     connection: ConnectionState
     snapshot: Snapshot | None = None
     detail: str | None = None
+
+    @classmethod
+    def connected(
+        cls,
+        name: str,
+        sessions: Iterable[Session] = (),
+        *,
+        state: GlobalState | None = None,
+        detail: str | None = None,
+        limit: int | None = None,
+    ) -> SourceStatus:
+        """A connected source showing ``sessions``: a status made up (``show``, ``preview``, tests).
+
+        :param state: the snapshot's global state; by default what the sessions
+            say: idle with none, degraded when one has failed, else active.
+        :param limit: the snapshot's ``max_concurrent``.
+        """
+        shown = tuple(sessions)
+        if state is None:
+            state = GlobalState.ACTIVE if shown else GlobalState.IDLE
+            if any(s.state is SessionState.ERROR for s in shown):
+                state = GlobalState.DEGRADED
+        snapshot = Snapshot(state, shown, len(shown), limit)
+        return cls(name, ConnectionState.CONNECTED, snapshot, detail)
 
     @property
     def global_state(self) -> GlobalState:
