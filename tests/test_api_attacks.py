@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from bridge.api import discovery
+from bridge.infra import local_api
 from bridge.infra.logsetup import SafeFormatter
+from bridge.infra.secret import Secret
 from tests.api_rig import SseReader, api_rig, get, raw_request
 from tests.frames import make_source
 
@@ -188,14 +190,56 @@ def test_a_discovery_file_someone_else_could_have_planted_is_not_read(
     planted = {"api": 1, "url": "http://127.0.0.1:6666", "pid": os.getpid(), "version": "9"}
     (directory / "api.json").write_text(json.dumps(planted))
     environ = {"XDG_RUNTIME_DIR": str(run)}
+    # `agentlight hook` and `notify` read it with the light client, without bridge.api.
+    monkeypatch.setattr(local_api, "SYSTEM_DIR", str(tmp_path / "system"))
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
     directory.chmod(0o777)  # anyone may write there
     assert discovery.find(environ) is None
+    assert local_api.find_bridge() is None
     directory.chmod(0o700)
     found = discovery.find(environ)
     assert found is not None and found.url == "http://127.0.0.1:6666"
+    assert local_api.find_bridge() == ("http://127.0.0.1:6666", None)
+    # A link in its place (to a file the attacker may write) is not followed.
+    (directory / "api.json").rename(tmp_path / "elsewhere.json")
+    (directory / "api.json").symlink_to(tmp_path / "elsewhere.json")
+    assert local_api.find_bridge() is None
     if os.getuid() == 0:  # as root, the same directory owned by someone else
         os.chown(directory, 4242, 4242)
         assert discovery.find(environ) is None
+        assert local_api.find_bridge() is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux's /proc")
+def test_a_file_whose_pid_now_names_another_process_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A killed bridge leaves its file; its pid may be reused by a process that listens
+    # on the same port and would read the token clients send. The file says when its
+    # process started: a process with that pid that started at another time is not it.
+    monkeypatch.setattr(discovery, "SYSTEM_DIR", tmp_path / "system")
+    monkeypatch.setattr(local_api, "SYSTEM_DIR", str(tmp_path / "system"))
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
+    run = tmp_path / "run"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    environ = {"XDG_RUNTIME_DIR": str(run)}
+    path = run / "agentlight" / "api.json"
+    discovery.write(path, "http://127.0.0.1:6666", Secret("t" * 32))
+    started = json.loads(path.read_text())["started"]
+    assert started == local_api.process_started(os.getpid())
+    assert discovery.find(environ) is not None
+    assert local_api.find_bridge() == ("http://127.0.0.1:6666", "t" * 32)
+    data = json.loads(path.read_text())
+    data["started"] = started - 1  # the bridge that wrote it started earlier
+    path.write_text(json.dumps(data))
+    assert discovery.find(environ) is None
+    assert local_api.find_bridge() is None
+    # Files from before `started` existed are read as before.
+    del data["started"]
+    path.write_text(json.dumps(data))
+    assert discovery.find(environ) is not None
+    assert local_api.find_bridge() is not None
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIOCOUTQ")

@@ -40,7 +40,8 @@ def test_the_file_is_written_whole_for_this_user_only(tmp_path: Path) -> None:
         "pid": os.getpid(),
         "version": data["version"],
         "token": "tok-0123456789abcdef",
-    }
+    } | ({"started": data["started"]} if "started" in data else {})
+    assert ("started" in data) == Path("/proc/self/stat").exists()
     assert [p.name for p in path.parent.iterdir()] == ["api.json"]  # no temporary left
     found = discovery.read(path)
     assert found is not None and found.token == Secret("tok-0123456789abcdef")

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -218,3 +221,83 @@ def test_opencode_gets_a_plugin_file(tmp_path: Path) -> None:
     path.write_text("// mine\n")
     assert agentlight(tmp_path, "install", "opencode").returncode == 1
     assert path.read_text() == "// mine\n"
+
+
+def test_an_opencode_plugin_an_older_agentlight_wrote_is_still_ours(tmp_path: Path) -> None:
+    path = settings_path("opencode", None, str(tmp_path))
+    path.parent.mkdir(parents=True)
+    before = (ROOT / "tests/fixtures/hooks/opencode/plugin-written-before.txt").read_text()
+    path.write_text(before)
+    status = agentlight(tmp_path, "status", "opencode")
+    assert "older agentlight" in status.stdout
+    assert agentlight(tmp_path, "install", "opencode").returncode == 0  # upgraded in place
+    assert path.read_text() == OPENCODE_PLUGIN
+    path.write_text(before)
+    assert agentlight(tmp_path, "uninstall", "opencode").returncode == 0
+    assert not path.exists()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    posted: list[tuple[str, str, bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Recorder.posted.append((self.path, self.headers.get("Authorization") or "", body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="runs the plugin in Node")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux's /proc")
+def test_the_opencode_plugin_posts_only_to_a_bridge_it_can_trust(tmp_path: Path) -> None:
+    from bridge.api import discovery
+    from bridge.infra.secret import Secret
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        plugin = tmp_path / "agentlight.mjs"
+        plugin.write_text(OPENCODE_PLUGIN)
+        run = tmp_path / "run"
+        api = run / "agentlight" / "api.json"
+        discovery.write(api, url, Secret("k" * 32))
+        script = (
+            f"const m = await import({json.dumps(str(plugin))});"
+            "const hooks = await m.AgentLight({ directory: '/w' });"
+            "const event = { type: 'session.idle', properties: { sessionID: 's' } };"
+            "await hooks.event({ event });"
+        )
+        env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "TMPDIR": str(tmp_path)}
+        env.pop("RUNTIME_DIRECTORY", None)
+
+        def post_once() -> int:
+            Recorder.posted.clear()
+            done = subprocess.run(
+                ["node", "--input-type=module", "-e", script],
+                env=env, capture_output=True, text=True, timeout=30,
+            )  # fmt: skip
+            assert done.returncode == 0 and done.stdout == "", done.stderr
+            return len(Recorder.posted)
+
+        assert post_once() == 1
+        path, auth, body = Recorder.posted[0]
+        assert path == "/v1/hooks/opencode" and auth == "Bearer " + "k" * 32
+        assert json.loads(body)["type"] == "session.idle"
+        api.parent.chmod(0o777)  # another user could have planted it
+        assert post_once() == 0
+        api.parent.chmod(0o700)
+        data = json.loads(api.read_text())
+        data["started"] -= 1  # its pid is now another process's
+        api.write_text(json.dumps(data))
+        assert post_once() == 0
+        api.unlink()
+        api.symlink_to(tmp_path / "elsewhere.json")
+        (tmp_path / "elsewhere.json").write_text(json.dumps({**data, "started": None}))
+        assert post_once() == 0  # a link is not followed
+    finally:
+        server.shutdown()
+        server.server_close()

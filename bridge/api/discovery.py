@@ -9,7 +9,9 @@ While the API runs, the bridge keeps ``api.json`` in its runtime directory::
 for this run), so the file is the user's alone: mode 0600, in a directory only
 they can enter. It is written atomically (a reader never sees half a file) and
 removed when the bridge stops; a file whose process is gone (the bridge was
-killed) is ignored by readers.
+killed) is ignored by readers. ``started`` (Linux) is when that process started,
+so a file left by a killed bridge whose pid now belongs to another process, which
+may listen on the same port, is ignored too.
 
 Where: systemd's ``$RUNTIME_DIRECTORY`` (the units set ``RuntimeDirectory=agentlight``:
 ``/run/agentlight`` for the system service), else ``$XDG_RUNTIME_DIR/agentlight``,
@@ -32,11 +34,12 @@ from typing import Any
 
 from bridge import __version__
 from bridge.api import API_VERSION
+from bridge.infra import local_api
 from bridge.infra.files import read_limited
 from bridge.infra.secret import Secret
 
 FILE_NAME = "api.json"
-SYSTEM_DIR = Path("/run/agentlight")
+SYSTEM_DIR = Path(local_api.SYSTEM_DIR)
 _MAX_BYTES = 64 * 1024
 
 
@@ -49,6 +52,8 @@ class Discovered:
     version: str
     token: Secret | None
     path: Path
+    #: When the process started (``local_api.process_started``), where known.
+    started: int | None = None
 
 
 def runtime_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -88,12 +93,16 @@ def write(path: Path, url: str, token: Secret | None, *, pid: int | None = None)
     directory = path.parent
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_own(directory)
+    owner = os.getpid() if pid is None else pid
     data: dict[str, Any] = {
         "api": API_VERSION,
         "url": url,
-        "pid": os.getpid() if pid is None else pid,
+        "pid": owner,
         "version": __version__,
     }
+    started = local_api.process_started(owner)
+    if started is not None:
+        data["started"] = started
     if token is not None:
         data["token"] = token.reveal()
     tmp = directory / f".{FILE_NAME}.{os.getpid()}.tmp"
@@ -126,19 +135,8 @@ def _check_own(directory: Path) -> None:
 
 
 def _trusted(directory: Path) -> bool:
-    """Whether only this user (or root) can have written the files in ``directory``.
-
-    The ``/tmp`` fallback can be made first by another user, with an ``api.json``
-    naming their own server: clients would send it their hook events. The system
-    service's directory is made by systemd in root's ``/run`` for the service's user.
-    """
-    if sys.platform == "win32" or directory == SYSTEM_DIR:
-        return True
-    try:
-        st = os.lstat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid in (os.getuid(), 0) and not st.st_mode & 0o022
+    """Whether only this user (or root) can have written the files in ``directory``."""
+    return local_api.trusted_dir(str(directory))
 
 
 def remove(path: Path, *, pid: int | None = None) -> None:
@@ -170,29 +168,20 @@ def read(path: Path) -> Discovered | None:
         return None
     if not isinstance(api, int) or api < 1:
         return None
-    version = data.get("version")
+    version, started = data.get("version"), data.get("started")
     return Discovered(
         url=url.rstrip("/"),
         pid=pid,
         version=version if isinstance(version, str) else "",
         token=Secret(token) if isinstance(token, str) and token else None,
         path=path,
+        started=started if isinstance(started, int) and not isinstance(started, bool) else None,
     )
 
 
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists (another user's counts)."""
-    if sys.platform == "win32":
-        return True  # os.kill would end it there; a dead bridge's URL refuses instead
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+    return local_api.same_process(pid, None)
 
 
 def find(
@@ -206,9 +195,17 @@ def find(
         if not _trusted(path.parent):
             continue
         found = read(path)
-        if found is not None and alive(found.pid):
+        if found is not None and alive(found.pid) and _same_start(found):
             return found
     return None
+
+
+def _same_start(found: Discovered) -> bool:
+    """False when the file's pid now names a process that started after the bridge."""
+    if found.started is None:
+        return True
+    now = local_api.process_started(found.pid)
+    return now is None or now == found.started
 
 
 __all__ = [

@@ -29,6 +29,7 @@ from bridge.sources.hooks.install import (
     SettingsError,
     hook_command,
     install,
+    opencode_plugin_age,
     settings_path,
     uninstall,
     wired,
@@ -97,11 +98,12 @@ def main(args: argparse.Namespace) -> int:
 
 def _changed(agent: str, action: str, text: str, where: str) -> str:
     if agent == "opencode":
+        ours = not text or opencode_plugin_age(text)
         if action == "install":
-            if text and text != OPENCODE_PLUGIN:
+            if not ours:
                 raise SettingsError(f"{where} exists and is not agentlight's; changed nothing")
             return OPENCODE_PLUGIN
-        if text and text != OPENCODE_PLUGIN:
+        if not ours:
             raise SettingsError(f"{where} was changed since install; remove it by hand")
         return ""
     spec = AGENTS[agent]
@@ -160,7 +162,11 @@ def status(agent: str | None, project: str | None) -> int:
         except (OSError, UnicodeDecodeError):
             text = ""
         if name == "opencode":
-            state = "wired" if text == OPENCODE_PLUGIN else ("changed" if text else "not wired")
+            age = opencode_plugin_age(text) if text else ""
+            state = {
+                "current": "wired",
+                "older": "wired by an older agentlight (run `agentlight hooks install opencode`)",
+            }.get(age, "changed" if text else "not wired")
         else:
             count, total = wired(AGENTS[name], text)
             state = (

@@ -1,7 +1,7 @@
 """The client side of agentlight's local API, light enough for a hook: find the running
 bridge through its discovery file and POST JSON to it.
 
-Only ``json``, ``os``, ``sys`` and ``time`` are imported here, ``socket`` when a
+Only ``json``, ``os``, ``stat``, ``sys`` and ``time`` are imported here, ``socket`` when a
 bridge was found. ``agentlight hook`` runs on every event of a coding agent and
 must start in a few tens of milliseconds (see ``bridge/commands/hook.py``).
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import time
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 TOTAL_LIMIT = 1.0
 # The most of a reply's body read back (a permission decision is a few hundred bytes).
 _MAX_REPLY = 64 * 1024
+#: The system service's runtime directory: systemd makes it in root's /run.
+SYSTEM_DIR = "/run/agentlight"
 
 
 def runtime_dir() -> str:
@@ -43,37 +46,99 @@ def discovery_paths() -> list[str]:
     """Where a running bridge's ``api.json`` is, in the order clients look."""
     first = os.path.join(runtime_dir(), "api.json")
     paths = [first]
-    if sys.platform.startswith("linux") and first != "/run/agentlight/api.json":
-        paths.append("/run/agentlight/api.json")
+    system = os.path.join(SYSTEM_DIR, "api.json")
+    if sys.platform.startswith("linux") and first != system:
+        paths.append(system)
     return paths
 
 
+def trusted_dir(directory: str) -> bool:
+    """Whether only this user (or root) can have put files in ``directory``.
+
+    The ``/tmp`` fallback can be made first by another user, with an ``api.json``
+    naming their own server: clients would send it their hook events. The system
+    service's directory is made by systemd in root's ``/run`` for the service's user.
+    """
+    if sys.platform == "win32" or directory == SYSTEM_DIR:
+        return True
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid in (os.getuid(), 0) and not st.st_mode & 0o022
+
+
+def process_started(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks after boot (Linux's /proc), or None
+    (gone, or no /proc). With the pid it names one process: a pid is reused, this is not.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read(4096)
+    except OSError:
+        return None
+    # Fields after the command name, which is in parentheses and may hold anything:
+    # field 3 (the state) is the first, field 22 (starttime) the twentieth.
+    fields = raw.rpartition(b")")[2].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def same_process(pid: object, started: object) -> bool:
+    """Whether the bridge that wrote a discovery file (``pid``, ``started``) still runs.
+
+    A killed bridge leaves its file behind, and its pid may since be another
+    process's: one that could listen on the same port and read the token clients send.
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if not _running(pid):
+        return False
+    if isinstance(started, int) and not isinstance(started, bool):
+        now = process_started(pid)
+        if now is not None and now != started:
+            return False
+    return True
+
+
 def find_bridge() -> tuple[str, str | None] | None:
-    """(URL, token) of a running bridge's API, or None (no file, or its process is gone)."""
+    """(URL, token) of a running bridge's API, or None (no file, its process is gone, or
+    it is in a directory another user could have written)."""
     for path in discovery_paths():
+        if not trusted_dir(os.path.dirname(path)):
+            continue
         try:
-            with open(path, "rb") as f:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
                 data = json.loads(f.read(64 * 1024))
         except (OSError, ValueError):
             continue
         if not isinstance(data, dict):
             continue
-        url, pid, token = data.get("url"), data.get("pid"), data.get("token")
+        url, token = data.get("url"), data.get("token")
         if not isinstance(url, str) or not url.startswith("http://"):
             continue
-        if isinstance(pid, int) and not _running(pid):
+        if not same_process(data.get("pid"), data.get("started")):
             continue  # a bridge that was killed left its file behind
         return url, token if isinstance(token, str) else None
     return None
 
 
 def _running(pid: int) -> bool:
+    if sys.platform == "win32":
+        return True  # os.kill would end it there; a dead bridge's URL refuses instead
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
+    except PermissionError:
         return True  # another user's (the system service): it runs
+    except OSError:
+        return False
     return True
 
 
@@ -150,4 +215,14 @@ def post(
     return int(status[1])
 
 
-__all__ = ["TOTAL_LIMIT", "discovery_paths", "find_bridge", "post", "runtime_dir"]
+__all__ = [
+    "SYSTEM_DIR",
+    "TOTAL_LIMIT",
+    "discovery_paths",
+    "find_bridge",
+    "post",
+    "process_started",
+    "runtime_dir",
+    "same_process",
+    "trusted_dir",
+]

@@ -1,6 +1,6 @@
 /** Finding agentlight's discovery file where bridge/api/discovery.py writes it, per platform. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -35,6 +35,30 @@ describe("discovery", () => {
 				version: "0.1.0",
 			});
 			assert.equal(await discover([dead, newer, junk]), null);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	it("ignores a file another user could have planted, a link, and a pid that is another process's now", async () => {
+		const dir = mkdtempSync(path.join(os.tmpdir(), "agentlight-discovery-"));
+		try {
+			const own = path.join(dir, "own");
+			mkdirSync(own, { mode: 0o700 });
+			const file = path.join(own, "api.json");
+			const start = Number(readFileSync(`/proc/${process.pid}/stat`, "latin1").split(") ")[1].split(" ")[19]);
+			const doc = { api: 1, url: "http://127.0.0.1:8737", pid: process.pid, started: start };
+			writeFileSync(file, JSON.stringify(doc));
+			assert.equal((await discover([file]))?.url, "http://127.0.0.1:8737");
+			chmodSync(own, 0o777); // anyone may write there
+			assert.equal(await discover([file]), null);
+			chmodSync(own, 0o700);
+			writeFileSync(file, JSON.stringify({ ...doc, started: start - 1 }));
+			assert.equal(await discover([file]), null);
+			rmSync(file);
+			writeFileSync(path.join(dir, "elsewhere.json"), JSON.stringify(doc));
+			symlinkSync(path.join(dir, "elsewhere.json"), file);
+			assert.equal(await discover([file]), null);
 		} finally {
 			rmSync(dir, { recursive: true, force: true });
 		}

@@ -377,11 +377,52 @@ OPENCODE_PLUGIN = """\
 // removes it (only while it is unchanged). It reads the running agentlight's
 // discovery file and POSTs selected bus events to its local API; when agentlight
 // is not running it does nothing.
-import { readFileSync } from "node:fs"
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { tmpdir } from "node:os"
 
 const EVENTS = new Set(__EVENTS__)
+const SYSTEM_DIR = "/run/agentlight"
+
+// Only this user (or root) can have put a file here: another user may make the /tmp
+// fallback first, with an api.json naming their own server.
+function trusted(dir) {
+  if (process.platform === "win32" || dir === SYSTEM_DIR) return true
+  try {
+    const st = lstatSync(dir)
+    const owner = st.uid === process.getuid() || st.uid === 0
+    return st.isDirectory() && owner && (st.mode & 0o022) === 0
+  } catch { return false }
+}
+
+// When a process started (Linux): a killed bridge's pid may now be another process's.
+function started(pid) {
+  try {
+    const raw = readFileSync(`/proc/${pid}/stat`, "latin1")
+    const value = Number(raw.slice(raw.lastIndexOf(")") + 1).trim().split(/\\s+/)[19])
+    return Number.isInteger(value) ? value : null
+  } catch { return null }
+}
+
+function running(found) {
+  if (!Number.isInteger(found.pid) || found.pid <= 0) return false
+  try { process.kill(found.pid, 0) } catch (err) { if (err.code !== "EPERM") return false }
+  if (Number.isInteger(found.started)) {
+    const now = started(found.pid)
+    if (now !== null && now !== found.started) return false
+  }
+  return true
+}
+
+function read(file) {
+  const flags = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)
+  const fd = openSync(file, flags)
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.size > 65536) return null
+    return JSON.parse(readFileSync(fd, "utf8"))
+  } finally { closeSync(fd) }
+}
 
 function bridge() {
   const env = process.env
@@ -391,11 +432,13 @@ function bridge() {
   else if (process.platform === "darwin") dirs.push(join(env.TMPDIR || tmpdir(), "agentlight"))
   else if (process.platform === "win32") dirs.push(join(env.LOCALAPPDATA || "", "agentlight"))
   else dirs.push(join(env.TMPDIR || "/tmp", `agentlight-${process.getuid?.() ?? ""}`))
-  if (process.platform === "linux") dirs.push("/run/agentlight")
+  if (process.platform === "linux" && !dirs.includes(SYSTEM_DIR)) dirs.push(SYSTEM_DIR)
   for (const dir of dirs) {
+    if (!trusted(dir)) continue
     try {
-      const found = JSON.parse(readFileSync(join(dir, "api.json"), "utf8"))
-      if (typeof found.url === "string") return found
+      const found = read(join(dir, "api.json"))
+      const url = found && typeof found.url === "string" ? found.url : ""
+      if (url.startsWith("http://") && running(found)) return found
     } catch {}
   }
   return null
@@ -424,6 +467,25 @@ export const AgentLight = async ({ directory }) => ({
 """.replace("__EVENTS__", json.dumps(list(OPENCODE_EVENTS)))
 
 
+#: SHA-256 of the plugin files earlier versions wrote: still agentlight's own, so
+#: install replaces them and uninstall removes them.
+_OPENCODE_PLUGIN_BEFORE = frozenset(
+    {"7fd69c02b654a04f0951a42f5ad69e788d3477c9803a6ea238d10eb2ce8dba99"}
+)
+
+
+def opencode_plugin_age(text: str) -> str:
+    """"current" for the plugin this version writes, "older" for one an earlier version
+    wrote, "" for a file that is not agentlight's (or was changed)."""
+    if text == OPENCODE_PLUGIN:
+        return "current"
+    import hashlib
+
+    if hashlib.sha256(text.encode()).hexdigest() in _OPENCODE_PLUGIN_BEFORE:
+        return "older"
+    return ""
+
+
 __all__ = [
     "AGENTS",
     "OPENCODE_EVENTS",
@@ -433,6 +495,7 @@ __all__ = [
     "hook_command",
     "install",
     "is_ours",
+    "opencode_plugin_age",
     "settings_path",
     "uninstall",
     "wired",

@@ -1,9 +1,11 @@
 /**
  * Finding a running agentlight: the discovery file its API writes while it runs (URL, pid,
  * version, maybe a token), in the user's runtime directory or the platform's equivalent.
- * A file whose pid is dead was left by a crash and is ignored.
+ * A file whose pid is dead (or now names a process that started after the bridge) was left
+ * by a crash and is ignored, and so is one in a directory another user could have written.
  */
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, open, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -67,10 +69,48 @@ export async function discover(files: readonly string[] = discoveryPaths()): Pro
 	return null;
 }
 
+/**
+ * Whether only this user (or root) can have put files in `dir`: the /tmp fallback can be
+ * made first by another user, with an api.json naming their own server (it would get the
+ * presses and the token). The system service's directory is made by systemd in root's /run.
+ */
+async function trusted(dir: string): Promise<boolean> {
+	if (process.platform === "win32" || dir === SYSTEM_DIR) return true;
+	try {
+		const st = await lstat(dir);
+		const uid = typeof process.getuid === "function" ? process.getuid() : -1;
+		return st.isDirectory() && (st.uid === uid || st.uid === 0) && (st.mode & 0o022) === 0;
+	} catch {
+		return false;
+	}
+}
+
+/** When process `pid` started, in clock ticks after boot (Linux's /proc), or null. */
+async function started(pid: number): Promise<number | null> {
+	try {
+		const raw = await readFile(`/proc/${pid}/stat`, "latin1");
+		const value = Number(raw.slice(raw.lastIndexOf(")") + 1).trim().split(/\s+/)[19]);
+		return Number.isInteger(value) ? value : null;
+	} catch {
+		return null;
+	}
+}
+
+const MAX_FILE = 64 * 1024;
+
 async function readDiscovery(file: string): Promise<Discovered | null> {
+	if (!(await trusted(path.dirname(file)))) return null;
 	let raw: string;
 	try {
-		raw = await readFile(file, "utf8");
+		// Not through a link, and a regular file of sane size only (never a FIFO).
+		const handle = await open(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+		try {
+			const st = await handle.stat();
+			if (!st.isFile() || st.size > MAX_FILE) return null;
+			raw = await handle.readFile("utf8");
+		} finally {
+			await handle.close();
+		}
 	} catch {
 		return null;
 	}
@@ -87,6 +127,10 @@ async function readDiscovery(file: string): Promise<Discovered | null> {
 	if (typeof d.api === "number" && d.api > API_VERSION) return null; // a newer API than this plugin speaks
 	const pid = typeof d.pid === "number" && Number.isInteger(d.pid) && d.pid > 0 ? d.pid : null;
 	if (pid !== null && !alive(pid)) return null;
+	if (pid !== null && typeof d.started === "number" && Number.isInteger(d.started)) {
+		const now = await started(pid);
+		if (now !== null && now !== d.started) return null; // its pid is another process's now
+	}
 	return {
 		url,
 		token: typeof d.token === "string" && d.token ? d.token : null,
