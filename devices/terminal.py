@@ -191,6 +191,9 @@ class TerminalDriver(Driver):
             frame.look.label,
             frame.state,
             frame.desk,
+            # The line names why the bridge shows its own state: a new reason in the
+            # same state (the broker gone after its clients' wills) is a new line.
+            _reasons(frame) if frame.state.from_bridge else (),
         )
         if key != self._words_key:
             self._words_key = key
@@ -290,6 +293,11 @@ class TerminalDriver(Driver):
             columns = shutil.get_terminal_size().columns
         # One short of the edge: writing the last column makes some terminals wrap.
         return max(columns - 1, 1)
+
+
+def _reasons(frame: Frame) -> tuple[str | None, ...]:
+    """Each source's reason (``detail``) in the state shown, which the line may name."""
+    return tuple(s.detail for s in frame.status.sources if s.global_state is frame.state)
 
 
 def _line_words(

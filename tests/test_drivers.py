@@ -722,3 +722,27 @@ def test_terminal_class_settings() -> None:
     assert TerminalDriver("t").caps.shows_sessions
     with pytest.raises(ValueError):
         TerminalOptions(width=-1)
+
+
+async def test_terminal_line_follows_a_new_reason_in_the_same_state() -> None:
+    """A reason that changes while the state does not (an MQTT source: the other
+    bridge's will, then the broker itself gone) is a new line: the line says the
+    reason that holds now, never the first one of the state."""
+    import dataclasses
+
+    from bridge.pipeline.model import ConnectionState, SourceStatus
+
+    out = io.StringIO()
+    term = TerminalDriver("t", stream=out)
+    await term.open()
+    for reason in ("agentlight/vm offline", "broker 127.0.0.1:1883 unreachable", "x offline"):
+        frame = make_frame("disconnected", label="No agent")
+        source = SourceStatus("mqtt", ConnectionState.DISCONNECTED, None, reason)
+        status = dataclasses.replace(frame.status, sources=(source,))
+        await term.show(dataclasses.replace(frame, status=status))
+    await term.close()
+    assert out.getvalue().splitlines() == [
+        "● No agent — agentlight/vm offline",
+        "● No agent — broker 127.0.0.1:1883 unreachable",
+        "● No agent — x offline",
+    ]
