@@ -30,7 +30,6 @@ __all__ = [
     "build_engine",
     "build_sources",
     "run_bridge",
-    "source_publish",
 ]
 
 
@@ -40,7 +39,7 @@ def build_engine(config: Config, *, hints: bool = False) -> tuple[Engine, list[A
     :param hints: say once what to try when a source cannot reach its server.
     """
     engine = build_devices(config)
-    return engine, build_sources(config, source_publish(config, engine, hints=hints))
+    return engine, build_sources(config, engine.publish, hints=hints)
 
 
 def build_devices(config: Config) -> Engine:
@@ -61,22 +60,25 @@ def build_devices(config: Config) -> Engine:
     )
 
 
-def source_publish(
-    config: Config, engine: Engine, *, hints: bool = False
-) -> Callable[[SourceStatus], None]:
-    """Where the sources of ``config`` publish: the engine, through :class:`Hints` if asked."""
-    if not hints:
-        return engine.publish
-    from bridge.sources.hints import Hints
+def build_sources(
+    config: Config, publish: Callable[[SourceStatus], None], *, hints: bool = False
+) -> list[Any]:
+    """The sources of ``config`` (this imports their modules: HTTP stacks, MQTT).
 
-    return Hints(config, engine.publish)
-
-
-def build_sources(config: Config, publish: Callable[[SourceStatus], None]) -> list[Any]:
-    """The sources of ``config`` (this imports their modules: HTTP stacks, MQTT)."""
+    :param hints: a source's line about a failure ends, the first time, with what
+        to try (its family's hint; see :class:`~bridge.sources.hints.Hints`).
+    """
     from bridge.sources import source_class
 
-    return [source_class(s.type)(s.name, s.options, publish) for s in config.sources]
+    if not hints:
+        return [source_class(s.type)(s.name, s.options, publish) for s in config.sources]
+    from bridge.sources.hints import Hints
+
+    advice = Hints(config, publish)
+    sources = [source_class(s.type)(s.name, s.options, advice) for s in config.sources]
+    for source in sources:
+        source.advise = advice.once
+    return sources
 
 
 # A device that has not shown its first look by then is waiting for hardware (an
@@ -232,5 +234,5 @@ async def _start_sources(engine: Engine, config: Config, hints: bool, stop: asyn
             task.cancel()
     if stop.is_set():
         return
-    for source in build_sources(config, source_publish(config, engine, hints=hints)):
+    for source in build_sources(config, engine.publish, hints=hints):
         await engine.add_source(source)

@@ -211,7 +211,7 @@ async def test_status_without_an_answer_exits_1_and_says_what_to_try() -> None:
     code, out, err = await _run("status", "--url", "http://127.0.0.1:9", "--timeout", "3")
     assert code == 1
     assert "cannot reach the agent" in out
-    assert "is it running (`pocketpaw serve`)?" in err
+    assert "is PocketPaw running (`pocketpaw serve`)?" in err
     assert "Traceback" not in err
 
 
@@ -374,6 +374,10 @@ async def test_run_says_what_to_try_when_the_server_cannot_be_reached(tmp_path: 
     proc.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(proc.communicate(), 10)
     text = err.decode()
-    assert "is it running (`pocketpaw serve`)?" in text
+    assert "is PocketPaw running (`pocketpaw serve`)?" in text
     assert "agentlight run --url http://HOST:8888" in text
-    assert text.count("is it running") == 1
+    assert text.count("is PocketPaw running") == 1
+    # One warning for the one failure: what happened and what to do, in one line.
+    (warning,) = [line for line in text.splitlines() if " WARNING " in line]
+    assert "cannot reach http://127.0.0.1:9: cannot connect" in warning
+    assert "is PocketPaw running" in warning

@@ -56,8 +56,8 @@ async def test_a_refused_connection_says_so_at_once_with_what_to_try() -> None:
     lines = await causes([{"type": "pocketpaw", "url": "http://127.0.0.1:9"}])
     assert loop.time() - start < 4  # it did not wait out the timeout
     assert len(lines) == 1
-    assert lines[0].startswith("pocketpaw: cannot connect")
-    assert "is it running (`pocketpaw serve`)?" in lines[0]
+    assert lines[0].startswith("pocketpaw: cannot reach http://127.0.0.1:9: cannot connect")
+    assert "is PocketPaw running (`pocketpaw serve`)?" in lines[0]
     assert "within" not in lines[0] and "Still trying" not in lines[0]
 
 
@@ -66,7 +66,7 @@ async def test_a_wrong_key_is_a_wrong_key() -> None:
         lines = await causes([{"type": "pocketpaw", "url": server.url, "api_key": "k-wrong"}])
     assert len(lines) == 1
     assert "rejected the status API key (403)" in lines[0]
-    assert "k-wrong" not in lines[0] and "is it running" not in lines[0]
+    assert "k-wrong" not in lines[0] and "is PocketPaw running" not in lines[0]
 
 
 async def test_a_server_that_never_answers_is_no_answer_within_the_timeout() -> None:

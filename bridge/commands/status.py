@@ -222,6 +222,8 @@ def why_not(config: Config, status: AgentStatus, timeout: float) -> list[str]:
         # run's hint, as status says it: status tries once, with its own --url.
         hint = hints.hint(source).replace(" Still trying in the background.", "")
         hint = hint.replace("agentlight run --url", "agentlight status --url")
+        if hint and url and url not in cause and source.connection is ConnectionState.DISCONNECTED:
+            cause = f"cannot reach {url}: {cause}"  # as run's line says it: the hint is the fix
         lines.append(f"{entry.name}: {cause}" + (f"; {hint}" if hint else ""))
     return lines
 

@@ -316,6 +316,7 @@ class Link:
         self._on_state = on_state
         self._backoff = Backoff(options.reconnect_min, options.reconnect_max, rand=rand)
         self._failing: str | None = None  # the reason last logged, this episode
+        self._warned: LinkState | None = None  # the state this episode's warning said
         self._said_back = False
         self.state = LinkState.CONNECTING
         self.connects = 0  # successful connections, for tests and benchmarks
@@ -375,14 +376,20 @@ class Link:
                 # A healthy connection ended: a new episode, said out loud again.
                 self._backoff.reset()
                 self._failing = None
+                self._warned = None
             self._said_back = False
             delay = self._backoff.next()
             if state is LinkState.AUTH_FAILED:
                 # Retrying fast will not fix a password; don't hammer the broker.
                 delay = max(delay, self.options.reconnect_max)
             if reason != self._failing:
-                log.warning("%s: %s; retrying in %.1f s", self.name, reason, delay)
+                # One warning per episode (and per kind: a refused password is news);
+                # a new reason within it (lost, then unreachable while the broker is
+                # down) is info, and shown as the reason.
+                level = logging.INFO if state is self._warned else logging.WARNING
+                log.log(level, "%s: %s; retrying in %.1f s", self.name, reason, delay)
                 self._failing = reason
+                self._warned = state
             else:
                 log.debug("%s: still failing (%s); retrying in %.1f s", self.name, reason, delay)
             self._set(state, reason)

@@ -18,8 +18,10 @@ Adding a source family is one package and one row:
      bodies, Retry-After and back-off) and :mod:`bridge.sources.sse`; secrets come
      from :func:`bridge.infra.credentials.resolve_secret`.
    - ``hints.py`` (optional): ``hint(status, options, *, built_in) -> str``, a
-     :class:`~bridge.sources.family.Hint`: the one line ``agentlight run`` logs the
-     first time the source is disconnected or refused ("" for none).
+     :class:`~bridge.sources.family.Hint`: what to try the first time the source is
+     disconnected or refused ("" for none). The source's own line about it ends
+     with ``self.advice(connection, detail)`` (one line per episode, not two);
+     a source that logs none gets the hint as a line of its own.
    - ``__init__.py``: the family's descriptor, importing nothing but these::
 
          from bridge.infra.family import Credential

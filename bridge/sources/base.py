@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from bridge.pipeline.inputs import InputEvent
 
 Publish = Callable[[SourceStatus], None]
+Advise = Callable[[SourceStatus], str]
+"""What to try about a status (disconnected or refused): a sentence, or "" for nothing."""
+
+
+def _no_advice(status: SourceStatus) -> str:
+    return ""
 
 
 class Source(ABC):
@@ -33,6 +39,10 @@ class Source(ABC):
         self.options = options
         self._publish_cb = publish
         self._last: SourceStatus | None = None
+        #: Set by the composition root (``run``: the family's hint, the first time
+        #: per state). The source's own line about an episode carries it, so a
+        #: newcomer reads what happened and what to do in one line, not two.
+        self.advise: Advise = _no_advice
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -51,6 +61,12 @@ class Source(ABC):
         if status != self._last:
             self._last = status
             self._publish_cb(status)
+
+    def advice(self, connection: ConnectionState, detail: str | None) -> str:
+        """What to try, to end the log line that says this source is now ``connection``
+        because of ``detail``: "; " and the advice, or "" for none."""
+        text = self.advise(SourceStatus(self.name, connection, None, detail))
+        return f"; {text}" if text else ""
 
     @abstractmethod
     async def run(self) -> None:

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 
 class Hint(Protocol):
-    """What to try when a source is disconnected or refused: one line, or "" for none.
+    """What to try when a source is disconnected or refused, or "" for none.
 
-    Called once per source and state (the source's own log line says what failed).
+    The fix only: it ends the source's own log line, which says what failed
+    (``run``: the first time per source and state), and ``status``'s line.
 
     :param status: the source's status (``DISCONNECTED`` or ``AUTH_FAILED``; its
         ``detail`` says how).

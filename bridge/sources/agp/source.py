@@ -548,7 +548,13 @@ class AgpSource(Source):
 
     def _auth_failed(self, detail: str, watch: _Watch, now: float) -> None:
         if self._connection is not ConnectionState.AUTH_FAILED:
-            log.error("%s: %s; trying again in %.0f s", self.name, detail, self.o.auth_retry)
+            log.error(
+                "%s: %s; trying again in %.0f s%s",
+                self.name,
+                detail,
+                self.o.auth_retry,
+                self.advice(ConnectionState.AUTH_FAILED, detail),
+            )
         self._pause_until = now + self.o.auth_retry
         self._probing = True
         watch.next_at = self._pause_until
@@ -578,7 +584,13 @@ class AgpSource(Source):
 
     def _disconnected(self, detail: str) -> None:
         if self._connection is not ConnectionState.DISCONNECTED:
-            log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
+            log.warning(
+                "%s: cannot reach %s: %s%s",
+                self.name,
+                self.o.url,
+                detail,
+                self.advice(ConnectionState.DISCONNECTED, detail),
+            )
         self._set_connection(ConnectionState.DISCONNECTED, detail)
 
     def _set_connection(self, connection: ConnectionState, detail: str) -> None:

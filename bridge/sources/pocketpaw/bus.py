@@ -80,6 +80,7 @@ class BusFollower:
         rand: Callable[[], float],
         on_change: Callable[[], None],
         status_live: Callable[[], bool] = lambda: True,
+        status_answered: Callable[[], int] = lambda: 0,
     ) -> None:
         self.name = name
         self.o = options
@@ -91,8 +92,14 @@ class BusFollower:
         # While the status side cannot reach the server either, its line says so:
         # the bus's own failure is then no news (logged at debug, said again later).
         self._status_live = status_live
+        # Requests the status side made that the server answered: after the bus could
+        # not connect, proof that the server still takes connections.
+        self._status_answered = status_answered
         self._once = OnceLog(log)
         self._problem = ""
+        # When the bus lost the server: the status side's count of answered requests
+        # then. Said only once the server has answered the status side since.
+        self._lost_at: int | None = None
         self.live = False  # connected and following right now
         self.requests = 0  # stream requests made
         self.events = 0  # bus events read (``connected`` not counted), for benchmarks and tests
@@ -125,7 +132,12 @@ class BusFollower:
                 self._trouble("auth", str(err), delay, level=logging.ERROR)
             except (SourceError, httpx.HTTPError, OSError) as err:
                 delay = retry_delay(err, backoff)
-                self._trouble(type(err).__name__, describe(err), delay)
+                # No HTTP answer at all (refused, reset, cut off mid-stream); our own
+                # errors are ConnectionErrors too, but each is about an answer.
+                lost = not isinstance(err, SourceError) and isinstance(
+                    err, httpx.TransportError | OSError
+                )
+                self._trouble(type(err).__name__, describe(err), delay, lost=lost)
             except Exception as err:
                 log.exception("%s: event stream: unexpected error: %s", self.name, describe(err))
                 delay = backoff.next()
@@ -134,11 +146,31 @@ class BusFollower:
             if delay:
                 await asyncio.sleep(delay)
 
-    def _trouble(self, kind: str, text: str, delay: float, *, level: int = logging.WARNING) -> None:
+    def _trouble(
+        self,
+        kind: str,
+        text: str,
+        delay: float,
+        *,
+        level: int = logging.WARNING,
+        lost: bool = False,
+    ) -> None:
         # Said once per kind of trouble, not on every retry; a network failure only
         # while the status side has the agent (else its own line covers the server;
         # a refusal is the bus's own and always said).
+        if not lost:
+            self._lost_at = None
+        elif self._lost_at is None:
+            self._lost_at = self._status_answered()
+        lost_at = self._lost_at
         if level < logging.ERROR and not self._status_live():
+            log.debug("%s: event stream: %s; retrying in %.1f s", self.name, text, delay)
+            return
+        if lost_at is not None and self._status_answered() <= lost_at:
+            # No answer: the whole server may be gone (the status side's stream, still
+            # open, proves nothing: it is cut a moment later), and then the status
+            # side's line says so, and "status updates go on" would be untrue. Said
+            # once the server has answered a new request of the status side since.
             log.debug("%s: event stream: %s; retrying in %.1f s", self.name, text, delay)
             return
         if kind == self._problem:
@@ -146,8 +178,7 @@ class BusFollower:
         self._problem = kind
         log.log(
             level,
-            "%s: event stream: %s; status updates go on without the fast path, "
-            "retrying in %.1f s",
+            "%s: event stream: %s; status updates go on without the fast path, retrying in %.1f s",
             self.name,
             text,
             delay,
@@ -189,6 +220,7 @@ class BusFollower:
             if name == "connected":
                 self.live = True
                 self._problem = ""
+                self._lost_at = None
                 log.info("%s: following PocketPaw's event bus at %s", self.name, self.o.url)
                 continue
             self.events += 1

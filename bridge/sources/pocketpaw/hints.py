@@ -8,7 +8,7 @@ from bridge.pipeline.model import ConnectionState, SourceStatus
 
 
 def hint(status: SourceStatus, options: Any, *, built_in: bool) -> str:
-    url = str(getattr(options, "url", ""))
+    # The fix only: the line it ends already names the URL and what failed.
     if status.connection is ConnectionState.DISCONNECTED:
         detail = (status.detail or "").lower()
         if detail and "connect" not in detail and "refused" not in detail:
@@ -19,16 +19,15 @@ def hint(status: SourceStatus, options: Any, *, built_in: bool) -> str:
             else "the url in your config's [[sources]]"
         )
         return (
-            f"no PocketPaw answers at {url}: is it running (`pocketpaw serve`)? "
+            "is PocketPaw running (`pocketpaw serve`)? "
             f"On another machine: {where}. Without PocketPaw: agentlight demo. "
             "Still trying in the background."
         )
     if status.connection is ConnectionState.AUTH_FAILED:
         return (
-            f"PocketPaw at {url} refused the bridge: from another machine it needs its "
-            "dashboard token (set POCKETPAW_TOKEN, or token_file = a copy of the server's "
-            "~/.pocketpaw/access_token); if the server sets POCKETPAW_STATUS_API_KEY, give "
-            "the bridge the same key."
+            "from another machine PocketPaw needs its dashboard token (set POCKETPAW_TOKEN, "
+            "or token_file = a copy of the server's ~/.pocketpaw/access_token); if the "
+            "server sets POCKETPAW_STATUS_API_KEY, give the bridge the same key."
         )
     return ""
 

@@ -95,7 +95,11 @@ class _Parsed(NamedTuple):
     as_of: float  # loop time the server took it (bus events after it stay on top)
 
 
-class _NoFrame(SourceUnavailable):
+class _Answered(SourceUnavailable):
+    """The server answered, but not as PocketPaw does: its line must not say "cannot reach"."""
+
+
+class _NoFrame(_Answered):
     """The server answered but sent no complete frame in time (a dribbling stream)."""
 
 
@@ -146,6 +150,9 @@ class PocketPawSource(Source):
         self._poll_reason = ""
         self.requests = 0  # every status HTTP request made, for benchmarks and tests
         self.keepalives = 0
+        # Requests the server answered (a stream opened, a snapshot read): for the event
+        # bus, proof that the server still takes connections after it could not connect.
+        self._answered = 0
         self.overlay = Overlay(
             name,
             options.error_ttl,
@@ -182,6 +189,7 @@ class PocketPawSource(Source):
                     rand=self._rand,
                     on_change=self._on_bus_change,
                     status_live=self._status_live,
+                    status_answered=lambda: self._answered,
                 )
                 events = asyncio.create_task(self._bus.run(client))
             try:
@@ -246,11 +254,10 @@ class PocketPawSource(Source):
                     else:
                         poll_reason = f"the stream failed {failures} times in a row"
                         continue
-                self._disconnected(
-                    describe(err), reachable=isinstance(err, FrameTooLarge | _NoFrame)
-                )
+                self._disconnected(describe(err), reachable=_answered(err))
                 delay = self._backoff.next()
-                log.info("%s: retrying in %.1f s", self.name, delay)
+                # Debug: the episode's one warning said it keeps trying.
+                log.debug("%s: retrying in %.1f s", self.name, delay)
             except Exception as err:
                 # A bug or a surprise from a library: say so, show it, keep going.
                 log.exception("%s: unexpected error: %s", self.name, describe(err))
@@ -289,6 +296,7 @@ class PocketPawSource(Source):
                     client, STREAM_PATH, connect_within=self.o.connect_timeout, auth=self._auth_hint
                 ) as body:
                     answered = True
+                    self._answered += 1
                     reconciler = asyncio.create_task(self._reconcile_loop(client))
                     try:
                         following = batches(
@@ -366,7 +374,7 @@ class PocketPawSource(Source):
             except AuthFailed:
                 raise
             except (SourceError, httpx.HTTPError, OSError) as err:
-                self._disconnected(describe(err))
+                self._disconnected(describe(err), reachable=_answered(err))
                 delay = max(self.o.poll_interval, self._backoff.next())
             remaining = retry_stream_at - loop.time()
             if remaining <= 0:
@@ -375,7 +383,9 @@ class PocketPawSource(Source):
 
     async def _auth_failed(self, err: AuthFailed) -> None:
         if self.status is None or self.status.connection is not ConnectionState.AUTH_FAILED:
-            log.error("%s: %s", self.name, err)
+            log.error(
+                "%s: %s%s", self.name, err, self.advice(ConnectionState.AUTH_FAILED, str(err))
+            )
         self._forget()
         self.publish(ConnectionState.AUTH_FAILED, None, str(err))
         log.info("%s: trying again in %.0f s", self.name, self.o.auth_retry)
@@ -396,9 +406,16 @@ class PocketPawSource(Source):
     def _disconnected(self, detail: str, *, reachable: bool = False) -> None:
         if self.status is None or self.status.connection is not ConnectionState.DISCONNECTED:
             if reachable:  # the server answered, but with something we refuse to read
-                log.warning("%s: %s from %s; retrying with back-off", self.name, detail, self.o.url)
+                where = "" if self.o.url in detail else f" from {self.o.url}"
+                log.warning("%s: %s%s (retrying with back-off)", self.name, detail, where)
             else:
-                log.warning("%s: cannot reach %s: %s", self.name, self.o.url, detail)
+                log.warning(
+                    "%s: cannot reach %s: %s%s",
+                    self.name,
+                    self.o.url,
+                    detail,
+                    self.advice(ConnectionState.DISCONNECTED, detail),
+                )
         self._forget()
         self.publish(ConnectionState.DISCONNECTED, None, detail)
 
@@ -616,7 +633,8 @@ class PocketPawSource(Source):
                 auth=self._auth_hint,
             )
         except NotFound:
-            raise SourceUnavailable(
+            self._answered += 1
+            raise _Answered(
                 f"no status API at {self.o.url}{STATUS_PATH} (404): "
                 "is this PocketPaw 0.4.10 or newer?"
             ) from None
@@ -624,10 +642,11 @@ class PocketPawSource(Source):
             raise FrameTooLarge(
                 f"snapshot larger than max_frame_bytes ({self.o.max_frame_bytes})"
             ) from None
+        self._answered += 1
         try:
             return self._parse(json.loads(body), asked_at)
         except (ValueError, RecursionError) as err:
-            raise SourceUnavailable(f"bad snapshot: {describe(err)}") from err
+            raise _Answered(f"bad snapshot: {describe(err)}") from err
 
     def _auth_hint(self, code: int) -> str:
         if code == 401:
@@ -651,6 +670,11 @@ class PocketPawSource(Source):
             # The token goes one way only: a wrong ?token= would beat a right header.
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         return headers
+
+
+def _answered(err: BaseException) -> bool:
+    """Whether the server answered ``err``'s request, with something we refuse to read."""
+    return isinstance(err, FrameTooLarge | _Answered)
 
 
 def _option(question: Question, action: str) -> str | None:
