@@ -26,7 +26,7 @@ async def not_found_server() -> AsyncIterator[str]:
     """An HTTP server on 127.0.0.1 that answers 404 to everything (not PocketPaw)."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):  # the client left
             while await reader.readuntil(b"\r\n\r\n"):
                 writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
@@ -68,6 +68,9 @@ async def test_a_server_that_is_not_pocketpaw_gets_no_polling_line(
         await asyncio.sleep(0.3)  # the bus's 404 and a retry or two come meanwhile
     assert "no status API" in (status.detail or "")
     assert not any("polling" in line for line in warnings(caplog))
+    # It answered: one line saying what it answered, never "cannot reach".
+    (line,) = warnings(caplog)
+    assert line.startswith(f"pp: no status API at {url}/api/v1/agent/status (404)")
     assert not any("event bus (404)" in r.getMessage() and r.levelno >= logging.INFO
                    for r in caplog.records)  # fmt: skip
 
