@@ -185,14 +185,22 @@ def demo_config(args: argparse.Namespace, source: dict[str, Any]) -> Config:
     base = load_config(args.config) if args.config else None
     record = getattr(args, "record", None)
     extra = [{"type": "record", "name": "record", "path": record}] if record else []
-    sources = [source]
-    if source.get("type") == "pocketpaw":
-        # The demo's Claude Code session, fed in the process (ClaudeDemo).
-        sources.append({"type": "hooks", "name": "claude", "transcripts": False,
-                        "show_done_for": 2.0})  # fmt: skip
     config = parse_config(
-        {"sources": sources, "devices": [{"type": "terminal"}, *extra]}, file="<demo>"
+        {"sources": [source], "devices": [{"type": "terminal"}, *extra]}, file="<demo>"
     )
+    if source.get("type") == "pocketpaw":
+        # The demo's Claude Code session, fed in the process (ClaudeDemo). Built here:
+        # in a config file a hooks source brings the [api] table, which needs aiohttp,
+        # and the demo runs no API (a plain install has no aiohttp).
+        from bridge.infra.config import SourceConfig
+        from bridge.infra.validate import from_table
+        from bridge.sources.hooks.options import Options as HooksOptions
+
+        claude = {"transcripts": False, "show_done_for": 2.0}
+        options = from_table(HooksOptions, claude, file="<demo>", key="sources[1]")
+        config = dataclasses.replace(
+            config, sources=(*config.sources, SourceConfig("hooks", "claude", options))
+        )
     # No local API: a demo must not take the real bridge's port or discovery file.
     config = dataclasses.replace(config, api=None)
     if base is None:
