@@ -99,3 +99,13 @@ async def test_the_check_names_the_extras_missing() -> None:
     """The emulation holds: a module of an extra is absent in the child."""
     got, out = await plain("devices")
     assert got == 0 and "pip install 'agentlight[serial]'" in out, out
+
+
+async def test_check_warns_of_a_source_whose_extra_is_missing(tmp_path: Path) -> None:
+    """``run`` would say "the mqtt extra is not installed" and show no agent; ``check``
+    says so first, with the fix (as it does for an mqtt device)."""
+    config = tmp_path / "config.toml"
+    config.write_text('[[sources]]\ntype = "mqtt"\n\n[[devices]]\ntype = "terminal"\n')
+    got, out = await plain("check", "-c", str(config))
+    assert got == 0, out
+    assert "warning: source mqtt: the mqtt extra is not installed: pip install" in out, out

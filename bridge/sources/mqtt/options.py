@@ -24,6 +24,15 @@ class Options(LinkOptions):
     max_payload_bytes: int = 1024 * 1024
     max_sessions: int = 1000
 
+    def preflight(self) -> list[str]:
+        """What ``run`` will fail on, found without the broker (``agentlight check``)."""
+        import importlib.util
+
+        from bridge.net.mqtt import INSTALL_HINT
+
+        # Looked up, not imported: check stays light.
+        return [INSTALL_HINT] if importlib.util.find_spec("aiomqtt") is None else []
+
     def __post_init__(self) -> None:
         LinkOptions.__post_init__(self)
         object.__setattr__(self, "prefix", check_topic_prefix(self.prefix, wildcards=True))
