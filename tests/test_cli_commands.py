@@ -212,6 +212,8 @@ async def test_status_without_an_answer_exits_1_and_says_what_to_try() -> None:
     assert code == 1
     assert "cannot reach the agent" in out
     assert "is PocketPaw running (`pocketpaw serve`)?" in err
+    # The cause once, with its fix (it was also on stdout, as "source pocketpaw: …").
+    assert (out + err).count("cannot connect") == 1
     assert "Traceback" not in err
 
 

@@ -45,11 +45,15 @@ def render(
     now: float | None = None,
     *,
     times: bool = True,
+    sources: bool = True,
 ) -> str:
     """What ``status`` prints for ``status``, in the shape ``args`` asks for.
 
     :param times: with each session's time in its state (``--watch`` compares
         without them: a new block only when something else changed).
+    :param sources: with a line per source not connected (its state and detail);
+        off when :func:`why_not` says each of them with its fix, so no cause is
+        printed twice.
     """
     now = time.time() if now is None else now
     if args.json:
@@ -70,7 +74,7 @@ def render(
         lines.append("  " + "  ".join(parts))
         if session.ask is not None:
             lines.append(f"    asks: {ask_words(session.ask)}")
-    for source in status.sources:
+    for source in status.sources if sources else ():
         if source.connection is not ConnectionState.CONNECTED:
             detail = f": {clean(source.detail, 200)}" if source.detail else ""
             lines.append(f"  source {clean(source.name, 40)}: {source.connection.value}{detail}")
@@ -167,9 +171,11 @@ def main(args: argparse.Namespace) -> int:
         return 0  # stopped before it started
     if args.watch:
         return 0
-    print(render(status, args), flush=True)
     ok = _ok(status)
-    if not ok and not args.json and not args.format:
+    plain = not args.json and not args.format
+    # Each source that did not answer gets one line, on stderr: its cause and its fix.
+    print(render(status, args, sources=ok or not plain), flush=True)
+    if not ok and plain:
         for line in why_not(config, status, args.timeout):
             print(f"agentlight status: {line}", file=sys.stderr)
     return 0 if ok else 1
