@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge.infra.local_api import runtime_dir
+from bridge.pipeline.bounds import Overflow
 from bridge.pipeline.model import ConnectionState, Snapshot
 from bridge.sources.base import Publish, Source
 from bridge.sources.hooks.adapters import ADAPTERS, Adapted
@@ -49,6 +50,10 @@ _MAX_LOGGED = 256
 SEEN_FILE = "hooks-seen.json"
 #: Seconds between writes of it, at most (a busy agent sends many events a second).
 SEEN_EVERY = 2.0
+#: Permission requests held at once, at most: each holds an agent's hook (and an API
+#: connection) open; past this one is answered at once with no decision (the agent
+#: asks in its own terminal). Far more dialogs than anyone answers from a device.
+MAX_HELD = 32
 
 
 class HooksSource(Source):
@@ -81,6 +86,7 @@ class HooksSource(Source):
                 transcripts=options.transcripts,
             ),
             alive=alive,
+            machine=options.machine,
         )
         self._wake = asyncio.Event()
         self._logged: set[tuple[str, str]] = set()
@@ -89,6 +95,10 @@ class HooksSource(Source):
         self.events = 0  # events taken, for tests and benchmarks
         # `agentlight hooks status` reads it; next to the API's discovery file.
         self.seen_file = seen_file or Path(runtime_dir()) / SEEN_FILE
+        # Caps that bite (sessions over max_sessions, requests over MAX_HELD): said
+        # once per episode, the count in the source's detail.
+        self._overflow = Overflow(log, name)
+        self._refused_holds = 0  # requests answered at once while MAX_HELD were held
         self._seen_written = -SEEN_EVERY
         self._seen_due: asyncio.TimerHandle | None = None
         #: Permission requests held for a device to answer.
@@ -116,8 +126,15 @@ class HooksSource(Source):
         session = events[0].session
         self.permissions.observe(agent, session, payload)
         if self.permissions.takes(agent, payload):
+            if self.permissions.holding >= MAX_HELD:
+                self._refused_holds += 1
+                self._publish()  # said once per episode, the count in the detail
+                return {}
             return await self.permissions.hold(agent, session, payload)
-        self.permissions.notice(agent, session, payload)
+        if session in self.tracker.sessions:
+            # Only for a session shown (so at most max_sessions notices); pruned
+            # with it once it goes.
+            self.permissions.notice(agent, session, payload)
         return {}
 
     async def answer(self, decision: Decision) -> str | None:
@@ -148,8 +165,8 @@ class HooksSource(Source):
             self.events += 1
             self.last_seen[agent] = (event.name or event.kind.value, wall)
             changed |= self.tracker.apply(event, now, wall)
-        if changed:
-            self._publish()
+        if changed or self.tracker.refusing:
+            self._publish()  # also a refused session: its count in the detail
         self._note_seen(loop)
         self._wake.set()  # a new process to check, a transcript to watch, a ceiling moved
         return changed
@@ -209,26 +226,17 @@ class HooksSource(Source):
                 if self.tracker.tick(loop.time(), self._clock()):
                     self._publish()
                 due = loop.time() + self.tracker.next_wake(loop.time())
-            if self.permissions.holding:
+            if self.permissions.holding or self.permissions.noticing:
                 # A dead agent, or an Esc on its dialog (the transcript): let go.
-                snap = self.tracker.snapshot()
-                self.permissions.prune({s.key: s.state for s in snap.sessions})
+                shown = self.tracker.sessions.items()
+                self.permissions.prune({k: t.state for k, t in shown if t.state is not None})
             else:
                 # An event: maybe something to watch sooner. Never later: a busy
                 # agent's stream of events must not starve the checks.
                 due = min(due, loop.time() + self.tracker.next_wake(loop.time()))
 
     def snapshot(self) -> Snapshot:
-        snapshot = self.tracker.snapshot()
-        machine = self.o.machine
-        if machine:
-            from dataclasses import replace
-
-            sessions = tuple(
-                replace(s, title=f"{machine} · {s.title}" if s.title else machine)
-                for s in snapshot.sessions
-            )
-            snapshot = replace(snapshot, sessions=sessions)
+        snapshot = self.tracker.snapshot()  # titles name the machine, if set
         if self.permissions.holding or self.permissions.noticing:
             from dataclasses import replace
 
@@ -237,7 +245,13 @@ class HooksSource(Source):
         return snapshot
 
     def _publish(self) -> None:
-        self.publish(ConnectionState.CONNECTED, self.snapshot())
+        limit = self.tracker.limits.max_sessions
+        self._overflow.note("sessions", self.tracker.refused(), limit, "max_sessions")
+        if self.permissions.holding < MAX_HELD:
+            self._refused_holds = 0  # room again: the episode is over
+        self._overflow.note("permission requests", self._refused_holds, MAX_HELD, "held at once")
+        detail = self._overflow.detail() or None
+        self.publish(ConnectionState.CONNECTED, self.snapshot(), detail)
 
 
-__all__ = ["SEEN_FILE", "HooksSource"]
+__all__ = ["MAX_HELD", "SEEN_FILE", "HooksSource"]

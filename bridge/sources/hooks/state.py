@@ -103,6 +103,15 @@ class Tracked:
     #: Wall time of the last hook event.
     last_event_at: float = 0.0
     children: set[str] = field(default_factory=set)
+    #: The shown session as last built, and whether it counts as active; dropped by
+    #: any change (see __setattr__), so a snapshot rebuilds only what changed: an
+    #: event costs microseconds per other session, not a Session each.
+    cached: tuple[Session, bool] | None = field(default=None, compare=False, repr=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name != "cached":
+            object.__setattr__(self, "cached", None)
 
     @property
     def title(self) -> str | None:
@@ -143,12 +152,17 @@ class Tracker:
         limits: Limits,
         *,
         alive: Callable[[int], bool] | None = None,
+        machine: str | None = None,
     ) -> None:
         self.source = source
         self.limits = limits
+        self.machine = machine
         self._alive = alive or pid_alive
         self.sessions: dict[str, Tracked] = {}
         self.dropped = 0  # sessions refused or evicted past max_sessions, for tests
+        #: New sessions refused since the last one there was room for (the cap's
+        #: episode: the source says it once and shows the count in its detail).
+        self.refusing = 0
 
     # -- events ----------------------------------------------------------------------
 
@@ -214,7 +228,9 @@ class Tracker:
     def _new(self, event: HookEvent) -> Tracked | None:
         if len(self.sessions) >= self.limits.max_sessions and not self._evict():
             self.dropped += 1
+            self.refusing += 1
             return None
+        self.refusing = 0
         parent = event.parent if event.parent in self.sessions else None
         tracked = Tracked(event.session, event.agent, parent=parent)
         if parent is not None:
@@ -224,6 +240,12 @@ class Tracker:
             tracked.pid = owner.pid
         self.sessions[event.session] = tracked
         return tracked
+
+    def refused(self) -> int:
+        """New sessions refused in the episode now biting (0 once there is room again)."""
+        if len(self.sessions) < self.limits.max_sessions:
+            self.refusing = 0
+        return self.refusing
 
     def _evict(self) -> bool:
         """Make room by forgetting the resting session heard from least recently."""
@@ -323,13 +345,26 @@ class Tracker:
     # -- the model --------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        sessions = tuple(self._session(t) for t in self.sessions.values() if t.state is not None)
-        active = sum(1 for s in sessions if s.state in WORKING or s.state.needs_user)
+        sessions: list[Session] = []
+        active = 0
+        for tracked in self.sessions.values():
+            if tracked.state is None:
+                continue
+            cached = tracked.cached
+            if cached is None:
+                session = self._session(tracked)
+                cached = (session, session.state in WORKING or session.state.needs_user)
+                tracked.cached = cached
+            sessions.append(cached[0])
+            active += cached[1]
         state = GlobalState.ACTIVE if active else GlobalState.IDLE
-        return Snapshot(state, sessions, active_sessions=active)
+        return Snapshot(state, tuple(sessions), active_sessions=active)
 
     def _session(self, tracked: Tracked) -> Session:
         assert tracked.state is not None
+        title = tracked.title
+        if self.machine:
+            title = f"{self.machine} · {title}" if title else self.machine
         extra: list[tuple[str, str]] = []
         if tracked.detail:
             extra.append(("detail", tracked.detail))
@@ -340,7 +375,7 @@ class Tracker:
             id=tracked.key.rpartition("/")[2][:8] if tracked.parent else tracked.key[:8],
             channel=tracked.agent,
             state=tracked.state,
-            title=tracked.title,
+            title=title,
             tool=tracked.tool,
             since=tracked.since,
             tokens=tracked.tokens,

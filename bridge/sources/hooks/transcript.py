@@ -11,7 +11,12 @@ A :class:`Tail` keeps the size it has read up to. :meth:`Tail.poll` costs one
 ``stat`` when nothing changed; when the file grew it reads the new bytes (at most
 :data:`MAX_READ`, the end of them when there are more: the markers are near the
 end), and looks at whole lines only. Lines are matched as text before any is
-parsed, so a busy transcript costs a substring search, not a JSON parse per line.
+parsed, so a busy transcript costs a substring search, not a JSON parse per line;
+and the newest lines are looked at first, at most :data:`MAX_PARSED` of them
+parsed per poll, so a transcript full of look-alike lines (the path comes with
+any local process's hook payload) costs a bounded amount of work per second.
+Only a regular file is read, opened non-blocking: a path naming a FIFO or a
+device is watched as if it were missing.
 Other agents' transcripts (Codex, Gemini, Cursor) are read for growth only: a
 file that grows is news that the session lives.
 """
@@ -20,14 +25,19 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 
+from bridge.pipeline import bounds
 from bridge.pipeline.model import TokenUsage
 
 #: Most bytes read per poll.
 MAX_READ = 256 * 1024
 #: A line longer than this is skipped unparsed (a pasted file, a big tool result).
 MAX_LINE = 64 * 1024
+#: Most lines parsed as JSON per poll (the newest first): an interrupt marker or a
+#: token count is among the last few lines a real agent wrote in a second.
+MAX_PARSED = 32
 _INTERRUPT = "[Request interrupted by user"
 
 
@@ -68,11 +78,8 @@ class Tail:
         if size == self._offset:
             return None
         start = max(self._offset, size - MAX_READ)
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(start)
-                chunk = f.read(size - start)
-        except OSError:
+        chunk = _read(self.path, start, size - start)
+        if chunk is None:
             return None
         if start > self._offset:
             self._partial = b""  # skipped a stretch: the first line is a fragment
@@ -84,23 +91,53 @@ class Tail:
         if len(self._partial) > MAX_LINE:
             self._partial = b""
         interrupted = False
-        for line in lines:
+        usage: TokenUsage | None = None
+        budget = MAX_PARSED
+        # Newest first: the latest token count is the one kept, and any interrupt
+        # since the last poll counts; each look-alike line parsed costs budget.
+        for line in reversed(lines):
+            if budget <= 0 or (interrupted and usage is not None):
+                break
             if len(line) > MAX_LINE:
                 continue
-            if _INTERRUPT.encode() in line and _is_interrupt(line):
-                interrupted = True
-            elif b'"usage"' in line and b'"assistant"' in line:
+            if not interrupted and _INTERRUPT.encode() in line:
+                budget -= 1
+                interrupted = _is_interrupt(line)
+            elif usage is None and b'"usage"' in line and b'"assistant"' in line:
+                budget -= 1
                 usage = _usage(line)
-                if usage is not None:
-                    self._usage = usage
+        if usage is not None:
+            self._usage = usage
         return News(interrupted, self._usage)
 
     def _size(self) -> int | None:
+        """The file's size; None when it is missing or not a regular file."""
         self.stats += 1
         try:
-            return os.stat(self.path).st_size
+            st = os.stat(self.path)
         except (OSError, ValueError):
             return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _read(path: str, start: int, length: int) -> bytes | None:
+    """``length`` bytes of regular file ``path`` from ``start``; None when it cannot.
+
+    Opened non-blocking: a path swapped for a FIFO since its ``stat`` must not block
+    the loop in ``open`` (O_NONBLOCK changes nothing for a regular file).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.pread(fd, length, start)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _record(line: bytes) -> dict[str, object] | None:
@@ -148,7 +185,10 @@ def _usage(line: bytes) -> TokenUsage | None:
         return None
     if not isinstance(output, int):
         return None
-    return TokenUsage(sum(n for n in numbers if isinstance(n, int)), output)
+    # Clamped before and after summing: a transcript's 4,300-digit count must still
+    # print, and a division by it still give a float.
+    total = sum(bounds.count(n) or 0 for n in numbers if isinstance(n, int))
+    return TokenUsage(bounds.count(total) or 0, bounds.count(output) or 0)
 
 
-__all__ = ["MAX_READ", "News", "Tail"]
+__all__ = ["MAX_PARSED", "MAX_READ", "News", "Tail"]
