@@ -8,10 +8,13 @@ origins are evicted junk first, then least recently heard.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +25,9 @@ from bridge.pipeline import bounds
 from bridge.pipeline.model import GlobalState, SessionState
 from bridge.pipeline.status_json import status_from_json, status_to_json
 from bridge.sources.mqtt.options import Options
-from bridge.sources.mqtt.source import HELD, MAX_ORIGINS, MqttSource
-from tests.conftest import Recorder
+from bridge.sources.mqtt.source import HELD, MAX_ORIGINS, NAMED_REFUSALS, MqttSource
+from tests.conftest import Recorder, eventually
+from tests.mosquitto import Broker
 from tests.opcount import count_ops, growth
 from tests.test_mqtt_parts import status_of
 
@@ -184,3 +188,70 @@ def test_messages_are_handled_as_read_never_queued(caplog: pytest.LogCaptureFixt
         queue.put_nowait(item)
     assert got == ["a", "b"] and queue.qsize() == 0
     assert "unexpected error handling an MQTT message" in caplog.text
+
+
+def test_evictions_are_said_once_per_episode_and_counted_in_the_detail(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    src, rec = source()
+    src.handle("agentlight/real/status", payload(1, prefix="real"))
+    with caplog.at_level(logging.INFO, logger=MQTT_LOG):
+        for i in range(MAX_ORIGINS + 10):
+            src.handle(f"agentlight/junk{i}/status", b"junk")
+        src.handle("agentlight/real/status", payload(2, prefix="real"))
+        assert "11 bridges forgotten to make room" in (rec.last.detail or "")
+        said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert sum("forgetting the least recently heard" in m for m in said) == 1
+        # Junk is named origin by origin only up to NAMED_REFUSALS, then in one line.
+        assert sum("ignoring a message from" in m for m in said) == NAMED_REFUSALS
+        assert sum(f"more than {NAMED_REFUSALS} bridges" in m for m in said) == 1
+        # The junk's retained messages cleared: room again, the episode is over.
+        for i in range(MAX_ORIGINS + 10):
+            src.handle(f"agentlight/junk{i}/status", b"")
+        src.handle("agentlight/real/status", payload(3, prefix="real"))
+        assert "forgotten" not in (rec.last.detail or "")
+        assert "room for every bridge" in caplog.text
+        for i in range(MAX_ORIGINS):
+            src.handle(f"agentlight/again{i}/status", b"junk")
+        said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert sum("forgetting the least recently heard" in m for m in said) == 2
+
+
+async def test_a_real_bridge_shows_through_junk_retained_on_a_real_broker(tmp_path: Path) -> None:
+    """The issue's case on a real Mosquitto: more than 256 junk origins retained before
+    the real bridge, and more junk while the subscriber runs."""
+    aiomqtt = pytest.importorskip("aiomqtt")
+    broker = Broker(tmp_path)
+    broker.start()
+    task: asyncio.Task[None] | None = None
+    try:
+        async with aiomqtt.Client(broker.host, broker.port, identifier="junk") as client:
+            for i in range(MAX_ORIGINS + 44):
+                await client.publish(f"agentlight/a{i:03}/status", b"junk", qos=1, retain=True)
+                await client.publish(f"agentlight/a{i:03}/availability", b"?", qos=1, retain=True)
+            real = payload(1, "waiting_for_user", prefix="real")
+            await client.publish("agentlight/zz-real/status", real, qos=1, retain=True)
+            rec = Recorder()
+            options: dict[str, Any] = {**broker.options, "prefix": "agentlight/+"}
+            src = MqttSource("remote", Options(**options), rec)
+            task = asyncio.create_task(src.run())
+
+            def waiting() -> bool:
+                snap = rec.statuses[-1].snapshot if rec.statuses else None
+                return snap is not None and any(
+                    s.state is SessionState.WAITING_FOR_USER for s in snap.sessions
+                )
+
+            await eventually(waiting, within=20)
+            assert len(src._origins) <= MAX_ORIGINS
+            refused = src.refused
+            for i in range(MAX_ORIGINS + 44):
+                await client.publish(f"agentlight/b{i:03}/status", b"junk", qos=1)
+            await eventually(lambda: src.refused >= refused + MAX_ORIGINS + 44, within=20)
+            assert waiting() and "agentlight/zz-real" in src._origins
+            assert len(src._origins) <= MAX_ORIGINS
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        broker.stop()

@@ -9,15 +9,16 @@ as disconnected. Prefixes this process publishes itself are skipped.
 
 Everything on the broker is untrusted: a payload that is too big, not JSON, not
 the status form, or from a newer version is refused with one log line per
-origin (until it sends a good one again), and the last good status stays.
+origin (until it sends a good one again; past :data:`NAMED_REFUSALS` origins at
+once, one line for all of them), and the last good status stays.
 
 Bounds (issue 30): at most :data:`MAX_ORIGINS` origins, topic prefixes at most
 256 characters; each origin's status is read up to ``max_sessions`` sessions,
 and at most four times that many are held over all origins. When either would be
 passed, origins are evicted: first those that sent nothing good (junk), then the
 least recently heard, so junk published first never locks a real bridge out.
-At most ``max_sessions`` are shown; what is dropped is said once per episode and
-counted in the source's detail.
+At most ``max_sessions`` are shown; what is dropped (sessions, bridges forgotten)
+is said once per episode and counted in the source's detail.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ _CONNECTION = {
 MAX_ORIGINS = 256
 #: Sessions held over all origins, as a multiple of max_sessions.
 HELD = 4
+#: Origins whose refusals are each named in the log at once; past this, one line
+#: for all (a flood of junk topics is not a log line per topic).
+NAMED_REFUSALS = 16
 
 
 @dataclass
@@ -107,7 +111,10 @@ class MqttSource(Source):
         self._messages = 0
         self.refused = 0  # payloads refused, for tests
         self.evicted = 0  # origins evicted to make room, for tests
-        self._evicted_said = False
+        # Origins evicted in the episode now biting (said once, counted in the detail);
+        # the episode ends when there is room again (fewer origins, sessions held).
+        self._evicting = 0
+        self._refusing = 0  # origins whose refusal is live (their `refused` is not empty)
         self._long_said = False
         self._overflow = bounds.Overflow(log, name)
 
@@ -127,6 +134,8 @@ class MqttSource(Source):
         if state is LinkState.CONNECTED:
             self._origins.clear()  # retained messages arrive again on subscribe
             self._held = 0
+            self._evicting = 0
+            self._refusing = 0
             self._fold()
         else:
             self.publish(_CONNECTION[state], None, reason)
@@ -178,8 +187,10 @@ class MqttSource(Source):
             if kind == "status"
             else self._take_availability(origin, entry, payload)
         )
-        if entry.junk and not entry.refused:
-            del self._origins[origin]  # both retained messages cleared: forget it
+        if entry.junk and (not payload or not entry.refused):
+            # Both retained messages cleared (or junk then nothing): forget it.
+            self._forget(origin, entry)
+            self._room_again()
         if changed:
             self._fold()
 
@@ -202,16 +213,21 @@ class MqttSource(Source):
             if not others:
                 return changed
             origin, entry = min(others, key=lambda item: (not item[1].junk, item[1].heard))
-            del self._origins[origin]
-            self._held -= entry.held
+            self._forget(origin, entry)
             self.evicted += 1
             changed |= not entry.junk
             self._once_evicted(why)
         return changed
 
+    def _forget(self, origin: str, entry: _Origin) -> None:
+        del self._origins[origin]
+        self._held -= entry.held
+        if entry.refused:
+            self._refusing -= 1
+
     def _once_evicted(self, why: str) -> None:
-        if not self._evicted_said:
-            self._evicted_said = True
+        self._evicting += 1
+        if self._evicting == 1:
             log.warning(
                 "%s: too many %s on %s (at most %d bridges, %d sessions held); "
                 "forgetting the least recently heard",
@@ -262,8 +278,10 @@ class MqttSource(Source):
         except (ValueError, TypeError, KeyError, RecursionError) as err:
             return self._refuse(origin, entry, "form", f"status refused: {_shown(str(err), 120)}")
         if entry.refused:
-            log.info("%s: %s sends a valid status again", self.name, _shown(origin))
+            if self._refusing <= NAMED_REFUSALS:
+                log.info("%s: %s sends a valid status again", self.name, _shown(origin))
             entry.refused.clear()
+            self._refusing -= 1
         if len(status.sessions) > self.o.max_sessions:
             status = replace(status, sessions=status.sessions[: self.o.max_sessions])
         changed = status != entry.status
@@ -278,17 +296,29 @@ class MqttSource(Source):
         self._held += held - entry.held
         entry.held = held
         entry.status = status
+        self._room_again()
 
     def _refuse(self, origin: str, entry: _Origin, kind: str, why: str) -> bool:
         self.refused += 1
         if kind not in entry.refused:
+            if not entry.refused:
+                self._refusing += 1
             entry.refused.add(kind)
-            log.warning(
-                "%s: ignoring a message from %s: %s; keeping its last good status",
-                self.name,
-                _shown(origin),
-                why,
-            )
+            if self._refusing <= NAMED_REFUSALS:
+                log.warning(
+                    "%s: ignoring a message from %s: %s; keeping its last good status",
+                    self.name,
+                    _shown(origin),
+                    why,
+                )
+            elif self._refusing == NAMED_REFUSALS + 1:
+                log.warning(
+                    "%s: more than %d bridges on %s send what cannot be read; "
+                    "not naming each until fewer do",
+                    self.name,
+                    NAMED_REFUSALS,
+                    _shown(self.o.prefix),
+                )
         return False
 
     # -- the model ---------------------------------------------------------------
@@ -327,7 +357,21 @@ class MqttSource(Source):
         snapshot = Snapshot(state, shown, active_sessions=busy)
         parts = [f"{', '.join(offline[:3])}{' …' if len(offline) > 3 else ''} offline"]
         parts = (parts if offline else []) + ([self._overflow.detail()] if self._overflow else [])
+        if self._evicting:
+            parts.append(f"{self._evicting} bridges forgotten to make room")
         self.publish(ConnectionState.CONNECTED, snapshot, "; ".join(parts) or None)
+
+    def _room_again(self) -> None:
+        """End the eviction episode once origins and held sessions are well under their
+        caps (three quarters, half: a bridge churning at the cap is one episode, not a
+        line per eviction)."""
+        if (
+            self._evicting
+            and len(self._origins) <= MAX_ORIGINS * 3 // 4
+            and self._held <= HELD * self.o.max_sessions // 2
+        ):
+            self._evicting = 0
+            log.info("%s: room for every bridge on %s again", self.name, _shown(self.o.prefix))
 
 
 __all__ = ["MqttSource"]
