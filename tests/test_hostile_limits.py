@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 import threading
@@ -64,14 +65,42 @@ def test_ten_thousand_devices_are_refused_before_any_is_checked() -> None:
 
 
 async def test_a_reload_to_ten_thousand_devices_is_refused_and_starts_nothing(
-    bridge: Bridge,
+    bridge: Bridge, caplog: pytest.LogCaptureFixture
 ) -> None:
     threads = threading.active_count()
+    before = bridge.config
     bridge.write(devices={f"d{i}": "" for i in range(10_000)})
     refusal = await bridge.runtime.reload()
     assert refusal is not None and "refused" in refusal
-    assert bridge.names == ["led", "deck"]
+    assert bridge.names == ["led", "deck"] and bridge.config is before
     assert threading.active_count() <= threads + 1  # the file reader's thread at most
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.startswith("reload refused, still running the previous config")
+    assert f"10,000 [[devices]] tables; at most {MAX_DEVICES} are allowed" in line
+    await still_running(bridge)
+
+
+async def test_a_reload_to_one_source_too_many_is_refused_naming_the_limit(
+    bridge: Bridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = bridge.config
+    text = bridge.path.read_text()
+    source = text[text.index("[[sources]]") : text.index("[[devices]]")]
+    names = [f'name = "s{i}"' for i in range(MAX_SOURCES + 1)]
+    bridge.path.write_text(text + "".join(source.replace('name = "pp"', n) for n in names))
+    refusal = await bridge.runtime.reload()
+    assert refusal is not None and "refused" in refusal
+    assert bridge.config is before and len(bridge.engine.sources) == 1
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"{MAX_SOURCES + 2} [[sources]] tables; at most {MAX_SOURCES} are allowed" in line
+    await still_running(bridge)
+
+
+async def still_running(bridge: Bridge) -> None:
+    """The previous config carries on: the agent's next state reaches the devices."""
+    bridge.server.agent.agent_start("websocket:after-refusal")
+    for name in bridge.names:
+        await bridge.mock(name).wait_for(lambda f: f.state.value == "active", timeout=5)
 
 
 # -- the pool ----------------------------------------------------------------------------------
