@@ -252,8 +252,21 @@ def test_a_transcript_full_of_look_alike_lines_costs_bounded_work_per_poll(
         return tail.poll
 
     assert count_ops(make(2000)) < 1.1 * count_ops(make(1000))
-    news = make(MAX_PARSED // 2)()
+    news = make(MAX_PARSED // 4)()
     assert news is not None and news.interrupted  # still seen among a few look-alikes
+
+    def empty(n: int) -> Callable[[], transcript.News | None]:
+        path = tmp_path / f"e{n}.jsonl"
+        path.write_text("")
+        tail = Tail(str(path))
+        tail.arm()
+        path.write_text(real + "\n" * n)
+        return tail.poll
+
+    # 256 KiB of empty lines is 262,144 lines: no Python work per line.
+    assert count_ops(empty(200_000)) < 1.1 * count_ops(empty(100_000))
+    news = empty(100_000)()
+    assert news is not None and news.interrupted
 
 
 # -- work per event --------------------------------------------------------------------------

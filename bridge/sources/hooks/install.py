@@ -475,7 +475,7 @@ _OPENCODE_PLUGIN_BEFORE = frozenset(
 
 
 def opencode_plugin_age(text: str) -> str:
-    """"current" for the plugin this version writes, "older" for one an earlier version
+    """ "current" for the plugin this version writes, "older" for one an earlier version
     wrote, "" for a file that is not agentlight's (or was changed)."""
     if text == OPENCODE_PLUGIN:
         return "current"

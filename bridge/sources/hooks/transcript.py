@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bridge.pipeline import bounds
 from bridge.pipeline.model import TokenUsage
@@ -38,7 +40,9 @@ MAX_LINE = 64 * 1024
 #: Most lines parsed as JSON per poll (the newest first): an interrupt marker or a
 #: token count is among the last few lines a real agent wrote in a second.
 MAX_PARSED = 32
+T = TypeVar("T")
 _INTERRUPT = "[Request interrupted by user"
+_INTERRUPT_BYTES = _INTERRUPT.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,26 +90,15 @@ class Tail:
             chunk = chunk[chunk.find(b"\n") + 1 :] if b"\n" in chunk else b""
         self._offset = size
         data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
+        cut = data.rfind(b"\n")
+        whole, self._partial = data[: max(cut, 0)], data[cut + 1 :]
         if len(self._partial) > MAX_LINE:
             self._partial = b""
-        interrupted = False
-        usage: TokenUsage | None = None
-        budget = MAX_PARSED
-        # Newest first: the latest token count is the one kept, and any interrupt
-        # since the last poll counts; each look-alike line parsed costs budget.
-        for line in reversed(lines):
-            if budget <= 0 or (interrupted and usage is not None):
-                break
-            if len(line) > MAX_LINE:
-                continue
-            if not interrupted and _INTERRUPT.encode() in line:
-                budget -= 1
-                interrupted = _is_interrupt(line)
-            elif usage is None and b'"usage"' in line and b'"assistant"' in line:
-                budget -= 1
-                usage = _usage(line)
+        # Newest first, found by searching the bytes (never a Python loop over every
+        # line: 256 KiB of empty lines is 262,144 of them): any interrupt since the
+        # last poll counts, the latest token count is the one kept.
+        interrupted = _newest(whole, _INTERRUPT_BYTES, _is_interrupt) is True
+        usage = _newest(whole, b'"usage"', _usage)
         if usage is not None:
             self._usage = usage
         return News(interrupted, self._usage)
@@ -138,6 +131,25 @@ def _read(path: str, start: int, length: int) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def _newest(data: bytes, needle: bytes, read: Callable[[bytes], T | None]) -> T | None:
+    """What ``read`` makes of the newest whole line of ``data`` holding ``needle`` that
+    it reads as something; at most ``MAX_PARSED // 2`` such lines are tried."""
+    high = len(data)
+    for _ in range(MAX_PARSED // 2):
+        at = data.rfind(needle, 0, high)
+        if at < 0:
+            return None
+        start = data.rfind(b"\n", 0, at) + 1
+        stop = data.find(b"\n", at)
+        line = data[start : stop if stop >= 0 else len(data)]
+        if len(line) <= MAX_LINE:
+            found = read(line)
+            if found is not None and found is not False:
+                return found
+        high = start
+    return None
 
 
 def _record(line: bytes) -> dict[str, object] | None:
