@@ -79,12 +79,15 @@ def ask_text(text: object) -> str:
 
 
 # A secret in a command line: a NAME=value whose name says so, a bearer token, a
-# password in a URL, a --password/--token option's value.
-_SECRET_ASSIGN = re.compile(
-    r"(?i)\b([A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|AUTH)[A-Z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S+)"
-)
+# password in a URL, a --password/--token option's value. Each runs in linear time
+# on any text (a command is a hook payload's, any local process's): the name is
+# read possessively and judged apart (`[A-Z0-9_]*(?:TOKEN|…)[A-Z0-9_]*=` backtracked
+# over "TOKEN" * 12,000 for 20 s), URL schemes and userinfo are bounded (`a.` * 30,000
+# took 31 s).
+_SECRET_ASSIGN = re.compile(r"(?i)\b([A-Z0-9_]++)=(\"[^\"]*\"|'[^']*'|\S+)")
+_SECRET_NAME = re.compile(r"(?i)TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|AUTH")
 _SECRET_BEARER = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}")
-_SECRET_URL = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+_SECRET_URL = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]{0,31}://)[^/\s:@]{1,256}:[^/\s@]{1,256}@")
 _SECRET_OPTION = re.compile(
     r"(?i)(--?(?:password|passwd|token|secret|api-?key)(?:=|\s+))(\"[^\"]*\"|'[^']*'|\S+)"
 )
@@ -96,8 +99,12 @@ def sanitise(command: object, limit: int = _COMMAND) -> str:
     ``curl -H "Authorization: Bearer abc…"`` becomes ``… Bearer ***``; ``API_KEY=x cmd``
     becomes ``API_KEY=*** cmd``; ``https://user:pw@host`` becomes ``https://***@host``.
     """
-    text = " ".join(str(command).split())
-    text = _SECRET_ASSIGN.sub(lambda m: f"{m.group(1)}=***", text)
+    # What is shown is at most ``limit`` characters: eight times that is read, so a
+    # megabyte costs what a long command does.
+    text = " ".join(str(command)[: limit * 8].split())
+    text = _SECRET_ASSIGN.sub(
+        lambda m: f"{m.group(1)}=***" if _SECRET_NAME.search(m.group(1)) else m.group(0), text
+    )
     text = _SECRET_OPTION.sub(lambda m: f"{m.group(1)}***", text)
     text = _SECRET_BEARER.sub(lambda m: f"{m.group(1)} ***", text)
     text = _SECRET_URL.sub(lambda m: f"{m.group(1)}***@", text)
