@@ -72,6 +72,8 @@ async def test_status_is_the_status_document_with_the_looks_under_the_theme(
         assert doc["look"]["color"] == theme.global_look(rig.engine.status.state).color.hex
         # What a one-light device shows: the session waiting for the user.
         assert doc["focus"] == {"source": "pp", "key": "telegram:b"}
+        # The gesture an Allow needs, for a client to draw a hold as agentlight measures it.
+        assert doc["answers"] == {"hold": 0.6, "confirm_within": 3.0}
 
 
 async def test_health_tells_not_running_from_cannot_see_the_agent(tmp_path: Path) -> None:

@@ -1,13 +1,16 @@
 """What the API serves and reads: the status with its looks, health, and input.
 
 The status document is :mod:`bridge.pipeline.status_json`'s (version 1, the same
-as ``agentlight status --json`` and the MQTT ``status`` topic) with three keys
+as ``agentlight status --json`` and the MQTT ``status`` topic) with four keys
 added, which readers of that format skip (they accept unknown keys):
 
 - ``look`` at the top: the global state's look under the current theme;
 - ``look`` in each session: that session's look;
 - ``focus``: the session a one-light device shows (``{"source", "key"}``), or
-  null when it shows the global look.
+  null when it shows the global look;
+- ``answers``: the deliberate gesture an Allow or a Stop needs (``{"hold": s,
+  "confirm_within": s}``, the ``[answers]`` table's), so a client's key can show a
+  hold's progress as agentlight measures it.
 
 A look is ``{"color": "#rrggbb", "effect": "solid|off|blink|pulse", "period": s,
 "brightness": 0-1, "label": "…", "text": "…", "icon": "…", "since": wall time}``:
@@ -23,6 +26,7 @@ from typing import Any
 
 from bridge import __version__
 from bridge.api import API_VERSION, INPUT_DEVICE
+from bridge.pipeline.answers import AnswerOptions
 from bridge.pipeline.inputs import GLOBAL, InputEvent, Target
 from bridge.pipeline.looks import Look
 from bridge.pipeline.mapping import Mapped, select
@@ -50,7 +54,9 @@ def look_to_json(look: Look, since_wall: float) -> dict[str, Any]:
     }
 
 
-def status_document(mapped: Mapped, now_wall: float, now_mono: float) -> dict[str, Any]:
+def status_document(
+    mapped: Mapped, now_wall: float, now_mono: float, answers: AnswerOptions | None = None
+) -> dict[str, Any]:
     """The status of ``mapped`` with its looks; ``now_mono`` is the engine's clock."""
 
     def wall(since: float) -> float:
@@ -63,6 +69,8 @@ def status_document(mapped: Mapped, now_wall: float, now_mono: float) -> dict[st
     doc["look"] = look_to_json(mapped.global_look, wall(mapped.global_since))
     _, _, focus = select(mapped, "session")
     doc["focus"] = None if focus is None else {"source": focus.source, "key": focus.key}
+    gesture = answers or AnswerOptions()
+    doc["answers"] = {"hold": gesture.hold, "confirm_within": gesture.confirm_within}
     return doc
 
 

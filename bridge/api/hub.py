@@ -77,7 +77,9 @@ class Hub:
         """The status document (JSON) of the current version."""
         if self._json is None:
             engine = self._engine
-            self._json = encode(status_document(engine.mapped, self._wall(), engine.clock()))
+            self._json = encode(
+                status_document(engine.mapped, self._wall(), engine.clock(), engine.desk.options)
+            )
         return self._json
 
     def event(self) -> bytes:

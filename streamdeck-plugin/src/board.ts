@@ -6,10 +6,27 @@
  * Per device (a deck), like agentlight's own driver: Session keys by slot page together
  * (page_next/page_prev controls, a dial), and a press on a session opens its details
  * across that deck's Session keys for a few seconds.
+ *
+ * A session waiting on a request (its `ask`) gets a key per choice, as on agentlight's own
+ * deck: on the empty Session keys of its page (Allow, Deny, an option each), and in its
+ * details (the request, every choice, Later, Stop). A Control key named after an answer
+ * (allow, deny, always, answer:2, dismiss, stop) draws that choice of the request it would
+ * answer. A press names the request it was drawn for, so it never answers a newer one; an
+ * Allow or a Stop shows its gesture's progress (a bar while held, a frame while a second
+ * press is awaited), while agentlight, which measures the gesture, decides.
  */
 import type { LinkState } from "./api/link.js";
 import {
+	type Arming,
+	answerTarget,
+	type ChoiceRole,
+	choiceFace,
 	controlFace,
+	detailChoices,
+	idleAnswerFace,
+	isAnswerAction,
+	pageChoices,
+	type Placed,
 	detailsFace,
 	globalFace,
 	mostUrgent,
@@ -21,7 +38,7 @@ import {
 	SlotMap,
 	stripFor,
 } from "./layout.js";
-import { NEEDS_USER, type Session, type Status } from "./model.js";
+import { DEFAULT_GESTURE, type Gesture, NEEDS_USER, type Session, type Status } from "./model.js";
 import { type Clock, Painter, realClock, type Want } from "./painter.js";
 import { BLANK, dataUrl, type Face, renderKey, renderStrip, type Strip } from "./render/svg.js";
 
@@ -68,12 +85,32 @@ export interface Press {
 	readonly control: string;
 	/** False for the release that ends a press (a hold is measured between the two). */
 	readonly pressed: boolean;
+	/** The id of the request an answer was drawn for (the session's ask.id). */
+	readonly ask?: string;
+}
+
+/** A deliberate choice pressed on one of this deck's keys: held, or waiting for a second press. */
+interface Armed {
+	readonly id: string;
+	readonly role: ChoiceRole;
+	readonly pressedAt: number;
+	held: boolean;
+	/** A second press before this (ms) confirms. */
+	readonly until: number;
 }
 
 interface DeckState {
 	page: number;
 	details: { ref: string; untilMs: number } | null;
+	armed: Armed | null;
 }
+
+/** A bounce, or a fumbled double hit, is not a confirmation (answers.py's _BOUNCE). */
+const BOUNCE_MS = 150;
+/** A press whose release never comes is forgotten (answers.py's _HELD_AT_MOST). */
+const HELD_AT_MOST_MS = 60_000;
+/** A hold's bar moves in this many steps. */
+const STEPS = 5;
 
 export const DETAILS_MS = 5000;
 
@@ -92,6 +129,10 @@ export class Board {
 	private readonly down = new Map<string, Press>();
 	/** Presses and releases go out one after another, so a release never overtakes its press. */
 	private queue: Promise<unknown> = Promise.resolve();
+	/** What a press on each key means, as last drawn: a choice of a request, or nothing special. */
+	private roles = new Map<string, ChoiceRole>();
+	/** Per deck, what each Session key shows of a request, and notes for session keys (by ref). */
+	private plans = new Map<string, { keys: Map<string, Placed>; notes: Map<string, string> }>();
 
 	constructor(
 		private readonly onPress: (press: Press) => Promise<boolean>,
@@ -156,7 +197,14 @@ export class Board {
 		const deck = this.deck(inst.device);
 		const now = this.clock.now();
 		let press: Press | null = null;
-		if (inst.role === "agent") {
+		const choice = this.roles.get(id);
+		if (choice !== undefined) {
+			press = this.choose(inst, deck, choice, control, now);
+		} else if (inst.role === "control" && isAnswerAction(inst.settings.control ?? "")) {
+			// Named after an answer, with no request that takes it: nothing to send.
+			inst.surface.showAlert();
+			return;
+		} else if (inst.role === "agent") {
 			if (inst.controller === "Encoder") {
 				// The dial: details of the most urgent session on this deck's Session keys.
 				const urgent = mostUrgent(status, this.slots);
@@ -196,6 +244,29 @@ export class Board {
 		if (!(await this.send(press))) inst.surface.showAlert();
 	}
 
+	/** A press on a choice key: its answer, for the request it was drawn for; a deliberate one arms. */
+	private choose(inst: Instance, deck: DeckState, role: ChoiceRole, control: string, now: number): Press {
+		if (role.deliberate) {
+			const a = deck.armed;
+			const confirms =
+				a !== null &&
+				!a.held &&
+				a.role.session.ref === role.session.ref &&
+				a.role.ask === role.ask &&
+				a.role.action === role.action &&
+				now - a.pressedAt >= BOUNCE_MS &&
+				now <= a.until;
+			// A second press confirms (agentlight decides); any other starts a hold.
+			deck.armed = confirms ? null : { id: inst.id, role, pressedAt: now, held: true, until: now + this.gesture().confirmWithin * 1000 };
+		}
+		const press: Press = { kind: "session", name: role.action, session: role.session, control, pressed: true };
+		return role.ask ? { ...press, ask: role.ask } : press;
+	}
+
+	private gesture(): Gesture {
+		return this.state.kind === "live" ? this.state.status.gesture : DEFAULT_GESTURE;
+	}
+
 	private send(press: Press): Promise<boolean> {
 		const sent = this.queue.then(() => this.onPress(press));
 		this.queue = sent.catch(() => false);
@@ -211,6 +282,15 @@ export class Board {
 		const press = this.down.get(id);
 		if (press === undefined) return;
 		this.down.delete(id);
+		const inst = this.instances.get(id);
+		const deck = inst ? this.deck(inst.device) : null;
+		const armed = deck?.armed ?? null;
+		if (deck && armed !== null && armed.id === id && armed.held) {
+			// Held long enough: agentlight decides on this release; else a second press may confirm.
+			if (this.clock.now() - armed.pressedAt >= this.gesture().hold * 1000 - 1) deck.armed = null;
+			else armed.held = false;
+			this.refresh();
+		}
 		if (this.state.kind !== "live") return;
 		await this.send({ ...press, pressed: false });
 	}
@@ -237,7 +317,7 @@ export class Board {
 	private deck(device: string): DeckState {
 		let deck = this.decks.get(device);
 		if (!deck) {
-			deck = { page: 0, details: null };
+			deck = { page: 0, details: null, armed: null };
 			this.decks.set(device, deck);
 		}
 		return deck;
@@ -320,18 +400,23 @@ export class Board {
 			if (state.kind !== "live") return this.one(offlineSessionFace(label));
 			const deck = this.deck(inst.device);
 			const open = this.openDetails(deck, state.status, now);
+			const plan = this.plans.get(inst.device);
+			const placed = plan?.keys.get(inst.id);
 			if (open !== null) {
 				timed.add(open);
+				if (placed !== undefined) return this.one(placed[0]);
 				const index = this.sessionKeys(inst.device).findIndex((i) => i.id === inst.id);
 				return this.one(detailsFace(open, now, index) ?? BLANK);
 			}
+			if (placed !== undefined) return this.one(placed[0]);
 			const session = this.sessionFor(inst, state.status, deck);
 			if (session === null) return this.one(BLANK); // an empty slot is black, as on agentlight's own deck
-			timed.add(session);
+			const note = plan?.notes.get(session.ref) ?? "";
+			if (!note) timed.add(session);
 			if (NEEDS_USER.has(session.state)) {
-				return this.blinking(sessionFace(session, now, true), sessionFace(session, now, false), session.look.period);
+				return this.blinking(sessionFace(session, now, true, note), sessionFace(session, now, false, note), session.look.period);
 			}
-			return this.one(sessionFace(session, now, true));
+			return this.one(sessionFace(session, now, true, note));
 		}
 		const name = inst.settings.control || "page_next";
 		if (name === "page_next" || name === "page_prev") {
@@ -350,13 +435,85 @@ export class Board {
 			const period = urgent ? urgent.look.period : 1;
 			return this.blinking(pageFace(deck.page, pages, hidden, true, prev), pageFace(deck.page, pages, hidden, false, prev), period);
 		}
+		if (isAnswerAction(name)) {
+			if (state.kind !== "live") return this.one(idleAnswerFace(name));
+			const target = answerTarget(state.status, this.slots, name);
+			if (target === null) return this.one(idleAnswerFace(name));
+			const index = name === "stop" ? -1 : (target.ask?.choices.findIndex((c) => c.id === name) ?? -1);
+			const deliberate = name === "stop" || name === "allow" || name === "always";
+			this.roles.set(inst.id, { session: target, action: name, ask: name === "stop" ? "" : (target.ask?.id ?? ""), deliberate });
+			return this.one(choiceFace(target, index, this.arming(inst.device, now)));
+		}
 		return this.one(controlFace(name));
+	}
+
+	/** This deck's armed choice as keys draw it, once what is over is dropped. */
+	private arming(device: string, now: number): Arming | null {
+		const deck = this.deck(device);
+		const a = deck.armed;
+		if (a === null) return null;
+		const open = this.state.kind === "live" ? this.state.status.sessions.find((s) => s.ref === a.role.session.ref) : undefined;
+		const still = open !== undefined && (a.role.ask ? open.ask?.id === a.role.ask : open.stoppable);
+		if (!still || (a.held && now - a.pressedAt >= HELD_AT_MOST_MS) || (!a.held && now > a.until)) {
+			deck.armed = null;
+			return null;
+		}
+		const hold = this.gesture().hold * 1000;
+		// Steps of a fifth: a new image per step, not per frame, so a hold's 6 images stay
+		// within the painter's 10 a second (tenths would make 11 in 0.6 s, the last one late).
+		const progress = a.held ? Math.min(1, Math.floor(((now - a.pressedAt) / hold) * STEPS + 1e-9) / STEPS) : 0;
+		return { ref: a.role.session.ref, ask: a.role.ask, action: a.role.action, held: a.held, progress };
+	}
+
+	/**
+	 * Where this deck's requests go (layout.py's layout): in open details, the request and its
+	 * choices first on the Session keys; on a page, each waiting session's choices on the
+	 * empty Session keys, in slot order, when they all fit (else its key says "press to answer").
+	 */
+	private plan(device: string, status: Status, now: number): void {
+		const keys = new Map<string, Placed>();
+		const notes = new Map<string, string>();
+		this.plans.set(device, { keys, notes });
+		const deck = this.deck(device);
+		const arming = this.arming(device, now);
+		const sessionKeys = this.sessionKeys(device);
+		const open = this.openDetails(deck, status, now);
+		if (open !== null) {
+			const choices = detailChoices(open, arming);
+			if (choices.length === 0) return;
+			const cards = sessionKeys.map((_, i) => detailsFace(open, now, i)).filter((f): f is Face => f !== null);
+			const all: Placed[] = [...choices, ...cards.slice(1).map((f): Placed => [f, null])];
+			sessionKeys.forEach((inst, i) => keys.set(inst.id, all[i] ?? [BLANK, null]));
+		} else {
+			let free = sessionKeys.filter((i) => slotSetting(i.settings) !== null && this.sessionFor(i, status, deck) === null);
+			const shown = sessionKeys
+				.map((i) => this.sessionFor(i, status, deck))
+				.filter((s, i, all): s is Session => s !== null && all.indexOf(s) === i)
+				.sort((a, b) => (this.slots.get(a.ref) ?? 1e9) - (this.slots.get(b.ref) ?? 1e9));
+			for (const s of shown) {
+				const wanted = pageChoices(s, arming);
+				if (wanted.length === 0) continue;
+				if (wanted.length <= free.length) {
+					free.slice(0, wanted.length).forEach((inst, i) => keys.set(inst.id, wanted[i]));
+					free = free.slice(wanted.length);
+				} else {
+					notes.set(s.ref, "press to answer");
+				}
+			}
+		}
+		for (const [id, [, role]] of keys) if (role !== null) this.roles.set(id, role);
 	}
 
 	/** Recompute every key; painters send only what changed. */
 	refresh(): void {
 		const now = this.clock.now();
 		const timed = new Set<Session>();
+		this.roles = new Map();
+		this.plans = new Map();
+		if (this.state.kind === "live") {
+			const devices = new Set([...this.instances.values()].map((i) => i.device));
+			for (const device of devices) this.plan(device, this.state.status, now);
+		}
 		for (const inst of this.instances.values()) inst.painter.set(this.want(inst, now, timed));
 		this.schedule(now, timed);
 	}
@@ -376,6 +533,14 @@ export class Board {
 		}
 		for (const deck of this.decks.values()) {
 			if (deck.details !== null) next = Math.min(next, Math.max(0, deck.details.untilMs - now));
+			const a = deck.armed;
+			if (a !== null) {
+				const hold = this.gesture().hold * 1000;
+				const into = now - a.pressedAt;
+				// A hold's bar moves in tenths until full; a wait for a second press ends at `until`.
+				if (a.held && into < hold) next = Math.min(next, Math.max(0, Math.ceil(((Math.floor((into / hold) * STEPS) + 1) * hold) / STEPS - into)));
+				else if (!a.held) next = Math.min(next, Math.max(0, a.until - now));
+			}
 		}
 		if (next === Infinity) return;
 		this.tick = this.clock.setTimeout(() => {

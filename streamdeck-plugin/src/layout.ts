@@ -4,7 +4,7 @@
  * touch strip's summary), so a key here looks like the same key on agentlight's own deck.
  * Plus the looks only the plugin has: offline (no stream), and a key for a named control.
  */
-import { NEEDS_USER, type Look, type Session, type Status, urgency, words } from "./model.js";
+import { type Ask, DELIBERATE, NEEDS_USER, type Look, type Session, type Status, urgency, words } from "./model.js";
 import { type Face, face, inkOn, type RGB, scale, type Strip } from "./render/svg.js";
 import { safe } from "./render/text.js";
 
@@ -74,7 +74,7 @@ function footer(s: Session, nowMs: number): string {
 }
 
 /** A session key: channel band, state, title/tool/error, time and tokens. */
-export function sessionFace(s: Session, nowMs: number, blinkOn: boolean): Face {
+export function sessionFace(s: Session, nowMs: number, blinkOn: boolean, note = ""): Face {
 	const color = s.look.color;
 	const word = stateWord(s);
 	const lines: string[] = [];
@@ -85,7 +85,8 @@ export function sessionFace(s: Session, nowMs: number, blinkOn: boolean): Face {
 		if (s.title) lines.push(safe(s.title));
 		if (s.tool && safe(s.tool) !== word) lines.push(safe(s.tool));
 	}
-	const common = { header: channelLabel(s.channel), title: word, lines, footer: footer(s, nowMs) };
+	// A note about its request ("press to answer", "Allow sent") takes the time's place.
+	const common = { header: channelLabel(s.channel), title: word, lines, footer: note ? safe(note) : footer(s, nowMs) };
 	if (NEEDS_USER.has(s.state)) {
 		// Stands out: full colour, alternating with a dark key in a coloured frame.
 		if (blinkOn) return face("session", { ...common, bg: color, bar: scale(color, 0.55), fg: inkOn(color) });
@@ -295,4 +296,159 @@ export class SlotMap {
 		this.slots = kept;
 		return kept;
 	}
+}
+
+// -- requests: a key per choice (layout.py's page_choices, detail_choices, choice_face) --
+
+/** Choice keys: what each kind of answer looks like. */
+const CHOICE_BG: Readonly<Record<string, RGB>> = {
+	allow: [0, 130, 60],
+	always: [0, 100, 90],
+	deny: [150, 25, 25],
+	answer: [25, 70, 150],
+	dismiss: [55, 55, 55],
+	stop: [170, 80, 0],
+};
+export const DANGER: RGB = [255, 45, 0];
+const LOCKED: RGB = [70, 70, 70];
+export const ARMED: RGB = [255, 255, 255];
+
+/** A deliberate choice this plugin's key is in the middle of: held (with its progress), or awaiting a second press. */
+export interface Arming {
+	readonly ref: string;
+	readonly ask: string;
+	readonly action: string;
+	readonly held: boolean;
+	/** 0 to 1, in steps (a new image per step, not per frame). */
+	readonly progress: number;
+}
+
+/** What a press on a choice key names: the session, the action, and the request it was drawn for. */
+export interface ChoiceRole {
+	readonly session: Session;
+	readonly action: string;
+	/** The request's id ("" for a stop). */
+	readonly ask: string;
+	readonly deliberate: boolean;
+}
+
+/** A face, and what a press on it means (null: a card, not a choice). */
+export type Placed = readonly [Face, ChoiceRole | null];
+
+/** A request no device can answer: where to answer it. */
+export function whereFace(ask: Ask): Face {
+	return face("choice", { bg: [20, 20, 20], bar: LOCKED, header: "ANSWER", lines: [safe(ask.where)], fg: [200, 200, 200] });
+}
+
+/**
+ * One choice of the session's request (`index`), or its Stop key (`index` -1): coloured by
+ * kind, in the danger colour with why for a dangerous approval, "keyboard" where the rules
+ * lock approvals, a bar while held, a white frame while a second press is awaited.
+ */
+export function choiceFace(s: Session, index: number, arming: Arming | null = null): Face {
+	const ask = index < 0 ? null : s.ask;
+	const choice = ask === null ? null : ask.choices[index];
+	const action = choice?.id ?? "stop";
+	const kind = choice?.kind ?? "stop";
+	const label = choice ? safe(choice.label) : "Stop";
+	const deliberate = DELIBERATE.has(kind);
+	if (deliberate && ask !== null && ask.locked) {
+		return face("choice", { bg: [22, 22, 22], bar: LOCKED, header: "KEYBOARD", title: label, lines: [safe(ask.locked)], fg: [150, 150, 150] });
+	}
+	const bg = CHOICE_BG[kind] ?? CHOICE_BG.answer;
+	const danger = ask !== null && !!ask.danger;
+	let header = "ANSWER";
+	if (ask === null) header = "STOP RUN";
+	else if (danger && deliberate) header = "DANGER";
+	else if (ask.tool) header = safe(ask.tool).toUpperCase();
+	let footer = deliberate ? "hold | press 2x | 2x" : "";
+	let frame: RGB | null = danger && deliberate ? DANGER : null;
+	let progress: number | null = null;
+	const askId = ask?.id ?? "";
+	if (arming !== null && arming.ref === s.ref && arming.ask === askId && arming.action === action) {
+		if (arming.held) {
+			progress = arming.progress;
+			footer = progress >= 1 ? "release" : "hold...";
+		} else {
+			footer = "press again";
+			frame = ARMED;
+		}
+	}
+	return face("choice", {
+		bg,
+		bar: danger ? DANGER : scale(bg, 1.6),
+		header,
+		title: label,
+		lines: danger && deliberate && ask !== null ? [safe(ask.danger)] : [],
+		footer,
+		fg: inkOn(bg),
+		frame,
+		progress,
+	});
+}
+
+function role(s: Session, action: string, deliberate: boolean): ChoiceRole {
+	return { session: s, action, ask: action === "stop" ? "" : (s.ask?.id ?? ""), deliberate };
+}
+
+/** The keys a waiting session gets on free keys of its page: one per choice ("Later" only in its details), or where to answer. */
+export function pageChoices(s: Session, arming: Arming | null = null): Placed[] {
+	const ask = s.ask;
+	if (ask === null) return [];
+	if (ask.where || ask.choices.length === 0) return ask.where ? [[whereFace(ask), null]] : [];
+	const out: Placed[] = [];
+	ask.choices.forEach((c, i) => {
+		if (c.kind !== "dismiss") out.push([choiceFace(s, i, arming), role(s, c.id, DELIBERATE.has(c.kind))]);
+	});
+	return out;
+}
+
+/** A session's request in its details: the request's card, every choice, "Later", Stop. */
+export function detailChoices(s: Session, arming: Arming | null = null): Placed[] {
+	const out: Placed[] = [];
+	const ask = s.ask;
+	if (ask !== null) {
+		const color = s.look.color;
+		const header = ask.tool ? safe(ask.tool).toUpperCase() : ask.kind.toUpperCase();
+		const text = ask.command ? safe(ask.command) : safe(ask.text);
+		out.push([face("details", { bg: scale(color, 0.38), bar: color, header, lines: [text] }), null]);
+		if (!ask.where && ask.choices.length > 0) {
+			out.push(...pageChoices(s, arming));
+			const later = face("choice", { bg: [30, 30, 30], bar: CHOICE_BG.dismiss, header: "NOT HERE", title: "Later" });
+			out.push([later, role(s, "dismiss", false)]);
+		} else if (ask.where) {
+			out.push([whereFace(ask), null]);
+		}
+	}
+	if (s.stoppable) out.push([choiceFace(s, -1, arming), role(s, "stop", true)]);
+	return out;
+}
+
+/**
+ * The session a Control key named after an answer (allow, deny, answer:2, stop…) answers:
+ * the one in focus when it can take that answer, else the most urgent that can.
+ */
+export function answerTarget(status: Status, slots: ReadonlyMap<string, number>, action: string): Session | null {
+	const can = (s: Session): boolean =>
+		action === "stop" ? s.stoppable : s.ask !== null && !s.ask.where && s.ask.choices.some((c) => c.id === action);
+	const candidates = status.sessions.filter(can);
+	if (candidates.length === 0) return null;
+	const focus = candidates.find((s) => s.ref === status.focus);
+	if (focus) return focus;
+	return [...candidates].sort(
+		(a, b) => urgency(a.state) - urgency(b.state) || (slots.get(a.ref) ?? 1e9) - (slots.get(b.ref) ?? 1e9),
+	)[0];
+}
+
+/** Actions a Control key may name that answer a request or stop a run. */
+export function isAnswerAction(name: string): boolean {
+	return name === "stop" || name === "allow" || name === "always" || name === "deny" || name === "dismiss" || /^answer:[0-9]+$/.test(name);
+}
+
+/** A Control key named after an answer while no request takes it: dim, saying so. */
+export function idleAnswerFace(name: string): Face {
+	const kind = name.startsWith("answer:") ? "answer" : name;
+	const bar = scale(CHOICE_BG[kind] ?? PAGE_GREY, 0.8);
+	const title = name === "stop" ? "Stop" : name.startsWith("answer:") ? `Option ${name.slice(7)}` : words(name);
+	return face("choice", { bg: [18, 18, 18], bar, header: name === "stop" ? "STOP RUN" : "ANSWER", title, lines: ["nothing waiting"], fg: [150, 150, 150] });
 }

@@ -24,6 +24,45 @@ export interface TokenCounts {
 	readonly reasoning: number;
 }
 
+/** One thing a request may be answered with (status_json's ask.choices[]). */
+export interface Choice {
+	/** The action a press names: allow, always, deny, answer:2, dismiss. */
+	readonly id: string;
+	readonly label: string;
+	/** allow, always, deny, answer or dismiss. */
+	readonly kind: string;
+}
+
+/**
+ * The request a session waits on (status_json's `ask`): a question with its options, or a
+ * tool's permission request with Allow/Deny, with agentlight's verdict (`danger`, `locked`)
+ * and, when no device can answer it, where to (`where`).
+ */
+export interface Ask {
+	/** The request's own id: a press names it, so it never answers a newer one. */
+	readonly id: string;
+	readonly kind: string;
+	readonly text: string;
+	readonly tool: string | null;
+	readonly command: string | null;
+	readonly choices: readonly Choice[];
+	readonly danger: string;
+	readonly locked: string;
+	readonly where: string;
+}
+
+/** Approvals and a stop need a deliberate gesture (bridge/pipeline/model.py's DELIBERATE). */
+export const DELIBERATE: ReadonlySet<string> = new Set(["allow", "always", "stop"]);
+
+/** How long agentlight wants a deliberate gesture: held `hold` s, or a second press within `confirmWithin` s. */
+export interface Gesture {
+	readonly hold: number;
+	readonly confirmWithin: number;
+}
+
+/** agentlight's defaults ([answers]), for a document that does not say. */
+export const DEFAULT_GESTURE: Gesture = { hold: 0.6, confirmWithin: 3 };
+
 export interface Session {
 	/** Source and key: what a press names, and what keeps a session in its slot. */
 	readonly ref: string;
@@ -42,6 +81,10 @@ export interface Session {
 	readonly look: Look;
 	/** The bridge's stable slot for it, when the API gives one (0-based). */
 	readonly slot: number | null;
+	/** The request it waits on, if a device can answer it or must say where to. */
+	readonly ask: Ask | null;
+	/** Its run can be stopped from a device (the "stop" action). */
+	readonly stoppable: boolean;
 }
 
 export interface Source {
@@ -60,6 +103,8 @@ export interface Status {
 	readonly sources: readonly Source[];
 	/** The session agentlight puts first (what a one-light device shows), if it says. */
 	readonly focus: string | null;
+	/** The deliberate gesture agentlight's [answers] asks for. */
+	readonly gesture: Gesture;
 }
 
 /** Session states that need someone to look (SessionState.needs_user). */
@@ -169,6 +214,49 @@ function tokens(value: unknown): TokenCounts | null {
 	return { input: num(value.input) ?? 0, output: num(value.output) ?? 0, reasoning: num(value.reasoning) ?? 0 };
 }
 
+// What a press may name (bridge/api/documents.py's _NAME): anything else is not offered.
+const ACTION = /^[A-Za-z0-9_.:/+-]{1,64}$/;
+const MAX_CHOICES = 16;
+
+function parseAsk(value: unknown): Ask | null {
+	if (!isObj(value)) return null;
+	const id = text(value.id);
+	if (id === null || !ACTION.test(id)) return null;
+	const choices: Choice[] = [];
+	for (const item of Array.isArray(value.choices) ? value.choices.slice(0, MAX_CHOICES) : []) {
+		if (!isObj(item)) continue;
+		const cid = text(item.id);
+		if (cid === null || !ACTION.test(cid)) continue;
+		choices.push({ id: cid, label: text(item.label) ?? cid, kind: text(item.kind) ?? "answer" });
+	}
+	return {
+		id,
+		kind: text(value.kind) ?? "question",
+		text: text(value.text) ?? "",
+		tool: text(value.tool),
+		command: text(value.command),
+		choices,
+		danger: text(value.danger) ?? "",
+		locked: text(value.locked) ?? "",
+		where: text(value.where) ?? "",
+	};
+}
+
+function parseGesture(value: unknown): Gesture {
+	if (!isObj(value)) return DEFAULT_GESTURE;
+	const hold = num(value.hold);
+	const within = num(value.confirm_within);
+	return {
+		hold: hold !== null && hold > 0 && hold <= 60 ? hold : DEFAULT_GESTURE.hold,
+		confirmWithin: within !== null && within > 0 && within <= 60 ? within : DEFAULT_GESTURE.confirmWithin,
+	};
+}
+
+/** Whether a device may answer `ask` at all (model.py's Ask.answerable). */
+export function answerable(ask: Ask): boolean {
+	return !ask.where && ask.choices.length > 0;
+}
+
 export function refOf(source: string, key: string): string {
 	return `${source}\u0000${key}`;
 }
@@ -213,6 +301,8 @@ export function parseStatus(data: unknown, nowMs: number): Status {
 			sinceMs: seconds === null ? null : nowMs - Math.max(0, seconds) * 1000,
 			look: parseLook(sessionLook(data, item, ref, index), state),
 			slot: slot !== null && slot >= 0 ? Math.floor(slot) : null,
+			ask: parseAsk(item.ask),
+			stoppable: item.stoppable === true,
 		});
 	});
 	const sources: Source[] = (Array.isArray(data.sources) ? data.sources : []).filter(isObj).map((s) => ({
@@ -224,5 +314,5 @@ export function parseStatus(data: unknown, nowMs: number): Status {
 		maxConcurrent: num(s.max_concurrent),
 	}));
 	const focus = isObj(data.focus) ? refOf(text(data.focus.source) ?? "", text(data.focus.key) ?? "") : null;
-	return { global, look: parseLook(globalLook(data), global), sessions, sources, focus };
+	return { global, look: parseLook(globalLook(data), global), sessions, sources, focus, gesture: parseGesture(data.answers) };
 }

@@ -130,6 +130,35 @@ describe("plugin in a fake Stream Deck app", () => {
 		assert.deepEqual(w.api.inputs, [yes, { ...yes, pressed: false }]);
 	});
 
+	it("a waiting request's choices show on empty keys; a press answers that request, by its id", async () => {
+		const ask = {
+			id: "perm-7",
+			kind: "permission",
+			text: "Bash wants to run",
+			tool: "Bash",
+			command: "git push --force",
+			choices: [
+				{ id: "allow", label: "Allow", kind: "allow" },
+				{ id: "deny", label: "Deny", kind: "deny" },
+			],
+			danger: "git push --force",
+			locked: "",
+			where: "",
+		};
+		w.api.set(statusDoc("active", LOOKS.active, [session("a", "waiting_for_user", { ask })]));
+		w.app.willAppear(ACTIONS.session, "s1", { settings: { slot: 1 } });
+		w.app.willAppear(ACTIONS.session, "s2", { settings: { slot: 2 }, column: 1 });
+		w.app.willAppear(ACTIONS.session, "s3", { settings: { slot: 3 }, column: 2 });
+		w.app.willAppear(ACTIONS.control, "deny", { settings: { control: "deny" }, column: 3 });
+		await w.app.waitForKey("s2", /^DANGER · Allow · git push --force · hold$/);
+		await w.app.waitForKey("s3", /^BASH · Deny$/);
+		await w.app.waitForKey("deny", /^BASH · Deny$/);
+		w.app.press("s3");
+		for (let i = 0; i < 50 && w.api.inputs.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+		const deny = { target: "session", source: "pocketpaw", key: "a", action: "deny", control: "key:2", ask: "perm-7" };
+		assert.deepEqual(w.api.inputs, [deny, { ...deny, pressed: false }]);
+	});
+
 	it("a key follows its settings: another slot, then the most urgent session", async () => {
 		w.api.set(statusDoc("active", LOOKS.active, [session("a", "thinking"), session("b", "streaming"), session("c", "waiting_for_user")]));
 		w.app.willAppear(ACTIONS.session, "s", { settings: { slot: 1 } });

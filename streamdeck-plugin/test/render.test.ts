@@ -65,6 +65,8 @@ function session(fields: Partial<Session> = {}): Session {
 		sinceMs: 0,
 		look,
 		slot: null,
+		ask: null,
+		stoppable: false,
 		...fields,
 	};
 }

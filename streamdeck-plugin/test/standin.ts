@@ -30,6 +30,9 @@ export interface SessionDoc {
 	seconds?: number | null;
 	tokens?: { input: number; output: number; reasoning: number } | null;
 	look: LookDoc;
+	/** The request it waits on (status_json's ask), and whether its run can be stopped. */
+	ask?: Record<string, unknown> | null;
+	stoppable?: boolean;
 }
 
 /** A status document as agentlight's API serves it (bridge/api/documents.py). */
@@ -56,6 +59,8 @@ export function statusDoc(global: string, globalLook: LookDoc, sessions: Session
 			steps: null,
 			parent: null,
 			extra: {},
+			ask: s.ask ?? null,
+			stoppable: s.stoppable ?? false,
 			look: s.look,
 		})),
 		sources: [

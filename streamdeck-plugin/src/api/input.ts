@@ -15,6 +15,8 @@ export function inputDocument(press: Press): Record<string, unknown> {
 		doc.key = press.session.key;
 	}
 	if (press.name) doc.action = press.name;
+	// The request an answer was drawn for: agentlight refuses it once another took its place.
+	if (press.ask) doc.ask = press.ask;
 	doc.control = press.control;
 	if (!press.pressed) doc.pressed = false;
 	return doc;

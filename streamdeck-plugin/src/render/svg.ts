@@ -7,7 +7,7 @@
 import { ellipsize, escapeXml, firstFitting, fit, textPath } from "./text.js";
 
 export type RGB = readonly [number, number, number];
-export type FaceKind = "blank" | "global" | "session" | "page" | "details" | "message";
+export type FaceKind = "blank" | "global" | "session" | "page" | "details" | "message" | "choice";
 export type Marker = "" | "dot" | "ring" | "next" | "prev";
 
 export const BLACK: RGB = [0, 0, 0];
@@ -26,6 +26,8 @@ export interface Face {
 	readonly fg: RGB;
 	readonly frame: RGB | null;
 	readonly marker: Marker;
+	/** A bar along the bottom edge filled this far (0 to 1): a hold under way (null: none). */
+	readonly progress: number | null;
 }
 
 export function face(kind: FaceKind, fields: Partial<Omit<Face, "kind">> = {}): Face {
@@ -40,6 +42,7 @@ export function face(kind: FaceKind, fields: Partial<Omit<Face, "kind">> = {}): 
 		fg: fields.fg ?? WHITE,
 		frame: fields.frame ?? null,
 		marker: fields.marker ?? "",
+		progress: fields.progress ?? null,
 	};
 }
 
@@ -127,6 +130,15 @@ export function renderKey(f: Face, size = KEY_SIZE): string {
 	}
 	y += Math.max(2, pyRound(h * 0.03));
 	let bottom = h - edge - Math.max(2, pyRound(h * 0.04));
+	if (f.progress !== null) {
+		// A hold's progress: an empty track, filled from the left (render.py's).
+		const bar = Math.max(4, pyRound(h * 0.1));
+		const top = h - edge - bar;
+		parts.push(`<rect x="${edge}" y="${top}" width="${w - 2 * edge}" height="${bar}" fill="${hex(scale(f.fg, 0.25))}"/>`);
+		const filled = pyRound((w - 2 * edge) * Math.max(0, Math.min(1, f.progress)));
+		if (filled > 0) parts.push(`<rect class="progress" x="${edge}" y="${top}" width="${filled}" height="${bar}" fill="${hex(f.fg)}"/>`);
+		bottom = top - 2;
+	}
 	const small = Math.max(10, pyRound(h * 0.14));
 	const fg = hex(f.fg);
 	if (f.footer) {
