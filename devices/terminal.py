@@ -132,7 +132,7 @@ class TerminalDriver(Driver):
         self._depth: Depth = 24
         # The words only change with the sessions; pulses redraw at 10 fps.
         self._words_key: object = None
-        self._words_cache: tuple[str, str, Session | None] = ("", "", None)
+        self._words_cache: _Words = _Words("", "", None)
 
     # -- what the line says -------------------------------------------------
 
@@ -154,7 +154,8 @@ class TerminalDriver(Driver):
         else:
             dot = BLACK if look.effect is Effect.OFF else look.color.scaled(look.brightness)
         lit = dot != BLACK
-        head, rest, focus = self._words(frame)
+        words = self._words(frame)
+        head, rest, focus = words.head, words.rest, words.focus
         if focus is not None and self._animate and focus.since > 0:
             # The clock moves on between frames: only on a redrawn terminal line.
             head += " " + duration(focus.duration(self._clock()))
@@ -167,6 +168,16 @@ class TerminalDriver(Driver):
             room = self._width - width(f"{glyph} {label}{g.dash}")
             if room > 8 and width(detail) > room:
                 head = f"{label}{g.dash}{_cut_middle(detail, room, g.more)}"
+        if self._width and words.ask is not None:
+            # A request: where to answer it must stay on the line ("keys on …", "answer in
+            # Telegram"); the request's own words give way first, kept at both ends.
+            start, end, how_end = words.ask
+            over = width(f"{glyph} {head[:how_end]}") - self._width
+            if over > 0:
+                what = head[start:end]
+                room = max(_MIN_ASK, width(what) - over)
+                if room < width(what):
+                    head = f"{head[:start]}{_cut_middle(what, room, g.more).rstrip()}{head[end:]}"
         if self._width:
             # Cut the plain text; colour codes go around whole pieces only.
             plain = cut(f"{glyph} {head}{tail}", self._width, g.more)
@@ -183,7 +194,7 @@ class TerminalDriver(Driver):
         dot_code = fg(visible(dot, _DOT_FLOOR), self._depth)
         return f"{dot_code}{glyph}{RESET} {label_code}{head}{RESET}{tail}"
 
-    def _words(self, frame: Frame) -> tuple[str, str, Session | None]:
+    def _words(self, frame: Frame) -> _Words:
         """(label with details, the other sessions, the focused session), cached."""
         key = (
             frame.status.sessions,
@@ -300,9 +311,25 @@ def _reasons(frame: Frame) -> tuple[str | None, ...]:
     return tuple(s.detail for s in frame.status.sources if s.global_state is frame.state)
 
 
-def _line_words(
-    frame: Frame, focus_ref: SessionRef | None, g: _Glyphs
-) -> tuple[str, str, Session | None]:
+# Columns a request's words keep at least when a line is cut to keep where to answer it.
+_MIN_ASK = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A line's words: the label with its details, the other sessions, the focused session.
+
+    :param ask: where the focused session's request is in ``head``: its words from
+        ``[0]`` to ``[1]``, then where to answer it up to ``[2]``.
+    """
+
+    head: str
+    rest: str
+    focus: Session | None
+    ask: tuple[int, int, int] | None = None
+
+
+def _line_words(frame: Frame, focus_ref: SessionRef | None, g: _Glyphs) -> _Words:
     """The label with its details, the other sessions, and the focused session.
 
     Everything from a server goes through :func:`clean` (via the statusline
@@ -311,6 +338,7 @@ def _line_words(
     sessions = frame.status.sessions
     focus = next((s for s in sessions if s.ref == focus_ref), None) if focus_ref else None
     label = clean(frame.look.label, _TEXT_LIMIT) if frame.look.label else ""
+    span: tuple[int, int, int] | None = None
     if focus is None:
         head = label or global_words(frame.state).capitalize()
         if frame.state.from_bridge:
@@ -327,7 +355,10 @@ def _line_words(
     else:
         head = _focus_words(focus, label)
         if focus.ask is not None:
-            head += f": {_asking(focus, frame, g)}"
+            what, how = _asking(focus, frame, g)
+            start = len(head) + 2
+            head += f": {what}{how}"
+            span = (start, start + len(what), len(head))
         lq, rq = g.quotes
         if focus.title:
             head += f"{g.dash}{lq}{clean(focus.title, _TEXT_LIMIT)}{rq}"
@@ -337,29 +368,35 @@ def _line_words(
     rest = g.sep.join(f"{session_name(s)} {session_words(s)}" for s in others[:_MAX_LISTED])
     if len(others) > _MAX_LISTED:
         rest += f"{g.sep}+{len(others) - _MAX_LISTED} more"
-    return head, rest, focus
+    return _Words(head, rest, focus, span)
 
 
-def _asking(session: Session, frame: Frame, g: _Glyphs) -> str:
-    """The request, its choices and where to answer it: the devices that can, or the
-    place a device cannot reach ("in Telegram"), and what the desk just did."""
+def _asking(session: Session, frame: Frame, g: _Glyphs) -> tuple[str, str]:
+    """The request with its choices, and where to answer it: the devices that can, or
+    the place a device cannot reach ("in Telegram"), and what the desk just did."""
     ask = session.ask
     assert ask is not None
     words = ask_words(ask)
+    how = ""
+    if not ask.answerable and ask.where:
+        # ask_words ends with "(answer in Telegram)": that is where to answer.
+        where = f" (answer {clean(ask.where, 60)})"
+        if words.endswith(where):
+            words, how = words[: -len(where)], where
     desk = frame.desk
     if ask.answerable:
         ways = desk.ways if desk is not None else ()
         if ways:
-            how = "; ".join(clean(w, 80) for w in ways)
+            way = "; ".join(clean(w, 80) for w in ways)
             if any(c.deliberate for c in ask.choices) and not ask.locked:
-                how += "; hold Allow or press it twice"
-            words += f" ({how})"
+                way += "; hold Allow or press it twice"
+            how = f" ({way})"
         else:
-            words += " (answer it where the agent runs)"
+            how = " (answer it where the agent runs)"
     note = desk.note_for(session.ref) if desk is not None else None
     if note is not None:
-        words += f" [{clean(note.text, 80)}]"
-    return words
+        how += f" [{clean(note.text, 80)}]"
+    return words, how
 
 
 def _focus_words(session: Session, label: str) -> str:

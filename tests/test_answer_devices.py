@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -475,3 +476,47 @@ async def test_the_terminal_line_names_the_keys_or_says_where_to_answer() -> Non
     finally:
         stop.set()
         await task
+
+
+async def test_a_cut_line_keeps_where_to_answer() -> None:
+    """On an 80-column line the request's own words give way, not where to answer it."""
+    import io
+
+    from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
+    from devices.terminal import TerminalDriver, TerminalOptions
+
+    out = io.StringIO()
+    terminal = TerminalDriver("term", TerminalOptions(width=80), stream=out)
+    deck = StreamDeckDriver("deck", StreamDeckOptions(dummy=True))
+    engine = Engine([Device(terminal), Device(deck)], default_theme())
+    source = Recording(engine.publish)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run([source], stop))
+    question = Ask(
+        "q1",
+        AskKind.QUESTION,
+        "Deploy the fixed script to every production host now?",
+        answer_choices(["Yes, deploy", "Not yet"]),
+    )
+
+    def lines() -> list[str]:
+        return out.getvalue().splitlines()
+
+    try:
+        source.show(session(permission("npm run build && npm test -- --coverage --verbose")))
+        await eventually(lambda: any("Deny (keys on Stream Deck deck" in line for line in lines()))
+        source.show(session(replace(question, where="in Telegram")))
+        await eventually(lambda: any(line.endswith("(answer in Telegram)") for line in lines()))
+        await engine.remove_device("deck")
+        source.show(session(question))
+        await eventually(
+            lambda: any("Not yet (answer it where the agent runs)" in line for line in lines())
+        )
+    finally:
+        stop.set()
+        await task
+    assert all(len(line) <= 80 for line in lines()), lines()
+    asked = [line for line in lines() if "Deploy" in line]
+    # Both ends of the request stay: what it asks, and its last choice.
+    assert len(asked) == 2 and all("Deploy the" in line for line in asked), asked
+    assert "Not yet (answer it where the agent runs)" in asked[1]
