@@ -81,7 +81,7 @@ BUILTIN_DANGER: tuple[tuple[str, str], ...] = (
     ),
     ("git reset --hard", rf"\bgit\b{_SEG}\breset\b{_SEG}\s--hard\b"),
     ("git clean -f", rf"\bgit\b{_SEG}\bclean\b{_SEG}\s-[a-zA-Z]*f"),
-    ("sudo", r"(?:^|[;&|(]\s*|\s)sudo\s"),
+    ("sudo", r"(?:^|[;&|(`]\s*|\s)sudo\s"),  # a backtick runs a command too
     (
         "a download piped to a shell",
         r"\b(?:curl|wget)\b[^;&\n]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b",

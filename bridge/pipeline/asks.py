@@ -83,14 +83,24 @@ def ask_text(text: object) -> str:
 # on any text (a command is a hook payload's, any local process's): the name is
 # read possessively and judged apart (`[A-Z0-9_]*(?:TOKEN|…)[A-Z0-9_]*=` backtracked
 # over "TOKEN" * 12,000 for 20 s), URL schemes and userinfo are bounded (`a.` * 30,000
-# took 31 s).
-_SECRET_ASSIGN = re.compile(r"(?i)\b([A-Z0-9_]++)=(\"[^\"]*\"|'[^']*'|\S+)")
+# took 31 s), and a value, once begun, always matches (no lookahead to fail on).
+# Masking never hides what runs: an unquoted value ends where the shell ends it
+# (; & | < > or a space), and one that runs a command (``$(…)`` or a backtick, outside
+# single quotes) is shown, so ``TOKEN=a;rm -rf ~`` and ``AUTH="$(curl … | sh)"`` show
+# what runs, to the user and to the danger check, which reads the shown command.
+_VALUE = r"(\"[^\"]*\"|'[^']*'|[^\s;&|<>]+)"
+_SECRET_ASSIGN = re.compile(r"(?i)\b([A-Z0-9_]++)=" + _VALUE)
 _SECRET_NAME = re.compile(r"(?i)TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|AUTH")
 _SECRET_BEARER = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}")
-_SECRET_URL = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]{0,31}://)[^/\s:@]{1,256}:[^/\s@]{1,256}@")
-_SECRET_OPTION = re.compile(
-    r"(?i)(--?(?:password|passwd|token|secret|api-?key)(?:=|\s+))(\"[^\"]*\"|'[^']*'|\S+)"
+_SECRET_URL = re.compile(
+    r"(?i)(\b[a-z][a-z0-9+.-]{0,31}://)[^/\s:@;&|<>()`$]{1,256}:[^/\s@;&|<>()`$]{1,256}@"
 )
+_SECRET_OPTION = re.compile(r"(?i)(--?(?:password|passwd|token|secret|api-?key)(?:=|\s+))" + _VALUE)
+
+
+def _runs(value: str) -> bool:
+    """Whether a shell runs a command to get ``value`` (not in single quotes: literal)."""
+    return not value.startswith("'") and ("$(" in value or "`" in value)
 
 
 def sanitise(command: object, limit: int = _COMMAND) -> str:
@@ -103,9 +113,16 @@ def sanitise(command: object, limit: int = _COMMAND) -> str:
     # megabyte costs what a long command does.
     text = " ".join(str(command)[: limit * 8].split())
     text = _SECRET_ASSIGN.sub(
-        lambda m: f"{m.group(1)}=***" if _SECRET_NAME.search(m.group(1)) else m.group(0), text
+        lambda m: (
+            f"{m.group(1)}=***"
+            if _SECRET_NAME.search(m.group(1)) and not _runs(m.group(2))
+            else m.group(0)
+        ),
+        text,
     )
-    text = _SECRET_OPTION.sub(lambda m: f"{m.group(1)}***", text)
+    text = _SECRET_OPTION.sub(
+        lambda m: m.group(0) if _runs(m.group(2)) else f"{m.group(1)}***", text
+    )
     text = _SECRET_BEARER.sub(lambda m: f"{m.group(1)} ***", text)
     text = _SECRET_URL.sub(lambda m: f"{m.group(1)}***@", text)
     return clean(text, limit)
