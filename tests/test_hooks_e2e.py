@@ -334,7 +334,7 @@ def test_hook_gives_up_after_one_second_on_a_bridge_that_never_answers(tmp_path:
         server.listen(1)  # accepts (in the backlog), never answers
         port = server.getsockname()[1]
         run = tmp_path / "run"
-        (run / "agentlight").mkdir(parents=True)
+        (run / "agentlight").mkdir(mode=0o700, parents=True)  # only ours: trusted whatever umask
         discovery = {"url": f"http://127.0.0.1:{port}", "pid": os.getpid()}
         (run / "agentlight" / "api.json").write_text(json.dumps(discovery))
         started = time.monotonic()
