@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,40 @@ async def test_the_hook_trusts_no_discovery_file_another_user_could_have_written
         assert len(heard) == 1 and json.loads(out) == reply_file("allow")
     finally:
         await runner.cleanup()
+
+
+async def test_a_retained_mqtt_command_is_not_a_press(tmp_path: Path) -> None:
+    """The broker hands a retained command to every new subscription: on each reconnect
+    it would press again, and two within 3 s confirm an Allow."""
+    aiomqtt = pytest.importorskip("aiomqtt")
+    from bridge.engine import Device, Engine
+    from bridge.pipeline.theme import default_theme
+    from devices.mqtt.publisher import MqttDriver, MqttOptions
+    from tests.mosquitto import Broker
+    from tests.test_answer_devices import Recording, permission, session
+
+    broker = Broker(tmp_path)
+    broker.start()
+    try:
+        async with aiomqtt.Client(broker.host, broker.port) as client:
+            await client.publish("agentlight/desk/command", b"deny", qos=1, retain=True)
+        where: dict[str, Any] = dict(broker.options)
+        options = MqttOptions(**where, prefix="agentlight/desk", allow_commands=True)
+        driver = MqttDriver("mqtt", options)
+        engine = Engine([Device(driver)], default_theme())
+        source = Recording(engine.publish)
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.run([source], stop))
+        try:
+            source.show(session(permission()))  # waiting before the driver subscribes
+            await eventually(lambda: driver.refused == 1)
+            assert (driver.commands, source.decisions) == (0, [])
+            async with aiomqtt.Client(broker.host, broker.port) as client:
+                await client.publish("agentlight/desk/command", b"deny", qos=1)
+            decision = await source.decided()  # a press made now still counts
+            assert (decision.action, driver.commands) == ("deny", 1)
+        finally:
+            stop.set()
+            await task
+    finally:
+        broker.stop()

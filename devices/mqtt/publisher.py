@@ -300,7 +300,10 @@ class MqttDriver(Driver):
         try:
             async for message in client.messages:
                 if message.topic.value == command:
-                    self._command(_bytes(message.payload))
+                    if message.retain:
+                        self._retained()
+                    else:
+                        self._command(_bytes(message.payload))
                     continue
                 if message.payload == ONLINE.encode():
                     log.debug("%s: Home Assistant is online; sending discovery", self.name)
@@ -309,6 +312,19 @@ class MqttDriver(Driver):
         except aiomqtt.MqttError as err:
             self._lost = err
             self._wake.set()
+
+    def _retained(self) -> None:
+        """A retained message on the command topic is not a press: the broker hands it
+        to every new subscription, so each reconnect would press again (two within
+        ``confirm_within`` confirm an Allow nobody made)."""
+        self.refused += 1
+        self._once.warning(
+            "retained",
+            "%s: ignored a retained command on %s (a press is never retained; clear it "
+            "with an empty retained message)",
+            self.name,
+            self.topics["command"],
+        )
 
     def _command(self, payload: bytes) -> None:
         """A press from ``<prefix>/command``, to the engine like a key's."""
