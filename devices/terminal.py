@@ -172,7 +172,9 @@ class TerminalDriver(Driver):
             # A request: where to answer it must stay on the line ("keys on …", "answer in
             # Telegram"); the request's own words give way first, kept at both ends.
             start, end, how_end = words.ask
-            over = width(f"{glyph} {head[:how_end]}") - self._width
+            # One column to spare when more follows: a cut line ends with "…" there.
+            more = 1 if len(head) > how_end or rest else 0
+            over = width(f"{glyph} {head[:how_end]}") + more - self._width
             if over > 0:
                 what = head[start:end]
                 room = max(_MIN_ASK, width(what) - over)

@@ -508,7 +508,8 @@ async def test_a_cut_line_keeps_where_to_answer() -> None:
         source.show(session(replace(question, where="in Telegram")))
         await eventually(lambda: any(line.endswith("(answer in Telegram)") for line in lines()))
         await engine.remove_device("deck")
-        source.show(session(question))
+        # Its title follows on the line, and is what a cut line loses.
+        source.show(replace(session(question), title="Fix the flaky deploy script"))
         await eventually(
             lambda: any("Not yet (answer it where the agent runs)" in line for line in lines())
         )
