@@ -56,6 +56,7 @@ describe("end to end with a real agentlight", { skip: bin === null ? "agentlight
 		app.willAppear(ACTIONS.session, "urgent", { column: 1, settings: { slot: "urgent" } });
 		for (let slot = 1; slot <= 3; slot++) app.willAppear(ACTIONS.session, `slot${slot}`, { column: 1 + slot, settings: { slot } });
 		app.willAppear(ACTIONS.agent, "dial", { device: "PLUS", controller: "Encoder" });
+		app.willAppear(ACTIONS.control, "option1", { column: 5, settings: { control: "answer:1" } });
 	});
 
 	after(async () => {
@@ -105,6 +106,24 @@ describe("end to end with a real agentlight", { skip: bin === null ? "agentlight
 			await new Promise((r) => setTimeout(r, 100));
 		}
 		assert.match(al.log, /api: press session pocketpaw\/\S+ \(details\) from 127\.0\.0\.1/);
+	});
+
+	it("a Control key shows the simulated agent's question and answers it", async () => {
+		// The simulator asks "Deploy the fixed script now?" (Yes, deploy / Not yet) once a cycle.
+		const deadline = performance.now() + 40_000;
+		let pressed = false;
+		while (performance.now() < deadline && !/answer: pocketpaw\/\S+ question/.test(al.log)) {
+			if (/^ANSWER · Yes, deploy$/.test(app.shows("option1"))) {
+				app.press("option1");
+				pressed = true;
+				await new Promise((r) => setTimeout(r, 400));
+			}
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		assert.ok(pressed, "the question never showed on the key");
+		const line = /answer: pocketpaw\/\S+ question Deploy the fixed script now\? -> Yes, deploy \(press on api key:5\)(.*)/.exec(al.log);
+		assert.ok(line, al.log.slice(-2000));
+		assert.equal(line[1].trim(), "", "sent to the simulator's chat");
 	});
 
 	it("says why when agentlight cannot see the agent", async () => {
