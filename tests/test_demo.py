@@ -70,6 +70,13 @@ async def test_a_round_shows_every_state(
     assert {s["tool"] for s in sessions} >= {"bash", "web_search", "read_file", "python"}
     out = capsys.readouterr().out
     assert out.startswith("agentlight demo: simulated PocketPaw on 127.0.0.1:")
+    # It asks twice: PocketPaw's question with options, Claude Code's permission request;
+    # the line names the request in focus with where to answer (the demo has no device).
+    asks = {(a["kind"], a["tool"]): a for s in sessions if (a := s["ask"]) is not None}
+    question, permission = asks[("question", None)], asks[("permission", "Bash")]
+    assert [c["label"] for c in question["choices"]] == ["Yes, deploy", "Not yet"]
+    assert [c["id"] for c in permission["choices"]] == ["allow", "always", "deny"]
+    assert "Deploy the fixed script now? Yes, deploy / Not yet (answer it where" in out
     # A session with a title has it from the first line it appears in.
     titles = {s["key"]: s["title"] for s in sessions if s["title"]}
     first: dict[str, dict[str, object]] = {}
