@@ -192,4 +192,7 @@ async def test_mqtt_one_warning_per_episode_and_the_reason_names_the_broker(
     assert "is Mosquitto running there?" in (last.detail or "")
     assert rec.statuses[-1].detail == last.detail  # nothing said "agentlight/vm offline" after
     first_again, second = warnings(caplog)
-    assert first_again == first and f"127.0.0.1:{broker.port}" in second
+    assert first_again == first
+    # The lost connection was info: the episode's warning is the broker gone, with the fix.
+    assert f"broker 127.0.0.1:{broker.port} unreachable" in second
+    assert "is Mosquitto running there?" in second

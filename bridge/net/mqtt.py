@@ -317,6 +317,7 @@ class Link:
         self._backoff = Backoff(options.reconnect_min, options.reconnect_max, rand=rand)
         self._failing: str | None = None  # the reason last logged, this episode
         self._warned: LinkState | None = None  # the state this episode's warning said
+        self._dropped = False  # a connection was lost this episode
         self._said_back = False
         self.state = LinkState.CONNECTING
         self.connects = 0  # successful connections, for tests and benchmarks
@@ -377,21 +378,29 @@ class Link:
                 self._backoff.reset()
                 self._failing = None
                 self._warned = None
+                self._dropped = False
             self._said_back = False
             delay = self._backoff.next()
             if state is LinkState.AUTH_FAILED:
                 # Retrying fast will not fix a password; don't hammer the broker.
                 delay = max(delay, self.options.reconnect_max)
-            if reason != self._failing:
-                # One warning per episode (and per kind: a refused password is news);
-                # a new reason within it (lost, then unreachable while the broker is
-                # down) is info, and shown as the reason.
-                level = logging.INFO if state is self._warned else logging.WARNING
+            # One warning per episode (and per kind: a refused password is news). A
+            # first lost connection may be a blip (info): if the broker stays away,
+            # the next try's line is the warning, and it names the fix ("is Mosquitto
+            # running there?"); a second loss (a flapping link) is the warning itself.
+            first_drop = started is not None and not self._dropped
+            self._dropped |= started is not None
+            if state is not self._warned and not first_drop:
+                level, self._warned = logging.WARNING, state
+            elif reason != self._failing:
+                level = logging.INFO
+            else:
+                level = logging.DEBUG
+            if level > logging.DEBUG:
                 log.log(level, "%s: %s; retrying in %.1f s", self.name, reason, delay)
-                self._failing = reason
-                self._warned = state
             else:
                 log.debug("%s: still failing (%s); retrying in %.1f s", self.name, reason, delay)
+            self._failing = reason
             self._set(state, reason)
             # The failure stays the state until a connection comes up: a light
             # that flips to "connecting" at every attempt says nothing new.
