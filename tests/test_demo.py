@@ -99,3 +99,18 @@ async def test_a_new_session_shows_its_title_in_its_first_frame(
     (session,) = shown[0]
     assert session["key"] == "websocket:demo-web-1"
     assert session["title"] == "Fix the flaky deploy script"
+
+
+def test_a_config_with_only_devices_is_enough(tmp_path: Path) -> None:
+    """`agentlight demo -c FILE` uses the file's devices, theme and answering rules, not its
+    sources: a file with only a dummy deck (the README's way to see keys answer) will do."""
+    path = tmp_path / "deck.toml"
+    path.write_text(
+        '[[devices]]\ntype = "streamdeck"\ndummy = true\n\n'
+        '[answers]\nallow_from_device = "none"\n'
+    )
+    args = argparse.Namespace(speed=1.0, config=str(path), record=None, duration=1.0)
+    config = demo.demo_config(args, {"type": "pocketpaw", "url": "http://127.0.0.1:1"})
+    assert [d.type for d in config.devices] == ["streamdeck"]
+    assert config.answers.allow_from_device == "none"
+    assert [s.type for s in config.sources] == ["pocketpaw", "hooks"]

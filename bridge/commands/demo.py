@@ -182,7 +182,8 @@ async def run_demo(args: argparse.Namespace, round_seconds: float) -> int:
 
 def demo_config(args: argparse.Namespace, source: dict[str, Any]) -> Config:
     """``source`` feeding the terminal, or the devices and theme of ``-c FILE``; ``--record``."""
-    base = load_config(args.config) if args.config else None
+    # The file's own sources are not used: a file with only devices will do.
+    base = load_config(args.config, sources=[source]) if args.config else None
     record = getattr(args, "record", None)
     extra = [{"type": "record", "name": "record", "path": record}] if record else []
     config = parse_config(

@@ -95,8 +95,12 @@ _TOP_LEVEL = ("bridge", "sources", "devices", "theme", "api", "answers")
 _DEVICE_COMMON = ("type", "name", "show", "fps", "refresh")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and check a config file. Raises :class:`ConfigError` naming file and key."""
+def load_config(path: str | Path, *, sources: list[dict[str, Any]] | None = None) -> Config:
+    """Read and check a config file. Raises :class:`ConfigError` naming file and key.
+
+    :param sources: ``[[sources]]`` for a file that has none (the demo brings its own,
+        so a file with only devices, a dummy deck and a terminal, is one for it).
+    """
     p = Path(path)
     file = str(p)
     try:
@@ -111,6 +115,8 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not valid TOML: {err}", file=file) from err
+    if sources is not None and "sources" not in data:
+        data["sources"] = sources
     return parse_config(data, file=file, base_dir=p.parent)
 
 
