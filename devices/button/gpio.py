@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,23 +130,14 @@ class GpioButtonDriver(Driver):
 
     def _make_button(self) -> Any:
         opts: GpioButtonOptions = self.options
-        try:
-            from gpiozero import Button
-        except ImportError as err:
-            raise DriverError(
-                f"{self.name}: gpiozero is not installed; pip install 'agentlight[gpio]'"
-            ) from err
-        from devices.led.gpio import default_factory, explain_gpio_error, named_factory
+        from devices.led.gpio import explain_gpio_error, import_gpiozero, pin_factory
 
-        name = opts.pin_factory or os.environ.get("GPIOZERO_PIN_FACTORY", "").strip()
-        factory = self._factory
-        skipped: list[str] = []
+        gpiozero = import_gpiozero(self.name)
+        skipped: list[str] = []  # until pin_factory says
+        name = ""
         try:
-            if factory is None and name:
-                factory = named_factory(name)
-            elif factory is None:
-                factory, name, skipped = default_factory()
-            button = Button(
+            factory, name, skipped = pin_factory(opts.pin_factory, self._factory)
+            button = gpiozero.Button(
                 opts.pin,
                 pull_up=opts.pull_up,
                 bounce_time=opts.bounce_time or None,

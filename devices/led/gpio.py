@@ -135,29 +135,13 @@ class GpioLedDriver(Driver):
 
     def _make_led(self) -> Any:
         opts: GpioOptions = self.options
+        gpiozero = import_gpiozero(self.name)
         try:
-            from gpiozero import RGBLED
-        except ImportError as err:
-            raise DriverError(
-                f"{self.name}: gpiozero is not installed; pip install 'agentlight[gpio]'"
-            ) from err
-        # The option, else GPIOZERO_PIN_FACTORY: both go through named_factory, so
-        # `GPIOZERO_PIN_FACTORY=mock` (as documented) gets PWM mock pins too.
-        name = opts.pin_factory or os.environ.get("GPIOZERO_PIN_FACTORY", "").strip()
-        factory = self._factory
-        skipped: list[str] = []
-        if factory is None and name:
-            try:
-                factory = named_factory(name)
-            except ValueError as err:
-                raise DriverError(f"{self.name}: {err}") from err
-        elif factory is None:
-            try:
-                factory, name, skipped = default_factory()
-            except NoPinFactory as err:
-                raise DriverError(f"{self.name}: {err}") from err
+            factory, name, skipped = pin_factory(opts.pin_factory, self._factory)
+        except (ValueError, NoPinFactory) as err:
+            raise DriverError(f"{self.name}: {err}") from err
         try:
-            return RGBLED(
+            return gpiozero.RGBLED(
                 opts.red,
                 opts.green,
                 opts.blue,
@@ -254,6 +238,40 @@ def named_factory(name: str) -> Any:
             factory = load_factory(key)
             _factories[key] = factory
         return factory
+
+
+def import_gpiozero(device: str) -> Any:
+    """The gpiozero module (slow to import on a Pi Zero: a driver's thread calls this).
+
+    :raises DriverError: naming ``device`` and the extra to install, when it is missing.
+    """
+    try:
+        import gpiozero
+    except ImportError as err:
+        raise DriverError(
+            f"{device}: gpiozero is not installed; pip install 'agentlight[gpio]'"
+        ) from err
+    return gpiozero
+
+
+def pin_factory(option: str, given: Any = None) -> tuple[Any, str, list[str]]:
+    """The pin factory a GPIO device opens on, its name, and why each factory gpiozero
+    prefers was skipped (see :func:`default_factory`).
+
+    ``given`` (a test's) first; else the one the ``pin_factory`` option or
+    ``GPIOZERO_PIN_FACTORY`` names, both through :func:`named_factory`, so
+    ``GPIOZERO_PIN_FACTORY=mock`` (as documented) gets PWM mock pins too; else
+    gpiozero's default.
+
+    :raises ValueError: for a name gpiozero does not know.
+    :raises NoPinFactory: when none is named and none loads.
+    """
+    name = option or os.environ.get("GPIOZERO_PIN_FACTORY", "").strip()
+    if given is not None:
+        return given, name, []
+    if name:
+        return named_factory(name), name, []
+    return default_factory()
 
 
 #: The pin factories gpiozero tries, in its order, when none is named.
@@ -392,6 +410,8 @@ __all__ = [
     "default_factory",
     "explain_gpio_error",
     "factory_fix",
+    "import_gpiozero",
     "load_factory",
     "named_factory",
+    "pin_factory",
 ]
