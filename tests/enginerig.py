@@ -10,12 +10,13 @@ pty, busylight-core Hardware records); only the clock is the loop's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bridge.engine import Device, Engine
+from bridge.pipeline.answers import Decision
 from bridge.pipeline.mapping import ShowMode
-from bridge.pipeline.model import ConnectionState, SourceStatus
+from bridge.pipeline.model import ConnectionState, GlobalState, Session, Snapshot, SourceStatus
 from bridge.pipeline.theme import default_theme
 from bridge.sources.base import Source
 from devices.base import Driver
@@ -33,6 +34,44 @@ def status(
 
 def disconnected() -> SourceStatus:
     return make_source(SOURCE, connection=ConnectionState.DISCONNECTED, detail="test")
+
+
+class Recording(Source):
+    """A source that publishes the sessions it is given and records the decisions
+    the engine hands it (answering each with ``fail``: None is sent)."""
+
+    TYPE = "answering"
+
+    def __init__(
+        self,
+        publish: Callable[[SourceStatus], None],
+        name: str = "hooks",
+        *,
+        fail: str | None = None,
+    ) -> None:
+        super().__init__(name, None, publish)
+        self.decisions: list[Decision] = []
+        self.fail = fail
+        self._got = asyncio.Event()
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    def show(self, *sessions: Session) -> None:
+        snapshot = Snapshot(GlobalState.ACTIVE, sessions, len(sessions))
+        self.publish(ConnectionState.CONNECTED, snapshot)
+
+    async def answer(self, decision: Decision) -> str | None:
+        self.decisions.append(decision)
+        self._got.set()
+        return self.fail
+
+    async def decided(self, within: float = 5.0) -> Decision:
+        """The next decision the source is handed (TimeoutError after ``within`` seconds)."""
+        async with asyncio.timeout(within):
+            await self._got.wait()
+        self._got.clear()
+        return self.decisions[-1]
 
 
 class EngineRun:

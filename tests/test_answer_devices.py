@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,24 +14,21 @@ from typing import Any
 import pytest
 
 from bridge.engine import Device, Engine
-from bridge.pipeline.answers import AnswerOptions, Armed, Cursor, Decision, DeskView, annotate
+from bridge.pipeline.answers import AnswerOptions, Armed, Cursor, DeskView, annotate
 from bridge.pipeline.asks import answer_choices, permission_choices
 from bridge.pipeline.looks import Color, Effect, Look
 from bridge.pipeline.model import (
     AgentStatus,
     Ask,
     AskKind,
-    ConnectionState,
     GlobalState,
     Session,
     SessionRef,
     SessionState,
-    Snapshot,
     SourceStatus,
 )
 from bridge.pipeline.status_json import status_to_json
 from bridge.pipeline.theme import default_theme
-from bridge.sources.base import Source
 from devices.button.gpio import GpioButtonDriver, GpioButtonOptions
 from devices.mqtt.commands import Command, parse_command
 from devices.mqtt.discovery import COMMAND_BUTTONS, discovery_messages
@@ -40,6 +36,7 @@ from devices.mqtt.publisher import MqttDriver, MqttOptions
 from harness.vclock import run_virtual
 from tests.api_rig import api_rig
 from tests.conftest import eventually
+from tests.enginerig import Recording
 
 pytest.importorskip("PIL")
 
@@ -83,9 +80,8 @@ def view_of(
     options: AnswerOptions | None = None,
     mono: float = 0.0,
 ) -> View:
-    snap = Snapshot(GlobalState.ACTIVE, sessions, len(sessions))
     status = annotate(
-        AgentStatus.fold((SourceStatus("hooks", ConnectionState.CONNECTED, snap),)),
+        AgentStatus.fold((SourceStatus.connected("hooks", sessions, state=GlobalState.ACTIVE),)),
         options or AnswerOptions(),
     )
     placed = [Placed(i, s, LOOK) for i, s in enumerate(status.sessions)]
@@ -190,35 +186,6 @@ def test_what_the_desk_did_shows_on_the_session_key() -> None:
 
 
 # -- the engine around a device, with a source that records what it is asked ----------
-
-
-class Recording(Source):
-    """Publishes the sessions it is given and records the decisions it gets."""
-
-    TYPE = "answering"
-
-    def __init__(self, publish: Callable[[SourceStatus], None], name: str = "hooks") -> None:
-        super().__init__(name, None, publish)
-        self.decisions: list[Decision] = []
-        self._got = asyncio.Event()
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
-
-    def show(self, *sessions: Session) -> None:
-        snap = Snapshot(GlobalState.ACTIVE, sessions, len(sessions))
-        self.publish(ConnectionState.CONNECTED, snap)
-
-    async def answer(self, decision: Decision) -> str | None:
-        self.decisions.append(decision)
-        self._got.set()
-        return None
-
-    async def decided(self, within: float = 5.0) -> Decision:
-        async with asyncio.timeout(within):
-            await self._got.wait()
-        self._got.clear()
-        return self.decisions[-1]
 
 
 def question_of(key: str = "s1") -> Session:
@@ -354,18 +321,8 @@ def test_home_assistant_gets_buttons_and_a_request_sensor() -> None:
     assert (deny["command_topic"], deny["payload_press"]) == ("agentlight/desk/command", "deny")
     template = configs["ha/sensor/agentlight_desk/request/config"]["value_template"]
     env = jinja2.Environment(extensions=["jinja2.ext.loopcontrols"])
-    status = annotate(
-        AgentStatus.fold(
-            (
-                SourceStatus(
-                    "hooks",
-                    ConnectionState.CONNECTED,
-                    Snapshot(GlobalState.ACTIVE, (session(None, "s0"), session(permission())), 2),
-                ),
-            )
-        ),
-        AnswerOptions(),
-    )
+    hooks = SourceStatus.connected("hooks", (session(None, "s0"), session(permission())))
+    status = annotate(AgentStatus.fold((hooks,)), AnswerOptions())
     doc = status_to_json(status, 0.0)
     assert env.from_string(template).render(value_json=doc) == "Bash: npm test [Allow / Deny]"
     idle = status_to_json(AgentStatus.fold(()), 0.0)

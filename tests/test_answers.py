@@ -34,19 +34,17 @@ from bridge.pipeline.asks import (
 from bridge.pipeline.inputs import GLOBAL, InputEvent, Target
 from bridge.pipeline.model import (
     AgentStatus,
-    ConnectionState,
     GlobalState,
     Session,
     SessionRef,
     SessionState,
-    Snapshot,
     SourceStatus,
 )
 from bridge.pipeline.status_json import status_from_json, status_to_json
 from bridge.pipeline.theme import default_theme
-from bridge.sources.base import Source
 from devices.mock import MockDriver
 from harness.vclock import run_virtual
+from tests.enginerig import Recording
 
 SRC = "hooks"
 REF = SessionRef(SRC, "s1")
@@ -94,8 +92,7 @@ def waiting(ask: Ask | None, key: str = "s1", *, stoppable: bool = False) -> Ses
 
 
 def status_of(*sessions: Session, options: AnswerOptions | None = None) -> AgentStatus:
-    snap = Snapshot(GlobalState.ACTIVE, tuple(sessions), len(sessions))
-    status = AgentStatus.fold((SourceStatus(SRC, ConnectionState.CONNECTED, snap),))
+    status = AgentStatus.fold((SourceStatus.connected(SRC, sessions, state=GlobalState.ACTIVE),))
     return annotate(status, options or AnswerOptions())
 
 
@@ -454,37 +451,13 @@ def test_status_command_shows_the_open_request() -> None:
 # -- the engine's door -----------------------------------------------------------------
 
 
-class Answering(Source):
-    """A source that publishes what it is told and records the decisions it gets."""
-
-    TYPE = "answering"
-
-    def __init__(self, publish: Any, *, fail: str | None = None) -> None:
-        super().__init__(SRC, None, publish)
-        self.decisions: list[Decision] = []
-        self.got = asyncio.Event()
-        self.fail = fail
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
-
-    def show(self, *sessions: Session) -> None:
-        snap = Snapshot(GlobalState.ACTIVE, sessions, len(sessions))
-        self.publish(ConnectionState.CONNECTED, snap)
-
-    async def answer(self, decision: Decision) -> str | None:
-        self.decisions.append(decision)
-        self.got.set()
-        return self.fail
-
-
 def engine_with(
     answers: AnswerOptions | None = None, fail: str | None = None
-) -> tuple[Engine, Answering, MockDriver]:
+) -> tuple[Engine, Recording, MockDriver]:
     loop = asyncio.get_running_loop()
     mock = MockDriver("deck")
     engine = Engine([Device(mock)], default_theme(), clock=loop.time, answers=answers)
-    return engine, Answering(engine.publish, fail=fail), mock
+    return engine, Recording(engine.publish, SRC, fail=fail), mock
 
 
 def test_the_engine_hands_a_held_allow_to_the_source_and_logs_it(
@@ -505,7 +478,7 @@ def test_the_engine_hands_a_held_allow_to_the_source_and_logs_it(
         assert frame.desk is not None and frame.desk.armed[0].held
         await asyncio.sleep(0.7)
         assert engine.send_input(release(loop.time()))
-        await asyncio.wait_for(source.got.wait(), 1.0)
+        await source.decided(within=1.0)
         (decision,) = source.decisions
         assert (decision.action, decision.gesture) == ("allow", "hold")
         # Once answered, the devices say so.
@@ -561,7 +534,7 @@ def test_a_failure_offers_the_request_again(caplog: pytest.LogCaptureFixture) ->
         source.show(waiting(permission()))
         await asyncio.sleep(0)
         engine.send_input(press("deny", loop.time()))
-        await asyncio.wait_for(source.got.wait(), 1.0)
+        await source.decided(within=1.0)
         frame = await mock.wait_for(lambda f: f.desk is not None and bool(f.desk.notes))
         assert frame.desk is not None and frame.desk.notes[-1].text.startswith("not sent")
         assert not engine.desk.view().is_answered(REF, "r1")
