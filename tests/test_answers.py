@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from bridge.engine import Device, Engine
 from bridge.infra.config import parse_config
 from bridge.infra.errors import ConfigError
 from bridge.pipeline.answers import (
@@ -41,10 +40,9 @@ from bridge.pipeline.model import (
     SourceStatus,
 )
 from bridge.pipeline.status_json import status_from_json, status_to_json
-from bridge.pipeline.theme import default_theme
 from devices.mock import MockDriver
 from harness.vclock import run_virtual
-from tests.enginerig import Recording
+from tests.enginerig import EngineRun, Recording
 
 SRC = "hooks"
 REF = SessionRef(SRC, "s1")
@@ -453,11 +451,13 @@ def test_status_command_shows_the_open_request() -> None:
 
 def engine_with(
     answers: AnswerOptions | None = None, fail: str | None = None
-) -> tuple[Engine, Recording, MockDriver]:
-    loop = asyncio.get_running_loop()
+) -> tuple[EngineRun, Recording, MockDriver]:
+    """An engine (not started) over a mock deck, with a recording source."""
     mock = MockDriver("deck")
-    engine = Engine([Device(mock)], default_theme(), clock=loop.time, answers=answers)
-    return engine, Recording(engine.publish, SRC, fail=fail), mock
+    run = EngineRun([mock], answers=answers)
+    source = Recording(run.publish, SRC, fail=fail)
+    run.sources.append(source)
+    return run, source, mock
 
 
 def test_the_engine_hands_a_held_allow_to_the_source_and_logs_it(
@@ -467,9 +467,8 @@ def test_the_engine_hands_a_held_allow_to_the_source_and_logs_it(
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        engine, source, mock = engine_with()
-        stop = asyncio.Event()
-        task = asyncio.create_task(engine.run([source], stop))
+        run, source, mock = engine_with()
+        engine = run.start().engine
         source.show(waiting(permission("API_TOKEN=xyz123 make deploy")))
         await asyncio.sleep(0)
         t0 = loop.time()
@@ -486,8 +485,7 @@ def test_the_engine_hands_a_held_allow_to_the_source_and_logs_it(
         assert frame.desk is not None and frame.desk.notes[-1].text == "Allow sent"
         # The note goes by itself on the virtual clock.
         await mock.wait_for(lambda f: f.desk is not None and not f.desk.notes, timeout=10.0)
-        stop.set()
-        await task
+        await run.stop()
 
     run_virtual(main, real_budget=20.0)
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("answer:"))
@@ -504,9 +502,8 @@ def test_the_engine_refuses_a_dangerous_allow_and_says_so(
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        engine, source, mock = engine_with()
-        stop = asyncio.Event()
-        task = asyncio.create_task(engine.run([source], stop))
+        run, source, mock = engine_with()
+        engine = run.start().engine
         source.show(waiting(permission("git push --force")))
         await asyncio.sleep(0)
         for t in (0.0, 1.0):  # press, press again: still refused
@@ -515,8 +512,7 @@ def test_the_engine_refuses_a_dangerous_allow_and_says_so(
         frame = await mock.wait_for(lambda f: f.desk is not None and bool(f.desk.notes))
         assert frame.desk is not None and not frame.desk.notes[-1].ok
         assert source.decisions == []
-        stop.set()
-        await task
+        await run.stop()
 
     run_virtual(main, real_budget=20.0)
     refused = [r.getMessage() for r in caplog.records if "answer refused" in r.getMessage()]
@@ -528,9 +524,8 @@ def test_a_failure_offers_the_request_again(caplog: pytest.LogCaptureFixture) ->
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        engine, source, mock = engine_with(fail="the agent went away")
-        stop = asyncio.Event()
-        task = asyncio.create_task(engine.run([source], stop))
+        run, source, mock = engine_with(fail="the agent went away")
+        engine = run.start().engine
         source.show(waiting(permission()))
         await asyncio.sleep(0)
         engine.send_input(press("deny", loop.time()))
@@ -538,8 +533,7 @@ def test_a_failure_offers_the_request_again(caplog: pytest.LogCaptureFixture) ->
         frame = await mock.wait_for(lambda f: f.desk is not None and bool(f.desk.notes))
         assert frame.desk is not None and frame.desk.notes[-1].text.startswith("not sent")
         assert not engine.desk.view().is_answered(REF, "r1")
-        stop.set()
-        await task
+        await run.stop()
 
     run_virtual(main, real_budget=20.0)
     assert "NOT SENT: the agent went away" in caplog.text
@@ -547,7 +541,8 @@ def test_a_failure_offers_the_request_again(caplog: pytest.LogCaptureFixture) ->
 
 def test_a_reload_judges_open_requests_again() -> None:
     async def main() -> None:
-        engine, source, _ = engine_with()
+        run, source, _ = engine_with()
+        engine = run.engine
         source.show(waiting(permission("rm -rf build")))
         (session,) = engine.status.sessions
         assert session.ask is not None and session.ask.locked
