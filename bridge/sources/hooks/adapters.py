@@ -59,6 +59,29 @@ def _pid(payload: dict[str, Any]) -> int | None:
     return pid_of(extra.get("pid")) if isinstance(extra, dict) else None
 
 
+def _command_hook(agent: str, payload: Any, *session_keys: str) -> HookEvent | Adapted:
+    """The note a command hook's event starts from, or the refusal when there is none.
+
+    Claude Code, Codex, Gemini CLI and Cursor send the same envelope: the hook's
+    name, the session (under the first of ``session_keys`` present), its folder,
+    its transcript, and the process ``agentlight hook`` found.
+    """
+    if not isinstance(payload, dict):
+        return _refuse("the payload is not a JSON object")
+    sid = ident(field(payload, *session_keys))
+    if sid is None:
+        return _refuse(f"the payload has no {session_keys[0]}")
+    return HookEvent(
+        agent,
+        sid,
+        Kind.NOTE,
+        name=text(payload.get("hook_event_name"), MAX_NAME) or "",
+        cwd=path(payload.get("cwd")),
+        transcript=path(payload.get("transcript_path")),
+        pid=_pid(payload),
+    )
+
+
 def _tool_detail(tool_input: Any) -> str | None:
     """The one line that says what a tool does: its command, path, pattern or URL."""
     if isinstance(tool_input, str):
@@ -117,21 +140,10 @@ _NOT_A_PROMPT = ("<task-notification>",)
 
 
 def _claude_like(agent: str, payload: Any) -> Adapted:
-    if not isinstance(payload, dict):
-        return _refuse("the payload is not a JSON object")
-    sid = ident(payload.get("session_id"))
-    if sid is None:
-        return _refuse("the payload has no session_id")
-    name = text(payload.get("hook_event_name"), MAX_NAME) or ""
-    base = HookEvent(
-        agent,
-        sid,
-        Kind.NOTE,
-        name=name,
-        cwd=path(payload.get("cwd")),
-        transcript=path(payload.get("transcript_path")),
-        pid=_pid(payload),
-    )
+    base = _command_hook(agent, payload, "session_id")
+    if isinstance(base, Adapted):
+        return base
+    name, sid = base.name, base.session
     # A subagent's own tool calls carry its id: they belong to its child session.
     sub = ident(payload.get("agent_id"))
     child = replace(base, session=f"{sid}/{sub}", parent=sid, transcript=None) if sub else None
@@ -235,21 +247,10 @@ _GEMINI_NOTES = frozenset({"BeforeModel", "AfterModel", "BeforeToolSelection"})
 
 def gemini(payload: Any) -> Adapted:
     """Gemini CLI: command hooks in ``settings.json``."""
-    if not isinstance(payload, dict):
-        return _refuse("the payload is not a JSON object")
-    sid = ident(payload.get("session_id"))
-    if sid is None:
-        return _refuse("the payload has no session_id")
-    name = text(payload.get("hook_event_name"), MAX_NAME) or ""
-    base = HookEvent(
-        "gemini",
-        sid,
-        Kind.NOTE,
-        name=name,
-        cwd=path(payload.get("cwd")),
-        transcript=path(payload.get("transcript_path")),
-        pid=_pid(payload),
-    )
+    base = _command_hook("gemini", payload, "session_id")
+    if isinstance(base, Adapted):
+        return base
+    name = base.name
     tool = text(payload.get("tool_name"), MAX_NAME)
     match name:
         case "SessionStart":
@@ -295,23 +296,13 @@ _CURSOR_STOP = {"completed": Kind.DONE, "aborted": Kind.INTERRUPTED, "error": Ki
 
 def cursor(payload: Any) -> Adapted:
     """Cursor: ``.cursor/hooks.json`` command hooks."""
-    if not isinstance(payload, dict):
-        return _refuse("the payload is not a JSON object")
-    sid = ident(field(payload, "conversation_id", "session_id"))
-    if sid is None:
-        return _refuse("the payload has no conversation_id")
-    name = text(payload.get("hook_event_name"), MAX_NAME) or ""
+    base = _command_hook("cursor", payload, "conversation_id", "session_id")
+    if isinstance(base, Adapted):
+        return base
+    name, sid = base.name, base.session
     roots = payload.get("workspace_roots")
-    cwd = path(roots[0]) if isinstance(roots, list) and roots else path(payload.get("cwd"))
-    base = HookEvent(
-        "cursor",
-        sid,
-        Kind.NOTE,
-        name=name,
-        cwd=cwd,
-        transcript=path(payload.get("transcript_path")),
-        pid=_pid(payload),
-    )
+    if isinstance(roots, list) and roots:  # the workspace, before where the hook ran
+        base = replace(base, cwd=path(roots[0]))
     tool = text(payload.get("tool_name"), MAX_NAME)
     sub = ident(field(payload, "subagent_id", "agent_id"))
     match name:
