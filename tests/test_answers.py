@@ -460,6 +460,15 @@ def engine_with(
     return run, source, mock
 
 
+async def waiting_on(ask: Ask, fail: str | None = None) -> tuple[EngineRun, Recording, MockDriver]:
+    """:func:`engine_with`'s engine, started, its source showing one session waiting on ``ask``."""
+    run, source, mock = engine_with(fail=fail)
+    run.start()
+    source.show(waiting(ask))
+    await asyncio.sleep(0)
+    return run, source, mock
+
+
 def test_the_engine_hands_a_held_allow_to_the_source_and_logs_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -467,10 +476,8 @@ def test_the_engine_hands_a_held_allow_to_the_source_and_logs_it(
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        run, source, mock = engine_with()
-        engine = run.start().engine
-        source.show(waiting(permission("API_TOKEN=xyz123 make deploy")))
-        await asyncio.sleep(0)
+        run, source, mock = await waiting_on(permission("API_TOKEN=xyz123 make deploy"))
+        engine = run.engine
         t0 = loop.time()
         assert engine.send_input(press("allow", t0))
         frame = await mock.wait_for(lambda f: f.desk is not None and bool(f.desk.armed))
@@ -502,10 +509,8 @@ def test_the_engine_refuses_a_dangerous_allow_and_says_so(
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        run, source, mock = engine_with()
-        engine = run.start().engine
-        source.show(waiting(permission("git push --force")))
-        await asyncio.sleep(0)
+        run, source, mock = await waiting_on(permission("git push --force"))
+        engine = run.engine
         for t in (0.0, 1.0):  # press, press again: still refused
             engine.send_input(press("allow", loop.time() + t))
             await asyncio.sleep(1.0)
@@ -524,10 +529,8 @@ def test_a_failure_offers_the_request_again(caplog: pytest.LogCaptureFixture) ->
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        run, source, mock = engine_with(fail="the agent went away")
-        engine = run.start().engine
-        source.show(waiting(permission()))
-        await asyncio.sleep(0)
+        run, source, mock = await waiting_on(permission(), fail="the agent went away")
+        engine = run.engine
         engine.send_input(press("deny", loop.time()))
         await source.decided(within=1.0)
         frame = await mock.wait_for(lambda f: f.desk is not None and bool(f.desk.notes))
