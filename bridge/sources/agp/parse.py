@@ -110,55 +110,63 @@ def to_session(
     extra: tuple[tuple[str, str], ...] = ()
     if status.subagents:
         extra = (("subagents", str(len(status.subagents))),)
-    return Session(
-        key=session_id,
-        id=session_id,
-        channel=CHANNEL,
-        state=status.state,
-        title=f"subagent of {parent}" if parent else None,
+    return _session(
+        session_id,
+        status.state,
+        status.status,
+        source=source,
         since=since,
+        parent=parent,
         tokens=TokenUsage.sum(status.usage),
         error=status.error,
-        source=source,
-        raw_state=status.status,
         steps=status.steps,
         usage=status.usage,
-        parent=parent,
         extra=extra,
     )
 
 
 def not_found(session_id: str, *, source: str, since: float, parent: str | None) -> Session:
     """How a session AgP answers 404 for is shown before it leaves."""
-    return Session(
-        key=session_id,
-        id=session_id,
-        channel=CHANNEL,
-        state=SessionState.UNKNOWN,
-        title=f"subagent of {parent}" if parent else None,
-        since=since,
-        error="AgP does not know this session (404)",
-        source=source,
-        raw_state=NOT_FOUND,
-        parent=parent,
-    )
+    error = "AgP does not know this session (404)"
+    return _session(
+        session_id, SessionState.UNKNOWN, NOT_FOUND, source=source, since=since, parent=parent,
+        error=error,
+    )  # fmt: skip
 
 
 def unreadable(
     session_id: str, reason: str, *, source: str, since: float, parent: str | None
 ) -> Session:
     """How a watched session whose reply cannot be read is shown: an error naming why."""
+    error = f"cannot read the session: {reason}"[:_MAX_ERROR]
+    return _session(
+        session_id, SessionState.ERROR, UNREADABLE, source=source, since=since, parent=parent,
+        error=error,
+    )  # fmt: skip
+
+
+def _session(
+    session_id: str,
+    state: SessionState,
+    raw_state: str,
+    *,
+    source: str,
+    since: float,
+    parent: str | None,
+    **more: Any,
+) -> Session:
+    """A watched session as shown: keyed by its ID, a subagent titled after its parent."""
     return Session(
         key=session_id,
         id=session_id,
         channel=CHANNEL,
-        state=SessionState.ERROR,
+        state=state,
         title=f"subagent of {parent}" if parent else None,
         since=since,
-        error=f"cannot read the session: {reason}"[:_MAX_ERROR],
         source=source,
-        raw_state=UNREADABLE,
+        raw_state=raw_state,
         parent=parent,
+        **more,
     )
 
 
