@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -100,39 +98,15 @@ def _tap(deck: Any, key: int) -> None:
 
 async def _permissions(count: int, run_dir: Path) -> tuple[list[float], list[float]]:
     """(deny latencies, allow latencies) in ms: press → held hook's reply read."""
-    from bridge.api.host import ApiHost
-    from bridge.api.options import ApiOptions
-    from bridge.app import route_hooks
-    from bridge.engine import Device, Engine
-    from bridge.pipeline.theme import default_theme
-    from bridge.sources.hooks.options import Options
-    from bridge.sources.hooks.source import HooksSource
+    from benchmarks.hooks import hooks_bridge, start_client
 
     stamps = _Stamps()
     deck = _stamping_deck(stamps)
-    engine = Engine([Device(deck)], default_theme())
-    source = HooksSource(
-        "hooks", Options(transcripts=False), engine.publish, seen_file=run_dir / "seen.json"
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(engine.run([source], stop))
-    host = ApiHost(engine, environ={"XDG_RUNTIME_DIR": str(run_dir)})
-    route_hooks(host, engine)
-    await host.apply(ApiOptions(listen="127.0.0.1:0"))
     path = procs.ROOT / "tests" / "fixtures" / "hooks" / "claude" / "replies" / "request.json"
     deny: list[float] = []
     allow: list[float] = []
-    try:
-        assert host.server is not None
-        client = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _CLIENT,
-            str(host.server.port),
-            str(count),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+    async with hooks_bridge(deck, run_dir, transcripts=False) as (engine, source, port):
+        client = await start_client(_CLIENT, port, count)
         assert client.stdin is not None and client.stdout is not None
         client.stdin.write(path.read_bytes())
         client.stdin.close()
@@ -157,10 +131,6 @@ async def _permissions(count: int, run_dir: Path) -> tuple[list[float], list[flo
             ran.update(hook_event_name="PostToolUse", tool_input={"command": "x"})
             await source.handle("claude", ran)
         await client.wait()
-    finally:
-        await host.close()
-        stop.set()
-        await asyncio.gather(task, return_exceptions=True)
     return deny, allow
 
 

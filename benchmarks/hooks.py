@@ -16,6 +16,7 @@ the cost of watching live transcripts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +57,12 @@ def _payload(event: str) -> dict[str, Any]:
     return data
 
 
-async def _through_api(
-    count: int, run_dir: Path, hook_runs: int
-) -> tuple[list[Figure], dict[str, Any]]:
+@contextlib.asynccontextmanager
+async def hooks_bridge(
+    driver: Any, run_dir: Path, **options: Any
+) -> AsyncIterator[tuple[Any, Any, int]]:
+    """A bridge of ``driver`` and the hooks source (``options``), its local API serving
+    the hook routes on a free port: (engine, source, port) until the block ends."""
     from bridge.api.host import ApiHost
     from bridge.api.options import ApiOptions
     from bridge.app import route_hooks
@@ -66,9 +71,9 @@ async def _through_api(
     from bridge.sources.hooks.options import Options
     from bridge.sources.hooks.source import HooksSource
 
-    driver = StampDriver()
     engine = Engine([Device(driver, "session")], default_theme())
-    source = HooksSource("hooks", Options(), engine.publish, seen_file=run_dir / "seen.json")
+    seen = run_dir / "seen.json"
+    source = HooksSource("hooks", Options(**options), engine.publish, seen_file=seen)
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run([source], stop))
     host = ApiHost(engine, environ={"XDG_RUNTIME_DIR": str(run_dir)})
@@ -76,16 +81,33 @@ async def _through_api(
     await host.apply(ApiOptions(listen="127.0.0.1:0"))
     try:
         assert host.server is not None
+        yield engine, source, host.server.port
+    finally:
+        await host.close()
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def start_client(script: str, port: int, count: int) -> asyncio.subprocess.Process:
+    """``script`` run by this Python with the API's port and ``count``, stdin and stdout piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        str(port),
+        str(count),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+
+
+async def _through_api(
+    count: int, run_dir: Path, hook_runs: int
+) -> tuple[list[Figure], dict[str, Any]]:
+    driver = StampDriver()
+    async with hooks_bridge(driver, run_dir) as (_, _, port):
         payload = json.dumps(_payload("PreToolUse"))
-        client = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _CLIENT,
-            str(host.server.port),
-            str(count),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        client = await start_client(_CLIENT, port, count)
         out, _ = await client.communicate(payload.encode())
         stamps: list[int] = json.loads(out)
         await driver.wait_seen(f"t{count - 1}", 5)
@@ -95,10 +117,6 @@ async def _through_api(
             if f"t{i}" in driver.seen
         ]
         exec_times = await _hook_runs(run_dir, hook_runs)
-    finally:
-        await host.close()
-        stop.set()
-        await asyncio.gather(task, return_exceptions=True)
     missing = count - len(latencies)
     figures = [
         Figure(
