@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +33,7 @@ from bridge.sources.hooks.options import Options
 from bridge.sources.hooks.permissions import reply_for
 from bridge.sources.hooks.source import HooksSource
 from harness.vclock import run_virtual
+from tests.bridge_proc import agentlight, environ, running_bridge
 from tests.conftest import eventually
 
 pytest.importorskip("aiohttp")
@@ -42,9 +41,8 @@ pytest.importorskip("StreamDeck")
 pytest.importorskip("PIL")
 
 from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
-from devices.streamdeck.dummy import key_report
+from tests.deckkeys import DeckKeys
 
-ROOT = Path(__file__).resolve().parent.parent
 REPLIES = Path(__file__).parent / "fixtures" / "hooks" / "claude" / "replies"
 #: The PermissionRequest the real Claude Code 2.1.332 sent in the run that got the replies.
 REQUEST: dict[str, Any] = json.loads((REPLIES / "request.json").read_text())
@@ -78,7 +76,7 @@ def test_the_replies_are_those_sent_to_the_real_claude_code() -> None:
 
 
 @dataclass
-class Rig:
+class Rig(DeckKeys):
     engine: Engine
     host: ApiHost
     source: HooksSource
@@ -94,32 +92,6 @@ class Rig:
     def token(self) -> str:
         token: str = json.loads(self.host.discovery_path.read_text())["token"]
         return token
-
-    def key_of(self, action: str) -> int | None:
-        for key, role in enumerate(self.deck.roles):
-            if role.kind == "choice" and role.action == action:
-                return key
-        return None
-
-    async def shows(self, action: str) -> int:
-        await eventually(lambda: self.key_of(action) is not None)
-        key = self.key_of(action)
-        assert key is not None
-        return key
-
-    def press(self, key: int, *, held: float = 0.0) -> None:
-        """Press and release ``key``; ``held`` seconds pass on the deck's clock between."""
-        device, deck = self.deck.dummy_device, self.deck.deck
-        device.queue_report(key_report(deck, {key}))
-
-        def release() -> None:
-            self.skew[0] += held
-            device.queue_report(key_report(deck, set()))
-
-        if held:
-            asyncio.get_running_loop().call_later(0.25, release)
-        else:
-            device.queue_report(key_report(deck, set()))
 
     def post_hook(self, payload: dict[str, Any], agent: str = "claude") -> asyncio.Task[Any]:
         """POST ``payload`` as Claude's ``http`` hook does; the task gives (status, body)."""
@@ -312,13 +284,6 @@ def test_the_session_ending_lets_the_request_go() -> None:
 # -- as a user runs it: agentlight run, agentlight hook claude ------------------------------
 
 
-def _env(run: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "NOTIFY_SOCKET")}
-    env["XDG_RUNTIME_DIR"] = str(run)
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 @asynccontextmanager
 async def agentlight_run(tmp: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, Path]]:
     run = tmp / "run"
@@ -329,30 +294,14 @@ async def agentlight_run(tmp: Path) -> AsyncIterator[tuple[asyncio.subprocess.Pr
         '[[sources]]\ntype = "hooks"\ntranscripts = false\n\n'
         '[[devices]]\ntype = "record"\npath = "record.jsonl"\n'
     )
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bridge", "run", "-c", str(config)),
-        env=_env(run),
-        cwd=tmp,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    try:
-        async with asyncio.timeout(30):
-            while b"api: listening on" not in await proc.stderr.readline():
-                pass
+    async with running_bridge(config, run) as proc:
         yield proc, run
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-        await proc.wait()
 
 
 async def _hook(run: Path, payload: dict[str, Any]) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bridge", "hook", "claude"),
-        env=_env(run),
+        *agentlight("hook", "claude"),
+        env=environ(run),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -36,7 +36,7 @@ pytest.importorskip("StreamDeck")
 pytest.importorskip("PIL")
 
 from devices.streamdeck.driver import StreamDeckDriver, StreamDeckOptions
-from devices.streamdeck.dummy import key_report
+from tests.deckkeys import DeckKeys
 
 WEB = "websocket:abc"
 REF = SessionRef("pp", WEB)
@@ -158,7 +158,7 @@ def test_where_a_question_is_answered(
 
 
 @dataclass
-class Bridge:
+class Bridge(DeckKeys):
     agent: SimAgent
     server: SimServer
     source: PocketPawSource
@@ -167,38 +167,11 @@ class Bridge:
     #: Added to the deck's clock: a press held for N seconds without waiting N seconds.
     skew: list[float]
 
-    def key_of(self, action: str) -> int | None:
-        for key, role in enumerate(self.deck.roles):
-            if role.kind == "choice" and role.action == action:
-                return key
-        return None
-
     def session_key(self, ref: SessionRef = REF) -> int | None:
         for key, role in enumerate(self.deck.roles):
             if role.kind == "session" and role.session == ref:
                 return key
         return None
-
-    async def shows(self, action: str) -> int:
-        await eventually(lambda: self.key_of(action) is not None)
-        key = self.key_of(action)
-        assert key is not None
-        return key
-
-    def tap(self, key: int, *, held: float = 0.0) -> None:
-        """Press and release ``key`` through the dummy transport (the reader thread
-        reads both in order); ``held`` seconds pass on the deck's clock between them."""
-        device, deck = self.deck.dummy_device, self.deck.deck
-        device.queue_report(key_report(deck, {key}))
-        if held:
-            # The release is read on a later poll, after the clock has moved on.
-            asyncio.get_running_loop().call_later(0.25, self._release_after, key, held)
-        else:
-            device.queue_report(key_report(deck, set()))
-
-    def _release_after(self, key: int, held: float) -> None:
-        self.skew[0] += held
-        self.deck.dummy_device.queue_report(key_report(self.deck.deck, set()))
 
 
 @asynccontextmanager
@@ -240,7 +213,7 @@ async def test_a_question_is_answered_from_a_deck_key() -> None:
         ask_question(b.agent)
         no = await b.shows("answer:2")
         assert b.key_of("answer:1") is not None
-        b.tap(no)
+        b.press(no)
         message = await b.server.wait_for_chat()
         # The option's own text, to that chat, the way PocketPaw's dashboard sends it.
         assert (message.session_key, message.session_id, message.content) == (
@@ -259,11 +232,11 @@ async def test_the_pedal_goes_first_next_and_confirms() -> None:
     async with bridge(model="pedal") as b:
         ask_question(b.agent, options=["Yes", "No", "Later"])
         await eventually(lambda: (s := b.engine.status.find(REF)) is not None and s.ask is not None)
-        b.tap(1)  # middle: next (from nothing: the first request's first choice)
+        b.press(1)  # middle: next (from nothing: the first request's first choice)
         await eventually(lambda: b.engine.desk.view().cursor is not None)
-        b.tap(1)  # next: "No"
+        b.press(1)  # next: "No"
         await eventually(lambda: (c := b.engine.desk.view().cursor) is not None and c.index == 1)
-        b.tap(2)  # right: confirm
+        b.press(2)  # right: confirm
         message = await b.server.wait_for_chat()
         assert message.content == "No"
 
@@ -275,13 +248,13 @@ async def test_a_stray_press_on_stop_does_nothing_and_a_second_stops_the_run() -
         await eventually(lambda: b.session_key() is not None)
         key = b.session_key()
         assert key is not None
-        b.tap(key)  # details, with a Stop key
+        b.press(key)  # details, with a Stop key
         stop = await b.shows("stop")
-        b.tap(stop)
+        b.press(stop)
         await eventually(lambda: b.engine.desk.view().armed_on("deck") is not None)
         await asyncio.sleep(0.3)  # the reader thread has had many polls to send more
         assert b.server.stops == [] and b.server.chats == []
-        b.tap(stop)  # a second press within 3 s
+        b.press(stop)  # a second press within 3 s
         message = await b.server.wait_for_chat()
         # /chat/stop was asked first; PocketPaw stops only runs its chat stream started,
         # so the stop went as PocketPaw's own /kill command to that chat.
@@ -297,9 +270,9 @@ async def test_a_held_stop_reaches_chat_stop() -> None:
         await eventually(lambda: b.session_key() is not None)
         key = b.session_key()
         assert key is not None
-        b.tap(key)
+        b.press(key)
         stop = await b.shows("stop")
-        b.tap(stop, held=0.7)
+        b.press(stop, held=0.7)
         await eventually(lambda: b.server.stops == ["websocket_abc"])
         await eventually(lambda: b.engine.status.find(REF) is None)
         assert b.server.chats == []  # no /kill needed
@@ -324,7 +297,7 @@ async def test_the_dashboard_token_goes_with_the_answer() -> None:
     async with bridge(token=token) as b:
         ask_question(b.agent)
         yes = await b.shows("answer:1")
-        b.tap(yes)
+        b.press(yes)
         message = await b.server.wait_for_chat()
         assert message.content == "Yes"  # the simulator refuses anything without the token
 
@@ -336,14 +309,14 @@ async def test_an_answer_that_fails_is_offered_again() -> None:
         yes = await b.shows("answer:1")
         first = b.engine.status.find(REF)
         assert first is not None and first.ask is not None
-        b.tap(yes)
+        b.press(yes)
         await eventually(
             lambda: (s := b.engine.status.find(REF)) is not None
             and s.ask is not None
             and s.ask.id != first.ask.id  # type: ignore[union-attr]
         )
         yes = await b.shows("answer:1")
-        b.tap(yes)
+        b.press(yes)
         message = await b.server.wait_for_chat()
         assert message.content == "Yes"
 
