@@ -145,6 +145,18 @@ def from_table(cls: type[T], table: object, *, file: str | None, key: str) -> T:
 _OPTION_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):? (.+)$", re.DOTALL)
 
 
+def require_seconds(options: object, *names: str) -> None:
+    """Raise ValueError for the first of ``names`` (fields of ``options``) not above zero.
+
+    For an ``Options`` dataclass's ``__post_init__``: timeouts, intervals and
+    back-offs, where zero or less would spin or never wait.
+    """
+    for name in names:
+        value = getattr(options, name)
+        if value <= 0:
+            raise ValueError(f"{name}: got {value!r}, expected seconds > 0")
+
+
 def option_error(
     err: Exception, fields: Mapping[str, object], *, file: str | None, key: str
 ) -> ConfigError:
@@ -187,8 +199,8 @@ def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
         if value in get_args(tp):
             return value
         raise _bad(value, tp, file, key)
-    if tp is bool:
-        if isinstance(value, bool):
+    if tp is bool or tp is str:  # as TOML gives them
+        if isinstance(value, tp):
             return value
         raise _bad(value, tp, file, key)
     if tp is int:
@@ -204,10 +216,6 @@ def convert(tp: Any, value: object, *, file: str | None, key: str) -> Any:
                     f"got {describe(value)}, expected a finite number", file=file, key=key
                 )
             return float(value)
-        raise _bad(value, tp, file, key)
-    if tp is str:
-        if isinstance(value, str):
-            return value
         raise _bad(value, tp, file, key)
     if tp is Secret:
         if isinstance(value, Secret):

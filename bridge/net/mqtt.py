@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.infra.backoff import Backoff
 from bridge.infra.secret import Secret
+from bridge.infra.validate import require_seconds
 
 if TYPE_CHECKING:
     import ssl
@@ -126,9 +127,7 @@ class LinkOptions:
             raise ValueError(f"qos: got {self.qos!r}, expected 0, 1 or 2")
         if not 5 <= self.keepalive <= 3600:
             raise ValueError(f"keepalive: got {self.keepalive!r}, expected 5 to 3600 seconds")
-        for name in ("connect_timeout", "reconnect_min", "reconnect_max"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected seconds > 0")
+        require_seconds(self, "connect_timeout", "reconnect_min", "reconnect_max")
         if self.reconnect_max < self.reconnect_min:
             raise ValueError("reconnect_max: expected a value >= reconnect_min")
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bridge.infra.secret import Secret
+from bridge.infra.validate import require_seconds
 from bridge.sources.pocketpaw.options import check_url, credential, env_secret
 
 DEFAULT_URL = "https://agp.eu.hcompany.ai/api/v2"
@@ -150,16 +151,10 @@ class Options:
         self._check_interval("long_interval", LONG_INTERVAL_RANGE)
         if self.long_interval < self.interval:
             raise ValueError("long_interval: expected a value >= interval")
-        for name in (
-            "long_after",
-            "gone_retry",
-            "auth_retry",
-            "retry_max",
-            "connect_timeout",
+        require_seconds(
+            self, "long_after", "gone_retry", "auth_retry", "retry_max", "connect_timeout",
             "request_timeout",
-        ):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected seconds > 0")
+        )  # fmt: skip
         for name in ("show_done_for", "show_interrupted_for", "show_failed_for"):
             if (getattr(self, name) or 0) < 0:
                 raise ValueError(f"{name}: got {getattr(self, name)!r}, expected seconds >= 0")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from bridge.infra.errors import ConfigError
 from bridge.infra.secret import Secret, redact_url
+from bridge.infra.validate import require_seconds
 
 API_KEY_ENV = "POCKETPAW_STATUS_API_KEY"
 TOKEN_ENV = "POCKETPAW_TOKEN"
@@ -118,20 +119,10 @@ class Options:
             env_secret(API_KEY_ENV)
         if self.token is None:
             env_secret(TOKEN_ENV)
-        for name in (
-            "stale_after",
-            "poll_interval",
-            "stream_retry",
-            "reconnect_min",
-            "reconnect_max",
-            "auth_retry",
-            "error_ttl",
-            "connect_timeout",
-            "request_timeout",
-            "question_ttl",
-        ):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected seconds > 0")
+        require_seconds(
+            self, "stale_after", "poll_interval", "stream_retry", "reconnect_min", "reconnect_max",
+            "auth_retry", "error_ttl", "connect_timeout", "request_timeout", "question_ttl",
+        )  # fmt: skip
         if self.reconnect_max < self.reconnect_min:
             raise ValueError("reconnect_max: expected a value >= reconnect_min")
         if self.fallback_after < 1:
