@@ -26,6 +26,7 @@ from bridge.sources.pocketpaw.source import PocketPawSource
 from devices.base import Driver
 from devices.mock import MockDriver
 from harness.vclock import run_virtual, vloop
+from tests.conftest import eventually
 
 
 class TimedTransport(httpx.AsyncHTTPTransport):
@@ -145,6 +146,15 @@ async def start_rig(
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run([source], stop))
     return Rig(engine, source, transport, stop, task, watch, published)
+
+
+async def start_bus_rig(url: str, clock: Callable[[], float], **options: Any) -> Rig:
+    """:func:`start_rig` on ``clock`` (engine and source alike), reading PocketPaw's event
+    bus too: returned once it shows idle and the bus is live."""
+    rig = await start_rig(url, clock=clock, wall=clock, events="on", **options)
+    await rig.shows("idle", within=60)
+    await eventually(lambda: rig.source.events_live)
+    return rig
 
 
 def stream_back_off(faults: Iterable[Fault], **options: Any) -> tuple[Rig, Frame]:

@@ -25,10 +25,9 @@ from bridge.sources.pocketpaw.events import (
     parse_event,
 )
 from harness.vclock import run_virtual, vloop
-from tests.conftest import eventually
 from tests.frames import make_session, make_snapshot
 from tests.opcount import Key, count_ops, growth
-from tests.rig import start_rig
+from tests.rig import start_bus_rig
 
 PP_LOG = "agentlight.sources.pocketpaw"
 NEVER = 1e6  # a status stream that sends its first snapshot and nothing after
@@ -192,9 +191,7 @@ def test_a_flood_of_bus_events_the_status_stream_never_confirms_ends_where_it_sa
         loop = vloop()
         agent = SimAgent(clock=loop.time)
         async with SimServer(agent, debounce=NEVER, keepalive=30.0) as server:
-            rig = await start_rig(server.url, clock=loop.time, wall=loop.time, events="on")
-            await rig.shows("idle", within=60)
-            await eventually(lambda: rig.source.events_live)
+            rig = await start_bus_rig(server.url, loop.time)
             flooded_at = loop.time()
             for i in range(142):  # bus events only: the server's status never changes
                 agent.publish("agent_start", {"session_key": f"websocket:{i}"})

@@ -18,7 +18,7 @@ from bridge.sources.pocketpaw.source import PocketPawSource
 from harness.vclock import run_virtual, vloop
 from tests.conftest import RunSource, eventually
 from tests.frames import make_session, make_snapshot
-from tests.rig import start_rig
+from tests.rig import start_bus_rig
 
 PP_LOG = "agentlight.sources.pocketpaw"
 NEVER = 1e6  # a status stream that sends its first snapshot and nothing after
@@ -112,9 +112,7 @@ def test_a_snapshot_replaces_what_events_built_and_newer_events_stay() -> None:
         loop = vloop()
         agent = SimAgent(clock=loop.time)
         async with SimServer(agent, debounce=NEVER, keepalive=30.0) as server:
-            rig = await start_rig(server.url, clock=loop.time, wall=loop.time, events="on")
-            await rig.shows("idle", within=60)
-            await eventually(lambda: rig.source.events_live)
+            rig = await start_bus_rig(server.url, loop.time)
             agent.agent_start("websocket:a")
             agent.tool_start("websocket:a", "bash")
             want: list[tuple[str, str, str | None, str | None]]
@@ -148,11 +146,7 @@ def test_a_backend_failure_shows_as_error_for_error_ttl() -> None:
         loop = vloop()
         agent = SimAgent(clock=loop.time)
         async with SimServer(agent, debounce=1.0, keepalive=30.0) as server:
-            rig = await start_rig(
-                server.url, clock=loop.time, wall=loop.time, events="on", error_ttl=30.0
-            )
-            await rig.shows("idle", within=60)
-            await eventually(lambda: rig.source.events_live)
+            rig = await start_bus_rig(server.url, loop.time, error_ttl=30.0)
             agent.agent_start("websocket:a")
             agent.tool_start("websocket:a", "llm")
             await rig.shows("active", within=60)
