@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import random
-import signal
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -41,6 +40,7 @@ from benchmarks.report import Figure
 from bridge.simulator import SimAgent, SimServer
 from bridge.simulator.agp import AgpServer, SimAgp
 from bridge.simulator.wire import Connection, Request, json_body
+from harness.procs import terminate
 
 # Feeds until the event is set: a cancel alone can be swallowed on Python 3.11 (a client's
 # asyncio.timeout expiring as it arrives), and the feed would then run for good.
@@ -82,12 +82,7 @@ async def _bridge(tmp: Path, name: str, source: str, feed: Feed, settle: float) 
             feeding.result()  # a feed that failed is a broken benchmark, not a figure
         peak = procs.memory_kib(proc.pid).get("VmHWM", 0) / 1024
         sent_wall, sent = time.time(), time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await terminate(proc, 20)
         exited = time.monotonic() - sent
     finally:
         stop.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -12,17 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.procs import agentlight_command
+
 ROOT = Path(__file__).resolve().parents[1]
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-def agentlight_command() -> list[str]:
-    """The installed console script (what users run), else ``python -m bridge``."""
-    script = Path(sys.executable).with_name("agentlight")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("agentlight")
-    return [found] if found else [sys.executable, "-m", "bridge"]
 
 
 def spawn_run(

@@ -28,6 +28,7 @@ from typing import Any
 from benchmarks import procs
 from benchmarks.report import Figure
 from bridge.simulator import STREAM_PATH, SimAgent, SimServer
+from harness.procs import terminate
 
 _THEME = '\n[theme.global.idle]\ncolor = "{color}"\n'
 
@@ -79,16 +80,6 @@ async def _spawn(
     )  # fmt: skip
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 async def _measure(
     quick: bool, tmp: Path
 ) -> tuple[list[float], list[float], int, dict[str, float]]:
@@ -106,7 +97,7 @@ async def _measure(
             try:
                 ready.append(await notify.next("READY") - t0)
             finally:
-                await _stop(proc)
+                await terminate(proc)
                 notify.close()
 
         notify = _Notify(tmp / "notify-reload")
@@ -124,7 +115,7 @@ async def _measure(
                 reload_times.append(await notify.next("READY") - t0)
             new_streams = server.requests[STREAM_PATH] - streams_before
         finally:
-            await _stop(proc)
+            await terminate(proc)
             notify.close()
         # Idle: nothing changes; with systemd only the watchdog pings (the unit's
         # WatchdogSec=30: every 15 s) and the 5 s status checks run.
@@ -141,7 +132,7 @@ async def _measure(
                 cpu1, t1 = procs.cpu_seconds(proc.pid), time.monotonic()
                 idle[mode] = 100.0 * (cpu1 - cpu0) / (t1 - t0)
             finally:
-                await _stop(proc)
+                await terminate(proc)
                 notify.close()
     return ready, reload_times, new_streams, idle
 

@@ -1,6 +1,7 @@
 """What the tests and the benchmarks share: real parts to run against, no test framework.
 
 - :mod:`harness.mosquitto`: a real Mosquitto on 127.0.0.1 (and throwaway TLS files);
+- :mod:`harness.procs`: the ``agentlight`` command, and stopping it as a user would;
 - :mod:`harness.vclock`: an asyncio loop on a virtual clock.
 
 ``python -m benchmarks`` runs in a plain ``pip install ".[all]"``, without the dev

@@ -14,10 +14,8 @@ import asyncio
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
-import sys
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -28,6 +26,7 @@ import pytest
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.model import ConnectionState, GlobalState
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
+from harness.procs import agentlight_command
 from harness.vclock import gaps, run_virtual, vloop
 from tests.conftest import FAST, eventually
 from tests.rig import Rig, start_rig, stream_back_off
@@ -262,14 +261,6 @@ async def test_engine_stop_during_back_off_is_prompt(rigs: list[Rig]) -> None:
     assert rig.mock.closed_blank is True
 
 
-def _agentlight() -> list[str]:
-    exe = Path(sys.executable).with_name("agentlight")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("agentlight")
-    return [found] if found else [sys.executable, "-m", "bridge"]
-
-
 async def test_sigterm_while_backing_off_exits_cleanly(tmp_path: Path) -> None:
     record = tmp_path / "record.jsonl"
     config = tmp_path / "cfg.toml"
@@ -289,7 +280,7 @@ path = "{record}"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETPAW_")}
     proc = await asyncio.create_subprocess_exec(
-        *_agentlight(),
+        *agentlight_command(),
         "run",
         "-c",
         str(config),

@@ -25,6 +25,7 @@ from bridge.pipeline.status_json import status_to_json
 from bridge.sources.mqtt.options import Options as SourceOptions
 from bridge.sources.mqtt.source import MqttSource
 from devices.mqtt.publisher import MqttDriver, MqttOptions
+from harness.procs import terminate
 from tests.conftest import Recorder, describe, eventually
 from tests.mosquitto import Broker, make_tls_files
 from tests.test_mqtt_parts import PAYLOADS, status_frame, status_of
@@ -377,13 +378,7 @@ path = "{record}"
             await eventually(lambda: _records(record)[-1]["global"] == "disconnected", within=10)
         finally:
             for proc in procs:
-                if proc.returncode is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        await asyncio.wait_for(proc.wait(), 10)
-                    except TimeoutError:
-                        proc.kill()
-                        await proc.wait()
+                await terminate(proc, 10)
     assert procs[0].returncode == 0
     topics = await retained(broker, "agentlight/desk/#")
     assert topics["agentlight/desk/availability"] == b"offline"
