@@ -39,7 +39,7 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -187,14 +187,7 @@ class Driver(ABC):
         """Claim the device. Raises :class:`DriverError` when it cannot."""
         if self._opened:
             return
-        try:
-            await self._open()
-        except DriverError as err:
-            self._set_health(False, str(err))
-            raise
-        except Exception as err:
-            self._set_health(False, f"open failed: {err}")
-            raise DriverFault(f"{self.name}: open failed: {err}") from err
+        await self._guarded("open", self._open())
         self._opened = True
         self._last = None
         self._set_health(True, "open")
@@ -210,18 +203,23 @@ class Driver(ABC):
         if frame == self._last and not force:
             return False
         self._force = False
-        try:
-            await self._show(frame)
-        except DriverError as err:
-            self._set_health(False, str(err))
-            raise
-        except Exception as err:
-            self._set_health(False, f"show failed: {err}")
-            raise DriverFault(f"{self.name}: show failed: {err}") from err
+        await self._guarded("show", self._show(frame))
         self._last = frame
         if not self._health.ok:
             self._set_health(True, "showing")
         return True
+
+    async def _guarded(self, doing: str, step: Awaitable[None]) -> None:
+        """Await the driver's own ``step``: a :class:`DriverError` raised as it is, any
+        other failure as a :class:`DriverFault` ("``doing`` failed"); health says which."""
+        try:
+            await step
+        except DriverError as err:
+            self._set_health(False, str(err))
+            raise
+        except Exception as err:
+            self._set_health(False, f"{doing} failed: {err}")
+            raise DriverFault(f"{self.name}: {doing} failed: {err}") from err
 
     async def close(self, *, blank: bool = True) -> None:
         """Release the device, dark when ``blank``. Safe to call twice or after a failure."""
