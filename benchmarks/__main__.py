@@ -115,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         found, details[name] = result()
         figures.extend(found)
 
+    def measure_idle(name: str, what: str, result: Callable[[str], Measured]) -> None:
+        """:func:`measure` with an idle simulated PocketPaw's URL, started only for ``name``."""
+        if name in parts:
+            with closing(IdleServer()) as server:
+                measure(name, what, lambda: result(server.url))
+
     quick = args.quick
     # Latency first, alone, so nothing else on the machine competes with it.
     measure(
@@ -143,14 +149,11 @@ def main(argv: list[str] | None = None) -> int:
             measure("cost", "agentlight run, watched through /proc", lambda: cost.run(quick, url))
             measure("cli", "--help time, imports", lambda: startup.run(quick, url))
     measure("scale", "parse + map per frame", lambda: scale.run(quick))
-    if "leds" in parts:
-        with closing(IdleServer()) as server:
-            url = server.url
-            measure(
-                "leds",
-                "GPIO LED and 60-LED strip pulsing, static strip: agentlight run via /proc",
-                lambda: leds.run(quick, url),
-            )
+    measure_idle(
+        "leds",
+        "GPIO LED and 60-LED strip pulsing, static strip: agentlight run via /proc",
+        lambda url: leds.run(quick, url),
+    )
     measure(
         "agp",
         "poll schedule on a virtual clock; 100 sessions, agentlight run via /proc",
@@ -191,14 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         "NOTIFY_SOCKET: start → READY, SIGHUP reloads, watchdog cost",
         lambda: service.run(quick),
     )
-    if "api" in parts:
-        with closing(IdleServer()) as server:
-            url = server.url
-            measure(
-                "api",
-                "local API: change → event with 10 clients, RSS and CPU on/off, start-up",
-                lambda: api.run(quick, url),
-            )
+    measure_idle(
+        "api",
+        "local API: change → event with 10 clients, RSS and CPU on/off, start-up",
+        lambda url: api.run(quick, url),
+    )
 
     meta = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
