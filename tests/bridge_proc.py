@@ -18,6 +18,15 @@ def agentlight(*args: str) -> list[str]:
     return [sys.executable, "-m", "bridge", *args]
 
 
+def run_agentlight(
+    *args: str, timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``agentlight ARGS`` run to its end from the repository's root, its output as text."""
+    return subprocess.run(
+        agentlight(*args), capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
+
+
 def environ(run: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "NOTIFY_SOCKET")}
     env["XDG_RUNTIME_DIR"] = str(run)

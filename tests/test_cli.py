@@ -15,19 +15,14 @@ import pytest
 
 from bridge.cli import main
 from bridge.simulator import SimAgent, SimServer
+from tests.bridge_proc import run_agentlight
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def agentlight(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
+    return run_agentlight(*args)
 
 
 def records(path: Path) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from bridge.cli import _STATES, build_parser, parse_args
 from bridge.pipeline.model import GlobalState
 from bridge.simulator import SimAgent, SimServer
 from bridge.sources.pocketpaw.urls import UrlError, base_url
+from tests.bridge_proc import run_agentlight
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,10 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def agentlight(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETPAW_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
-    )  # fmt: skip
+    return run_agentlight(*args, timeout=timeout, env=env)
 
 
 def records(path: Path) -> list[dict[str, Any]]:

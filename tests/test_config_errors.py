@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from bridge.infra.config import load_config, parse_config
 from bridge.infra.errors import ConfigError, ConfigErrors
 from bridge.infra.secret import redact_url
 from bridge.infra.validate import from_table
+from tests.bridge_proc import run_agentlight
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "hunter2-S3CRET"
 
 
@@ -27,10 +26,7 @@ def agentlight(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     for name in ("POCKETPAW_TOKEN", "POCKETPAW_STATUS_API_KEY"):
         if env is None or name not in env:
             full_env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        capture_output=True, text=True, timeout=30, cwd=ROOT, env=full_env,
-    )  # fmt: skip
+    return run_agentlight(*args, env=full_env)
 
 
 def write(tmp_path: Path, text: str) -> Path:

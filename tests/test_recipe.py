@@ -34,6 +34,7 @@ from bridge.pipeline.model import ConnectionState, GlobalState, SourceStatus
 from bridge.pipeline.theme import default_theme
 from bridge.sources.family import SourceFamily
 from devices.family import DeviceFamily
+from tests.bridge_proc import run_agentlight
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -301,14 +302,7 @@ def agentlight_env(toys: Toys, **extra: str) -> dict[str, str]:
 
 
 def cli(toys: Toys, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=agentlight_env(toys, **env),
-    )
+    return run_agentlight(*args, timeout=60, env=agentlight_env(toys, **env))
 
 
 def write_config(directory: Path, source: str) -> Path:
