@@ -27,6 +27,19 @@ def run_agentlight(
     )
 
 
+def unanswered_config(directory: Path, name: str = "config.toml") -> tuple[Path, Path]:
+    """A config in ``directory`` of a PocketPaw source nobody answers (port 1 on
+    loopback) and a record device named ``rec`` (``demo --record`` adds one named
+    ``record``): (the config, the record device's file)."""
+    record = directory / f"{Path(name).stem}.jsonl"
+    config = directory / name
+    config.write_text(
+        '[[sources]]\ntype = "pocketpaw"\nurl = "http://127.0.0.1:1"\n'
+        f'[[devices]]\ntype = "record"\nname = "rec"\npath = "{record}"\n'
+    )
+    return config, record
+
+
 def environ(run: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RUNTIME_DIRECTORY", "NOTIFY_SOCKET")}
     env["XDG_RUNTIME_DIR"] = str(run)

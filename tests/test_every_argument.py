@@ -26,6 +26,7 @@ import pytest
 
 from bridge.cli import _COMMANDS, build_parser, main
 from bridge.infra.logsetup import SafeFormatter
+from tests.bridge_proc import unanswered_config
 
 pytest.importorskip("gpiozero")
 
@@ -85,12 +86,7 @@ def options() -> list[Option]:
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, str]:
     """Configs for the commands' valid parts: a record device, a source nobody answers."""
-    record = tmp_path / "base.jsonl"
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[[sources]]\ntype = "pocketpaw"\nurl = "http://127.0.0.1:1"\n'
-        f'[[devices]]\ntype = "record"\nname = "rec"\npath = "{record}"\n'
-    )
+    config, _ = unanswered_config(tmp_path)
     existing = tmp_path / "a-file.txt"
     existing.write_text("not a config\n")
     (tmp_path / "a-dir").mkdir()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bridge_proc import unanswered_config
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The console script's own lines, with the hook first. Imports are counted from
@@ -39,17 +41,6 @@ sys.addaudithook(hook)
 from bridge.entry import main
 sys.exit(main(sys.argv[3:]))
 """
-
-
-def _config(tmp_path: Path) -> tuple[Path, Path]:
-    record = tmp_path / "r.jsonl"
-    cfg = tmp_path / "c.toml"
-    # A source nobody answers (port 1 on loopback) and a record device.
-    cfg.write_text(
-        '[[sources]]\ntype = "pocketpaw"\nurl = "http://127.0.0.1:1"\n'
-        f'[[devices]]\ntype = "record"\npath = "{record}"\n'
-    )
-    return cfg, record
 
 
 def _launch(stop_at: int, sig: int, cfg: Path) -> subprocess.Popen[bytes]:
@@ -73,7 +64,7 @@ def _count_imports(cfg: Path, record: Path) -> int:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX only")
 def test_a_stop_at_any_import_of_start_up_exits_0_without_a_traceback(tmp_path: Path) -> None:
-    cfg, record = _config(tmp_path)
+    cfg, record = unanswered_config(tmp_path)
     total = _count_imports(cfg, record)
     assert total > 100  # argparse, asyncio, the engine, the config, the source...
     # Every one of the first 30 (argparse and the signal handlers), then every 20th.
