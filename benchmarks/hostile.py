@@ -18,6 +18,12 @@ record's final line (devices dark), signal → process exit, peak RSS. Budgets: 
 - ``mqtt``: 256 bridges (the origin cap) with retained ~0.6 MB statuses of 10,000
   sessions each (``status_from_json`` reads at most 10,000), then changes to them and
   new junk origins as fast as the broker takes them.
+- ``hooks``: through the local API at its default rate (50 a second after a burst
+  of 100; refused requests retried at once), 200 Claude sessions (``max_sessions``)
+  each naming a transcript that grows by 256 KiB a second (what one poll reads at
+  most) of lines that look like an interrupt and a token count, 32 permission
+  requests held (``MAX_HELD``) and more asked, every body ~60 KiB (``max_body`` is
+  64 KiB).
 
 Everything but the bridge runs in this process (servers, broker client); the
 broker is a real Mosquitto (the part is skipped without one).
@@ -59,7 +65,14 @@ async def _until(check: Callable[[], object], within: float) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _bridge(tmp: Path, name: str, source: str, feed: Feed, settle: float) -> dict[str, Any]:
+async def _bridge(
+    tmp: Path,
+    name: str,
+    source: str,
+    feed: Feed,
+    settle: float,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run a bridge on ``source`` (TOML), feed it for ``settle`` s, stop it, measure."""
     record = tmp / f"{name}.jsonl"
     cfg = tmp / f"{name}.toml"
@@ -71,6 +84,7 @@ async def _bridge(tmp: Path, name: str, source: str, feed: Feed, settle: float) 
     proc = await asyncio.create_subprocess_exec(
         *procs.agentlight_command(), "run", "-c", str(cfg),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        env=env,
     )  # fmt: skip
     feeding: asyncio.Task[None] | None = None
     stop = asyncio.Event()
@@ -241,6 +255,115 @@ async def mqtt(tmp: Path, settle: float) -> dict[str, Any] | None:
         broker.stop()
 
 
+# -- hooks, through the local API -------------------------------------------------------------
+
+
+async def hooks(tmp: Path, settle: float) -> dict[str, Any]:
+    import httpx
+
+    from bridge.sources.hooks.source import MAX_HELD
+    from bridge.sources.hooks.transcript import MAX_READ
+    from harness.mosquitto import free_port
+
+    port = free_port()
+    run_dir = tmp / "hooks-run"
+    run_dir.mkdir(mode=0o700, exist_ok=True)
+    sessions = 200
+    pad = "p" * 60_000
+    look = json.dumps(
+        {"type": "assistant", "message": {"content": "[Request interrupted by user",
+                                          "usage": {"output_tokens": 1}}}
+    ) + "\n"  # fmt: skip
+    growth = (look * (MAX_READ // len(look))).encode()
+    paths = [tmp / f"hooks-t{i}.jsonl" for i in range(sessions)]
+    for path in paths:
+        path.write_bytes(b"")
+    sent = {"posts": 0, "refused": 0, "held": 0}
+
+    async def feed(stop: asyncio.Event) -> None:
+        headers = {"Content-Type": "application/json"}
+        limits = httpx.Limits(max_connections=MAX_HELD + 8)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            headers=headers,
+            timeout=30,
+            limits=limits,
+            trust_env=False,
+        ) as client:
+            # The record's first line can come before the API listens.
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    await client.get("/v1/health")
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+
+            async def post(payload: dict[str, Any]) -> None:
+                while not stop.is_set():
+                    reply = await client.post("/v1/hooks/claude", json=payload)
+                    sent["posts"] += 1
+                    if reply.status_code != 429:
+                        return
+                    sent["refused"] += 1
+                    await asyncio.sleep(0.005)
+
+            def payload(i: int, event: str, **more: Any) -> dict[str, Any]:
+                return {"session_id": f"s{i:03}", "hook_event_name": event, "cwd": "/w",
+                        "transcript_path": str(paths[i]), **more}  # fmt: skip
+
+            async def grow() -> None:
+                while not stop.is_set():
+                    for path in paths:
+                        with path.open("ab") as f:
+                            f.write(growth)
+                    await asyncio.sleep(1.0)
+
+            held: list[asyncio.Task[None]] = []
+            grower = asyncio.create_task(grow())
+            try:
+
+                async def start(first: int) -> None:
+                    for i in range(first, sessions, 4):
+                        await post(payload(i, "UserPromptSubmit", prompt=pad))
+
+                await asyncio.gather(*(start(n) for n in range(4)))
+                # Held on sessions shown (a request for one not shown is let go).
+                for i in range(MAX_HELD):
+                    ask = payload(i, "PermissionRequest", tool_name="Bash",
+                                  tool_input={"command": f"make {i} {pad}"})  # fmt: skip
+                    held.append(asyncio.create_task(post(ask)))
+                    sent["held"] += 1
+
+                async def flood(n: int) -> None:
+                    while not stop.is_set():
+                        i = n % sessions
+                        if n % 2:
+                            tool = {"command": f"{n} {pad}"}
+                            await post(payload(i, "PreToolUse", tool_name=f"t{n}", tool_input=tool))
+                        else:
+                            ask = payload(i, "PermissionRequest", tool_name="Bash",
+                                          tool_input={"command": f"{n} {pad}"})  # fmt: skip
+                            await post(ask)
+                        n += 4
+
+                # Four at once: one client alone waits for each reply, below the rate.
+                await asyncio.gather(*(flood(n) for n in range(4)))
+            finally:
+                grower.cancel()
+                for task in held:
+                    task.cancel()
+                await asyncio.gather(grower, *held, return_exceptions=True)
+
+    source = f'[api]\nlisten = "127.0.0.1:{port}"\n\n[[sources]]\ntype = "hooks"\n'
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run_dir)}
+    result = await _bridge(tmp, "hooks", source, feed, settle, env=env)
+    result.update(sent)
+    return result
+
+
 # -- the part -----------------------------------------------------------------------------------
 
 
@@ -255,6 +378,7 @@ async def _run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
             ("pocketpaw_bus", "PocketPaw event bus flood", bus),
             ("agp", "AgP, 200 sessions of 1 MiB replies", agp),
             ("mqtt", "MQTT, 256 bridges of 10k sessions", mqtt),
+            ("hooks", "hooks, API flood, 200 growing transcripts", hooks),
         ]
         for key, label, measure in parts:
             result = await measure(tmp, settle)
@@ -289,4 +413,4 @@ if __name__ == "__main__":
     print(json.dumps(detail, indent=2))
 
 
-__all__ = ["agp", "bus", "mqtt", "pocketpaw", "run"]
+__all__ = ["agp", "bus", "hooks", "mqtt", "pocketpaw", "run"]

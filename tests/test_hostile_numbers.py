@@ -105,12 +105,12 @@ def test_agp_numbers(a: Any, b: Any, c: Any) -> None:
     printable((to_session("s", agp_parse(data), source="agp", since=NOW - 5),))
 
 
-@given(a=numbers, b=numbers, c=numbers)
-def test_mirrored_status_numbers(a: Any, b: Any, c: Any) -> None:
+@given(a=numbers, b=numbers, c=numbers, t=st.one_of(st.just(NOW), numbers))
+def test_mirrored_status_numbers(a: Any, b: Any, c: Any, t: Any) -> None:
     doc = {
         "version": 1,
         "global": "active",
-        "t": NOW,
+        "t": t,
         "sources": [
             {
                 "name": "pp",
@@ -129,6 +129,7 @@ def test_mirrored_status_numbers(a: Any, b: Any, c: Any) -> None:
                 "steps": a,
                 "tokens": {"input": a, "output": b, "reasoning": a},
                 "usage": [{"model": "m", "input": a, "output": b}],
+                "ask": {"id": "q", "kind": "permission", "text": "?", "expires_in": c},
             }
         ],
     }

@@ -2,8 +2,9 @@
 
 The inputs are the benchmark's (``benchmarks/hostile.py``: PocketPaw's 2 MiB frames, an
 event-bus flood, AgP's 200 sessions of 1 MiB replies, MQTT's 256 bridges of 10,000
-sessions), fed to a real ``agentlight run`` for two seconds before the signal; the
-benchmark runs them longer and adds peak RSS (≤ 60 MB).
+sessions, hooks flooding the API with 200 growing transcripts and 32 held requests), fed
+to a real ``agentlight run`` for two seconds before the signal; the benchmark runs them
+longer and adds peak RSS (≤ 60 MB).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from benchmarks import hostile
 
-SOURCES = ["pocketpaw", "bus", "agp", "mqtt"]
+SOURCES = ["pocketpaw", "bus", "agp", "mqtt", "hooks"]
 
 
 @pytest.mark.parametrize("name", SOURCES)

@@ -99,6 +99,7 @@ class HooksSource(Source):
         # once per episode, the count in the source's detail.
         self._overflow = Overflow(log, name)
         self._refused_holds = 0  # requests answered at once while MAX_HELD were held
+        self._stopping = False
         self._seen_written = -SEEN_EVERY
         self._seen_due: asyncio.TimerHandle | None = None
         #: Permission requests held for a device to answer.
@@ -206,7 +207,10 @@ class HooksSource(Source):
         try:
             await self._run()
         finally:
-            # Stopping or reloading: no held hook is left to time out.
+            # Stopping or reloading: no held hook is left to time out. Published no
+            # more: each request let go would publish (and the engine remap) again,
+            # while the devices are to go dark.
+            self._stopping = True
             self.permissions.release_all("agentlight is stopping or reloading")
 
     async def _run(self) -> None:
@@ -245,6 +249,8 @@ class HooksSource(Source):
         return snapshot
 
     def _publish(self) -> None:
+        if self._stopping:
+            return
         limit = self.tracker.limits.max_sessions
         self._overflow.note("sessions", self.tracker.refused(), limit, "max_sessions")
         if self.permissions.holding < MAX_HELD:
