@@ -22,8 +22,8 @@ record's final line (devices dark), signal → process exit, peak RSS. Budgets: 
   of 100; refused requests retried at once), 200 Claude sessions (``max_sessions``)
   each naming a transcript that grows by 256 KiB a second (what one poll reads at
   most) of lines that look like an interrupt and a token count, 32 permission
-  requests held (``MAX_HELD``) and more asked, every body ~60 KiB (``max_body`` is
-  64 KiB).
+  requests held (``MAX_HELD``) and more asked, every body after the sessions' first
+  ~60 KiB (``max_body`` is 64 KiB).
 
 Everything but the bridge runs in this process (servers, broker client); the
 broker is a real Mosquitto (the part is skipped without one).
@@ -327,7 +327,7 @@ async def hooks(tmp: Path, settle: float) -> dict[str, Any]:
 
                 async def start(first: int) -> None:
                     for i in range(first, sessions, 4):
-                        await post(payload(i, "UserPromptSubmit", prompt=pad))
+                        await post(payload(i, "UserPromptSubmit", prompt="go"))
 
                 await asyncio.gather(*(start(n) for n in range(4)))
                 # Held on sessions shown (a request for one not shown is let go).
