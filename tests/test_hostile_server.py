@@ -13,13 +13,17 @@ import contextlib
 import itertools
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
 
 from bridge.pipeline.model import ConnectionState, SourceStatus
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
+from bridge.sources.pocketpaw.parse import fingerprint, parse_capped
+from bridge.sources.pocketpaw.state import PocketPawState
 from harness.vclock import gaps, run_virtual, vloop
 from tests.conftest import RunSource, eventually
+from tests.opcount import Key, growth
 from tests.rig import Rig, start_rig, stream_back_off
 
 PP_LOG = "agentlight.sources.pocketpaw"
@@ -195,3 +199,34 @@ def test_a_session_stuck_in_error_is_reread_at_most_once_per_error_ttl() -> None
     # 300 s with the session in error from the start: at most one re-read per 30 s.
     assert 1 <= gets <= 300 // 30 + 1
     assert rig.states()[-1] == "degraded"
+
+
+def test_reading_and_applying_a_status_frame_is_linear() -> None:
+    """Issue 30's "parsing and merging are linear" for the status stream itself: a
+    frame parsed against the previous one (each unchanged session keeps its ``since``),
+    applied (errored sessions' re-check timers) and fingerprinted, twice the sessions
+    costing twice the bytecodes (``tests/opcount.py``)."""
+    now = 1_718_000_000.0
+
+    def make(n: int) -> Callable[[], object]:
+        states = ("thinking", "tool_running", "error", "waiting_for_user")
+        frame = {
+            "global": {"state": "active", "active_sessions": n},
+            "sessions": [
+                {"session_key": Key(f"websocket:{i}"), "state": states[i % 4],
+                 "tool_name": "bash", "title": f"t{i}", "duration_seconds": i}
+                for i in range(n)
+            ],
+        }  # fmt: skip
+        previous = parse_capped(frame, received_at=now)[0]
+        state = PocketPawState(error_ttl=60.0, clock=lambda: now)
+
+        def run() -> None:
+            snapshot, _ = parse_capped(frame, received_at=now, previous=previous)
+            state.apply(snapshot, from_stream=True)
+            state.disagrees(snapshot)
+            fingerprint(snapshot)
+
+        return run
+
+    assert growth(make, 500) < 2.2
