@@ -24,9 +24,22 @@ _known_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()  # configs are read on a thread too (a reload)
 
 # userinfo after a scheme (anything before "@" in the authority), and a bare
-# "user:password@host" (a colon before the "@", a host after it).
-_SCHEME_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"]*@")
-_BARE_USERINFO = re.compile(r"(?<![\w.%+-])[\w.%+-]+:[^\s/?#@'\"]*@(?=[\w\[])")
+# "user:password@host" (a colon before the "@", a host after it). Linear in the
+# text, as every log line goes through them: the scheme is at most 32 characters
+# (`a.` * 32,000 took 19 s, each "." a new start scanning to the end), and a bare
+# userinfo is found as a whole run of authority characters ending in "@" before a
+# host, started only where such a run starts, then the user part looked for in it
+# (`a:` * 32,000 took 13 s); the same matches as the plain patterns.
+_SCHEME_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://)[^\s/?#@'\"]*+@")
+_AUTHORITY_RUN = re.compile(r"(?<![^\s/?#@'\"])[^\s/?#@'\"]++@(?=[\w\[])")
+_USER = re.compile(r"(?<![\w.%+-])[\w.%+-]++:")
+
+
+def _bare_userinfo(match: re.Match[str]) -> str:
+    """A run ``…user:password@``: what precedes the user part, then ``***@``."""
+    run = match.group(0)
+    user = _USER.search(run)
+    return run if user is None else run[: user.start()] + "***@"
 
 
 class Secret:
@@ -117,7 +130,7 @@ def redact_text(text: str) -> str:
     global _known_pattern
     if "@" in text:
         text = _SCHEME_USERINFO.sub(r"\1***@", text)
-        text = _BARE_USERINFO.sub("***@", text)
+        text = _AUTHORITY_RUN.sub(_bare_userinfo, text)
     if _KNOWN:
         pattern = _known_pattern
         if pattern is None:
