@@ -23,9 +23,17 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from bridge.pipeline import bounds
-from bridge.pipeline.asks import sanitise
-from bridge.pipeline.model import Session, SessionState, SourceStatus
+from bridge.pipeline import answers, bounds
+from bridge.pipeline.answers import AnswerOptions, annotate_source
+from bridge.pipeline.asks import Ask, AskKind, permission_choices, sanitise
+from bridge.pipeline.model import (
+    ConnectionState,
+    GlobalState,
+    Session,
+    SessionState,
+    Snapshot,
+    SourceStatus,
+)
 from bridge.sources.hooks import transcript
 from bridge.sources.hooks.adapters import ADAPTERS
 from bridge.sources.hooks.events import MAX_ID, MAX_PATH, MAX_TEXT, HookEvent
@@ -348,3 +356,37 @@ def test_secrets_are_still_masked() -> None:
         "API_KEY=*** MY_TOKEN=*** FOO=bar curl https://***@h "
         "-H 'Authorization: Bearer ***' --password ***"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        ("git push --force", "git push " * 222),
+        ("git reset --hard", "git reset " * 200),
+        ("git clean -f", "git clean " * 200),
+    ],
+)
+def test_a_danger_pattern_costs_milliseconds_on_any_command(name: str, command: str) -> None:
+    """Words in order backtracked over every pair: 0.24 to 0.43 s for one 2,000-character
+    command, on every publish of its source. A bound far above what it costs now."""
+    pattern = dict(AnswerOptions().patterns)[name]
+    started = time.perf_counter()
+    assert pattern.search(command[:2000]) is None
+    assert time.perf_counter() - started < 0.1
+    assert pattern.search("git -C x " + name.split()[1] + " x " + name.split()[2]) is not None
+
+
+def test_a_requests_danger_is_judged_once_not_on_every_publish() -> None:
+    options = AnswerOptions()
+    asks = [
+        Session(f"s{i}", f"s{i}", "claude", SessionState.WAITING_FOR_USER, source="hooks",
+                ask=Ask(f"p{i}", AskKind.PERMISSION, "?", permission_choices(),
+                        command=f"make {i}", cwd="/w"))
+        for i in range(MAX_HELD)
+    ]  # fmt: skip
+    status = SourceStatus("hooks", ConnectionState.CONNECTED, Snapshot(GlobalState.ACTIVE,
+                                                                       tuple(asks)))  # fmt: skip
+    answers._command_danger.cache_clear()
+    for _ in range(50):
+        annotate_source(status, options)
+    assert answers._command_danger.cache_info().misses == MAX_HELD
