@@ -162,10 +162,16 @@ class BusFollower:
             self._lost_at = None
         elif self._lost_at is None:
             self._lost_at = self._status_answered()
-        lost_at = self._lost_at
         if level < logging.ERROR and not self._status_live():
+            # The status side's own line covers this episode. Its end also ends the
+            # bus's wait for proof: the status side's first answer after the server
+            # is back precedes the bus's next loss, so it proves nothing about that
+            # one (a server up for a moment, gone again before the bus got in, gave
+            # a second warning, "status updates go on", in one episode).
+            self._lost_at = None
             log.debug("%s: event stream: %s; retrying in %.1f s", self.name, text, delay)
             return
+        lost_at = self._lost_at
         if lost_at is not None and self._status_answered() <= lost_at:
             # No answer: the whole server may be gone (the status side's stream, still
             # open, proves nothing: it is cut a moment later), and then the status
