@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.procs import agentlight_command
+from harness.procs import agentlight_command, read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -137,15 +137,6 @@ def write_config(path: Path, url: str, devices: str, theme: str = "") -> Path:
 
 def record_device(path: Path) -> str:
     return f'[[devices]]\ntype = "record"\npath = "{path}"\n'
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    # A line still being written has no newline yet; leave it for the next read.
-    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
 
 def wait_for_record(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def agentlight_command() -> list[str]:
@@ -31,4 +33,20 @@ async def terminate(proc: asyncio.subprocess.Process, within: float = 5.0) -> No
         await proc.wait()
 
 
-__all__ = ["agentlight_command", "terminate"]
+def read_records(path: Path, *, finished: bool = False) -> list[dict[str, Any]]:
+    """The record device's lines in ``path`` so far (none if there is no file yet).
+
+    Only complete lines: the bridge may be writing the last one while we read (a
+    half-written line is no JSON yet), and it is read with the next call. With
+    ``finished`` (the bridge has exited) a line without its newline is an error.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    if finished and text and not text.endswith("\n"):
+        raise ValueError(f"{path}: the last line was left unfinished: {text[-200:]!r}")
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
+__all__ = ["agentlight_command", "read_records", "terminate"]

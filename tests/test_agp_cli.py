@@ -14,9 +14,10 @@ import pytest
 from bridge.simulator.agp import STATUSES, SimAgp
 from bridge.sources.agp.parse import parse_status, to_session
 from bridge.text.statusline import session_words
+from harness.procs import read_records
 from tests.agp_helpers import KEY, agp_server
 from tests.conftest import eventually
-from tests.test_cli import ROOT, agentlight, records
+from tests.test_cli import ROOT, agentlight
 
 # The scenario behind ``simulate --agp`` goes through every status the simulator knows.
 EVERY_SHOWN = set(STATUSES)
@@ -36,7 +37,7 @@ def test_demo_agp_shows_agp_sessions(tmp_path: Path) -> None:
         "demo", "--agp", "--speed", "20", "--duration", "3", "--record", str(record)
     )
     assert result.returncode == 0, result.stderr
-    lines = records(record)
+    lines = read_records(record, finished=True)
     assert {"completed", "failed", "paused"} <= raw_states(lines)
     sources = {s["source"] for line in lines for s in line["sessions"]}
     assert sources == {"agp"}
@@ -100,7 +101,7 @@ path = "run.jsonl"
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        await eventually(lambda: raw_states(records(record)) >= EVERY_SHOWN, within=30)
+        await eventually(lambda: raw_states(read_records(record)) >= EVERY_SHOWN, within=30)
         bridge.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(bridge.communicate(), 10)
         assert bridge.returncode == 0, err.decode()
@@ -108,7 +109,8 @@ path = "run.jsonl"
         assert "agp research-1" in text and "paused" in text.lower()
         assert "sim-key-123" not in err.decode() + text
         # Every line is valid JSON with the session's own source.
-        assert all(s["source"] == "agp" for line in records(record) for s in line["sessions"])
+        lines = read_records(record, finished=True)
+        assert all(s["source"] == "agp" for line in lines for s in line["sessions"])
     finally:
         for proc in (bridge, sim):
             if proc is not None and proc.returncode is None:

@@ -32,6 +32,7 @@ from bridge.pipeline.theme import default_theme
 from bridge.sources.hooks.options import Options
 from bridge.sources.hooks.permissions import reply_for
 from bridge.sources.hooks.source import HooksSource
+from harness.procs import read_records
 from harness.vclock import run_virtual
 from tests.bridge_proc import agentlight, environ, running_bridge
 from tests.conftest import eventually
@@ -314,8 +315,8 @@ async def _hook(run: Path, payload: dict[str, Any]) -> asyncio.subprocess.Proces
 
 def _waiting(tmp: Path) -> bool:
     record = tmp / "record.jsonl"
-    lines = record.read_text().splitlines() if record.exists() else []
-    last = json.loads(lines[-1]) if lines else {"sessions": []}
+    lines = read_records(record)
+    last = lines[-1] if lines else {"sessions": []}
     return any(s.get("ask") for s in last["sessions"])
 
 

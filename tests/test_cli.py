@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bridge.cli import main
 from bridge.simulator import SimAgent, SimServer
+from harness.procs import read_records
 from tests.bridge_proc import run_agentlight
 from tests.conftest import eventually
 
@@ -24,11 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def agentlight(*args: str) -> subprocess.CompletedProcess[str]:
     return run_agentlight(*args)
 
-
-def records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,7 +72,7 @@ def test_bad_config_exits_nonzero_naming_file_and_key(tmp_path: Path) -> None:
 
 
 async def _wait_for_record(path: Path, predicate, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    await eventually(lambda: any(predicate(r) for r in records(path)), within=within)
+    await eventually(lambda: any(predicate(r) for r in read_records(path)), within=within)
 
 
 async def _spawn_run(cfg: Path) -> asyncio.subprocess.Process:
@@ -129,7 +123,7 @@ async def test_run_shows_states_survives_restart_and_exits_cleanly(tmp_path: Pat
             code, err = await _finish(proc)
     assert code == 0, err
     assert "Traceback" not in err
-    lines = records(record)
+    lines = read_records(record, finished=True)
     shown = [r["global"] for r in lines]
     # "connecting" shows only if the record file opens before the simulator answers.
     assert shown[: shown.index("idle") + 1] in (["connecting", "idle"], ["idle"])
@@ -159,7 +153,7 @@ def test_demo_runs_without_server_or_hardware(tmp_path: Path) -> None:
     record = tmp_path / "demo.jsonl"
     result = agentlight("demo", "--speed", "20", "--duration", "3", "--record", str(record))
     assert result.returncode == 0, result.stderr
-    states = {r["global"] for r in records(record)}
+    states = {r["global"] for r in read_records(record, finished=True)}
     # "connecting" may never be shown: the built-in server can answer first.
     assert {"idle", "active"} <= states
     assert "Idle" in result.stdout  # the terminal indicator

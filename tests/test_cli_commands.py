@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from bridge.cli import _STATES, build_parser, parse_args
 from bridge.pipeline.model import GlobalState
 from bridge.simulator import SimAgent, SimServer
 from bridge.sources.pocketpaw.urls import UrlError, base_url
+from harness.procs import read_records
 from tests.bridge_proc import run_agentlight
 from tests.conftest import eventually
 
@@ -29,17 +29,6 @@ def agentlight(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[s
     env = {k: v for k, v in os.environ.items() if not k.startswith("POCKETPAW_")}
     return run_agentlight(*args, timeout=timeout, env=env)
 
-
-def records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # the line being written
-    return out
 
 
 # -- options before or after the command -------------------------------------------------
@@ -263,7 +252,7 @@ def test_show_puts_one_look_on_the_devices(
     cfg, record = _record_config(tmp_path)
     result = agentlight("show", *argv, "-c", str(cfg), "--duration", "0.5")
     assert result.returncode == 0, result.stderr
-    lines = records(record)
+    lines = read_records(record, finished=True)
     shown = lines[0]
     state, session_state, tool = expect
     assert shown["global"] == state
@@ -289,12 +278,12 @@ async def test_every_show_state_holds_its_look_from_the_first_frame_until_stoppe
     args = argparse.Namespace(state=state, tool=None, title=None, duration=None)
     stop = asyncio.Event()
     task = asyncio.create_task(show(config, args, stop))
-    await eventually(lambda: bool(records(record)), 10)
+    await eventually(lambda: bool(read_records(record)), 10)
     await asyncio.sleep(0.2)  # it must still be running: only stop ends it
     assert not task.done()
     stop.set()
     assert await asyncio.wait_for(task, 10) == 0
-    lines = records(record)
+    lines = read_records(record, finished=True)
     theme = (dark_config(config) if state == "off" else config).theme
     expected = "idle" if state == "off" else state
     for line in lines[:-1]:  # every frame before the exit line
@@ -318,7 +307,7 @@ def test_show_tool_without_tool_running_is_a_usage_error(tmp_path: Path) -> None
 
 
 def _shows(path: Path, state: str) -> bool:
-    return any(r["global"] == state for r in records(path))
+    return any(r["global"] == state for r in read_records(path))
 
 
 async def test_run_record_and_quiet_on_a_terminal(tmp_path: Path) -> None:
@@ -370,7 +359,7 @@ async def test_run_says_what_to_try_when_the_server_cannot_be_reached(tmp_path: 
         "--record", str(record),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
     )  # fmt: skip
-    await eventually(lambda: any(r["global"] == "disconnected" for r in records(record)), 15)
+    await eventually(lambda: any(r["global"] == "disconnected" for r in read_records(record)), 15)
     proc.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(proc.communicate(), 10)
     text = err.decode()

@@ -34,6 +34,7 @@ from bridge.pipeline.theme import default_theme, parse_theme
 from bridge.sources.base import Source
 from devices.mock import MockDriver, MockOptions
 from devices.record import RecordDriver, RecordOptions
+from harness.procs import read_records
 from harness.vclock import run_virtual, vloop
 from tests.conftest import eventually
 from tests.enginerig import EngineRun
@@ -45,8 +46,8 @@ def connected(name: str, state: str, *sessions: tuple[str, str]) -> SourceStatus
 
 
 def last_record(path: Any) -> dict[str, Any] | None:
-    lines = path.read_text().splitlines() if path.exists() else []
-    return json.loads(lines[-1]) if lines else None
+    lines = read_records(path)
+    return lines[-1] if lines else None
 
 
 def down(name: str) -> SourceStatus:
@@ -119,7 +120,7 @@ async def test_an_outage_never_hides_a_session_waiting_for_the_user(tmp_path: An
     assert frame.look.label == "No agent"
     await eventually(lambda: (last_record(path) or {"global": ""})["global"] == "disconnected")
     await run.stop()
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines = read_records(path, finished=True)
     outage = next(r for r in lines if r["sessions"] and r["global"] == "disconnected")
     assert [s["key"] for s in outage["sessions"]] == ["s1"]
     assert {(s["name"], s["connection"]) for s in outage["sources"]} == {

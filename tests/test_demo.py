@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from bridge.commands import demo
 from bridge.simulator import SimAgent
 from bridge.simulator import tour as tour_mod
 from bridge.simulator.tour import MIN_STEP, Tour, step_seconds
+from harness.procs import read_records
 
 
 @pytest.mark.parametrize("speed", [0.5, 1.0, 4.0, 100.0])
@@ -60,7 +60,7 @@ async def test_a_round_shows_every_state(
         speed=50.0, config=None, record=str(record), duration=seconds + 1.0
     )
     assert await demo.run_demo(args, seconds) == 0
-    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    lines = read_records(record, finished=True)
     globals_seen = {line["global"] for line in lines}
     assert globals_seen >= {"idle", "active", "degraded", "disconnected", "auth_failed"}
     sessions = [s for line in lines for s in line["sessions"]]
@@ -93,7 +93,7 @@ async def test_a_new_session_shows_its_title_in_its_first_frame(
     record = tmp_path / "demo.jsonl"
     args = argparse.Namespace(speed=50.0, config=None, record=str(record), duration=1.5)
     assert await demo.run_demo(args, 1.5) == 0
-    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    lines = read_records(record, finished=True)
     shown = [line["sessions"] for line in lines if line["sessions"]]
     assert shown, "the first session never showed"
     (session,) = shown[0]

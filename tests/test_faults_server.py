@@ -11,7 +11,6 @@ exactly.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -26,7 +25,7 @@ import pytest
 from bridge.pipeline.frame import Frame
 from bridge.pipeline.model import ConnectionState, GlobalState
 from bridge.simulator import STATUS_PATH, STREAM_PATH, Fault, SimAgent, SimServer
-from harness.procs import agentlight_command
+from harness.procs import agentlight_command, read_records
 from harness.vclock import gaps, run_virtual, vloop
 from tests.conftest import FAST, eventually
 from tests.rig import Rig, start_rig, stream_back_off
@@ -291,7 +290,7 @@ path = "{record}"
     try:
 
         def shows_disconnected() -> bool:
-            return record.exists() and '"global": "disconnected"' in record.read_text("utf-8")
+            return any(r["global"] == "disconnected" for r in read_records(record))
 
         await eventually(shows_disconnected, within=15)
         proc.send_signal(signal.SIGTERM)
@@ -306,6 +305,5 @@ path = "{record}"
     stderr = (await proc.stderr.read()).decode()
     assert code == 0, stderr
     assert "Traceback" not in stderr
-    lines = record.read_text("utf-8").splitlines()
-    states = [json.loads(line)["global"] for line in lines]
+    states = [r["global"] for r in read_records(record, finished=True)]
     assert states[-1] == GlobalState.DISCONNECTED.value

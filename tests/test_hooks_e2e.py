@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bridge.infra.local_api import post
+from harness.procs import read_records
 from tests.bridge_proc import environ, running_bridge
 
 pytest.importorskip("aiohttp")
@@ -34,8 +35,7 @@ class Bridge:
     token: str | None
 
     def frames(self) -> list[dict[str, Any]]:
-        lines = self.record.read_text().splitlines() if self.record.exists() else []
-        return [json.loads(line) for line in lines if line.strip()]
+        return read_records(self.record)
 
     def sessions(self) -> list[dict[str, Any]]:
         frames = self.frames()

@@ -9,7 +9,6 @@ driver calls run on one pool of at most :data:`devices.base.MAX_THREADS` threads
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -26,6 +25,7 @@ from bridge.infra.threads import Pool, Strand
 from bridge.simulator import SimAgent, SimServer
 from devices import base
 from devices.record import RecordDriver, RecordOptions
+from harness.procs import read_records
 from tests import test_service_reload
 from tests.test_service_reload import Bridge
 
@@ -174,16 +174,6 @@ async def test_drivers_replaced_again_and_again_leak_no_threads(tmp_path: Path) 
 # -- exit with the largest accepted config -----------------------------------------------------
 
 
-def records(path: Path) -> list[dict[str, Any]]:
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-    return out
-
 
 async def test_sigterm_with_the_largest_accepted_config_is_dark_within_a_second(
     tmp_path: Path,
@@ -203,7 +193,7 @@ async def test_sigterm_with_the_largest_accepted_config_is_dark_within_a_second(
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60
-            while not all(records(p) for p in paths):
+            while not all(read_records(p) for p in paths):
                 assert time.monotonic() < deadline, "the devices never showed anything"
                 await asyncio.sleep(0.05)
             sent = time.time()
@@ -214,7 +204,7 @@ async def test_sigterm_with_the_largest_accepted_config_is_dark_within_a_second(
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    ends = [next((r for r in records(p) if r.get("end")), None) for p in paths]
+    ends = [next((r for r in read_records(p, finished=True) if r.get("end")), None) for p in paths]
     assert all(end is not None for end in ends), "a device was left lit"
     dark = max(float(end["t"]) for end in ends if end is not None) - sent
     assert dark <= 1.0 and exited <= 1.5, (dark, exited)

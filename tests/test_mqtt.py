@@ -25,7 +25,7 @@ from bridge.pipeline.status_json import status_to_json
 from bridge.sources.mqtt.options import Options as SourceOptions
 from bridge.sources.mqtt.source import MqttSource
 from devices.mqtt.publisher import MqttDriver, MqttOptions
-from harness.procs import terminate
+from harness.procs import read_records, terminate
 from tests.conftest import Recorder, describe, eventually
 from tests.mosquitto import Broker, make_tls_files
 from tests.test_mqtt_parts import PAYLOADS, status_frame, status_of
@@ -310,19 +310,6 @@ async def test_will_says_offline_when_the_publisher_is_killed(
     assert topics["agentlight/killed/state"] == b"idle", (topics, said)
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    lines = path.read_text().splitlines()
-    # The last line may be half written while we read.
-    found = []
-    for line in lines:
-        try:
-            found.append(json.loads(line))
-        except ValueError:
-            continue
-    return found
-
 
 async def test_two_bridges_as_users_run_them(broker: Broker, tmp_path: Path) -> None:
     """``agentlight run`` next to the agent, ``agentlight run`` in the hallway, one broker."""
@@ -365,8 +352,8 @@ path = "{record}"
             def shows_bash(r: dict[str, Any]) -> bool:
                 return any(s.get("tool") == "bash" for s in r.get("sessions", []))
 
-            await eventually(lambda: any(shows_bash(r) for r in _records(record)), within=20)
-            line = next(r for r in _records(record) if shows_bash(r))
+            await eventually(lambda: any(shows_bash(r) for r in read_records(record)), within=20)
+            line = next(r for r in read_records(record) if shows_bash(r))
             assert line["global"] == "active"
             session = next(s for s in line["sessions"] if s.get("tool") == "bash")
             assert session["source"] == "agentlight/desk/pocketpaw"
@@ -375,7 +362,9 @@ path = "{record}"
             # The desk bridge stops cleanly: it says offline, the hallway shows it.
             procs[1].send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(procs[1].wait(), 10) == 0
-            await eventually(lambda: _records(record)[-1]["global"] == "disconnected", within=10)
+            await eventually(
+                lambda: read_records(record)[-1]["global"] == "disconnected", within=10
+            )
         finally:
             for proc in procs:
                 await terminate(proc, 10)

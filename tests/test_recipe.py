@@ -34,6 +34,7 @@ from bridge.pipeline.model import ConnectionState, GlobalState, SourceStatus
 from bridge.pipeline.theme import default_theme
 from bridge.sources.family import SourceFamily
 from devices.family import DeviceFamily
+from harness.procs import read_records
 from tests.bridge_proc import run_agentlight
 from tests.conftest import eventually
 
@@ -347,18 +348,13 @@ async def run_until(
         cwd=ROOT, env=agentlight_env(toys, **env),
     )  # fmt: skip
 
-    def lines() -> list[dict[str, Any]]:
-        if not record.exists():
-            return []
-        return [json.loads(line) for line in record.read_text().splitlines() if line]
-
     try:
-        await eventually(lambda: any(seen(line) for line in lines()), 30)
+        await eventually(lambda: any(seen(line) for line in read_records(record)), 30)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
-    return lines(), err.decode()
+    return read_records(record, finished=True), err.decode()
 
 
 async def test_run_shows_the_toy_sources_look_on_the_toy_lamp(

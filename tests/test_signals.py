@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bridge.infra.signals import Signals
 from bridge.simulator import SimAgent, SimServer
+from harness.procs import read_records
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().split("\n"):
-        with contextlib.suppress(ValueError):  # empty, or the line being written
-            out.append(json.loads(line))
-    return out
 
 
 def config(tmp_path: Path, url: str, record: Path, extra: str = "") -> Path:
@@ -132,7 +121,7 @@ async def test_a_stop_during_start_up_ends_cleanly(
     assert proc.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
     assert "KeyboardInterrupt" not in err.decode()
-    lines = records(record)
+    lines = read_records(record, finished=True)
     if lines:  # the device had opened: its last line says it was left dark
         assert lines[-1].get("end") is True
         assert lines[-1]["look"]["effect"] == "off"
@@ -145,11 +134,11 @@ async def test_stop_leaves_a_final_record_line(tmp_path: Path, sig: signal.Signa
     agent.agent_start("websocket:a", "Hello")
     async with SimServer(agent, debounce=0.01) as server:
         proc = await spawn(config(tmp_path, server.url, record))
-        await eventually(lambda: any(r.get("global") == "active" for r in records(record)), 10)
+        await eventually(lambda: any(r.get("global") == "active" for r in read_records(record)), 10)
         proc.send_signal(sig)
         _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
-    last = records(record)[-1]
+    last = read_records(record, finished=True)[-1]
     assert last["end"] is True
     assert last["look"]["effect"] == "off"
     assert last["look"]["color"] == "#000000"
@@ -160,11 +149,11 @@ async def test_the_final_record_line_shows_the_on_exit_look(tmp_path: Path) -> N
     extra = '[bridge]\non_exit = { color = "#00ff40", brightness = 0.05 }\n'
     async with SimServer(SimAgent(), debounce=0.01) as server:
         proc = await spawn(config(tmp_path, server.url, record, extra))
-        await eventually(lambda: any(r.get("global") == "idle" for r in records(record)), 10)
+        await eventually(lambda: any(r.get("global") == "idle" for r in read_records(record)), 10)
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
-    last = records(record)[-1]
+    last = read_records(record, finished=True)[-1]
     assert last["end"] is True
     assert last["look"]["color"] == "#00ff40"
     assert last["look"]["brightness"] == 0.05
@@ -181,7 +170,7 @@ async def test_stop_under_a_flood_of_large_frames(tmp_path: Path) -> None:
         agent.agent_start(f"websocket:s{i}", f"session {i}")
     async with SimServer(agent, debounce=0.0) as server:
         proc = await spawn(config(tmp_path, server.url, record))
-        await eventually(lambda: any(r.get("global") == "active" for r in records(record)), 20)
+        await eventually(lambda: any(r.get("global") == "active" for r in read_records(record)), 20)
         flooding = True
 
         async def flood() -> None:
@@ -198,4 +187,4 @@ async def test_stop_under_a_flood_of_large_frames(tmp_path: Path) -> None:
         flooding = False
         await task
     assert proc.returncode == 0, err.decode()
-    assert records(record)[-1]["end"] is True
+    assert read_records(record, finished=True)[-1]["end"] is True

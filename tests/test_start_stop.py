@@ -10,7 +10,6 @@ through) and a sample of the rest, up to the bridge running.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.procs import read_records
 from tests.bridge_proc import unanswered_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def _count_imports(cfg: Path, record: Path) -> int:
     """How many imports a run makes from its first instruction until it shows a look."""
     proc = _launch(0, 0, cfg)
     deadline = time.monotonic() + 20
-    while not (record.exists() and record.read_text()) and time.monotonic() < deadline:
+    while not read_records(record) and time.monotonic() < deadline:
         time.sleep(0.02)  # another process's progress: nothing to wait on but the file
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)
@@ -79,7 +79,7 @@ def test_a_stop_at_any_import_of_start_up_exits_0_without_a_traceback(tmp_path: 
         if proc.returncode != 0 or "Traceback" in text or "KeyboardInterrupt" in text:
             failures.append((stop_at, sig.name, proc.returncode, text[-500:]))
         if record.exists():
-            lines = [json.loads(x) for x in record.read_text().splitlines() if x]
+            lines = read_records(record, finished=True)
             if lines and lines[-1].get("end") is not True:
                 failures.append((stop_at, sig.name, "left lit", lines[-1]))
             record.unlink()

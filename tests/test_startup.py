@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from bridge.pipeline.model import ConnectionState, SourceStatus
 from bridge.simulator import SimAgent, SimServer
 from bridge.sources import starting_status
 from devices.mock import MockDriver
+from harness.procs import read_records
 from tests.conftest import Recorder, eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -351,8 +351,7 @@ async def test_a_terminal_and_record_run_imports_no_hardware_library(tmp_path: P
         )  # fmt: skip
 
         def idle() -> bool:
-            lines = record.read_text().splitlines() if record.exists() else []
-            return any(json.loads(line)["global"] == "idle" for line in lines)
+            return any(line["global"] == "idle" for line in read_records(record))
 
         try:
             await eventually(idle, 30)
