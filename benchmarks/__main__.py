@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     measure(
         "signals",
-        "SIGTERM → dark: idle, during start-up, under a flood of large frames",
+        "SIGTERM → dark: idle, during start-up, under a flood of large frames, the largest config",
         lambda: signals.run(quick),
     )
     measure(

@@ -110,7 +110,14 @@ async def _bridge(
     lines = procs.read_records(record)
     end = next((r for r in reversed(lines) if r.get("end")), None)
     dark = float(end["t"]) - sent_wall if end is not None else float("nan")
-    return {"dark_s": dark, "exit_s": exited, "peak_rss_mb": round(peak, 1), "lines": len(lines)}
+    # returncode: 0 when it exited on its own, negative when terminate() had to kill it.
+    return {
+        "dark_s": dark,
+        "exit_s": exited,
+        "returncode": proc.returncode,
+        "peak_rss_mb": round(peak, 1),
+        "lines": len(lines),
+    }
 
 
 # -- PocketPaw: the status stream ---------------------------------------------------------

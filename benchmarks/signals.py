@@ -5,8 +5,11 @@
 moment its signal handlers are in (seen in ``/proc/<pid>/status``), during the heavy
 imports, and (c) while the simulator sends frames of thousands of sessions back to
 back (minimal sessions, so tens of thousands fit under the 2 MiB frame cap and every
-frame is parsed). Measured: signal → the record device's final ``"end"`` line (the
-device left dark), and signal → process exit. Budget: 1 s for both, whatever the load.
+frame is parsed), and (d) with the largest config accepted (``MAX_SOURCES`` sources,
+``MAX_DEVICES`` record devices) once every device shows something. Measured: signal →
+the record device's final ``"end"`` line (the device left dark; the last of them for
+(d)), and signal → process exit. Budget: 1 s for both, whatever the load (1.5 s to exit
+for (d)). The tests check only that the stop comes (a hang), never how fast.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from benchmarks import procs
 from benchmarks.report import Figure
+from bridge.infra.config import MAX_DEVICES, MAX_SOURCES
 from bridge.simulator import SimAgent, SimServer
 
 
@@ -96,6 +100,32 @@ async def _one(tmp: Path, when: str, sessions: int) -> tuple[float, float]:
     return dark, exited
 
 
+async def _largest(tmp: Path) -> tuple[float, float]:
+    """SIGTERM to a bridge of the largest config accepted, every device showing."""
+    async with SimServer(SimAgent(), debounce=0.0) as server:
+        text = "".join(
+            f'[[sources]]\ntype = "pocketpaw"\nname = "s{i}"\nurl = "{server.url}"\n'
+            for i in range(MAX_SOURCES)
+        )
+        records = [tmp / f"largest-{i}.jsonl" for i in range(MAX_DEVICES)]
+        text += "".join(procs.record_device(record) for record in records)
+        cfg = tmp / "largest.toml"
+        cfg.write_text(f'[bridge]\nlog_level = "warning"\n\n{text}', encoding="utf-8")
+        proc = await asyncio.create_subprocess_exec(
+            *procs.agentlight_command(), "run", "-c", str(cfg),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await _until(lambda: all(procs.read_records(r) for r in records), 60)
+        sent_wall, sent = time.time(), time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+        exited = time.monotonic() - sent
+    ends = [next((r for r in procs.read_records(p) if r.get("end")), None) for p in records]
+    lit = any(end is None for end in ends)
+    dark = float("nan") if lit else max(float(e["t"]) for e in ends if e) - sent_wall
+    return dark, exited
+
+
 async def _run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
     figures: list[Figure] = []
     details: dict[str, Any] = {}
@@ -115,6 +145,13 @@ async def _run(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
             figures.append(
                 Figure(f"stop_exit_{when}", f"SIGTERM → process exit, {label}", exited, "s", 1.0)
             )
+        dark, exited = await _largest(tmp)
+        details["largest"] = {"dark_s": dark, "exit_s": exited}
+        label = f"the largest config ({MAX_SOURCES} sources, {MAX_DEVICES} devices)"
+        figures += [
+            Figure("stop_dark_largest", f"SIGTERM → devices dark, {label}", dark, "s", 1.0),
+            Figure("stop_exit_largest", f"SIGTERM → process exit, {label}", exited, "s", 1.5),
+        ]
     return figures, details
 
 

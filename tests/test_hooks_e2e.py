@@ -299,20 +299,20 @@ async def test_agentlight_notify(tmp_path: Path) -> None:
         )
 
 
-def test_hook_without_a_bridge_is_silent_and_quick(tmp_path: Path) -> None:
+def test_hook_without_a_bridge_is_silent_and_exits(tmp_path: Path) -> None:
+    """How quick (200 ms) is a budget: ``python -m benchmarks --only hooks`` measures it.
+    Here the timeout only catches a hook that would hang an agent waiting on it."""
     payload = (FIXTURES / "claude" / "events" / "PreToolUse.json").read_bytes()
     run = tmp_path / "run"
     run.mkdir()
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "bridge", "hook", "claude"],
         input=payload,
         env=environ(run),
         capture_output=True,
+        timeout=10,
     )
-    took = time.monotonic() - started
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
-    assert took < 2.0  # the budget is 200 ms; a loaded test machine gets slack
     # nor with a stale discovery file (a bridge that was killed), nor a wrong agent name
     (run / "agentlight").mkdir()
     (run / "agentlight" / "api.json").write_text('{"url": "http://127.0.0.1:9", "pid": 999999}')
@@ -322,6 +322,7 @@ def test_hook_without_a_bridge_is_silent_and_quick(tmp_path: Path) -> None:
             input=payload,
             env=environ(run),
             capture_output=True,
+            timeout=10,
         )
         assert (done.returncode, done.stdout, done.stderr) == (0, b"", b""), argv
 

@@ -14,7 +14,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from bridge.sources.agp.sessions import WatchList
 from bridge.sources.pocketpaw.options import Options as PocketPawOptions
 from tests import test_service_reload
 from tests.agp_helpers import KEY, agp_server, keys, watching
+from tests.conftest import eventually
 from tests.guard import deadline, memory_cap
 from tests.test_service_reload import Bridge
 
@@ -245,13 +246,18 @@ def test_a_directory_lists_regular_files_only_and_at_most_max_entries(
 def test_the_source_reads_sessions_from_on_a_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read that takes a second (a slow mount) never holds the loop."""
+    """A read that does not end (a slow mount) never holds the loop: the read here
+    waits for the loop to let it go, which a read on the loop itself would wait for
+    in vain (an event, not a stopwatch on the loop's stalls)."""
     listing = tmp_path / "ids"
     listing.write_text("a\n")
     slow_check = WatchList.check
+    entered, released = threading.Event(), threading.Event()
+    held: list[bool] = []  # per read: whether it held the loop (waited out the 5 s)
 
     def slow(self: WatchList) -> bool:
-        time.sleep(1.0)
+        entered.set()
+        held.append(not released.wait(5))
         return slow_check(self)
 
     monkeypatch.setattr(WatchList, "check", slow)
@@ -260,13 +266,10 @@ def test_the_source_reads_sessions_from_on_a_thread(
         agp = SimAgp()
         agp.create("a", "running")
         async with agp_server(agp) as server, watching(server, sessions_from=str(listing)) as w:
-            loop = asyncio.get_running_loop()
-            worst, last, until = 0.0, loop.time(), loop.time() + 1.5
-            while loop.time() < until:
-                await asyncio.sleep(0.01)
-                worst, last = max(worst, loop.time() - last), loop.time()
-            assert worst < 0.2, f"the loop stalled {worst:.2f} s"
+            await eventually(entered.is_set, 5)
+            released.set()  # from the loop: it is free while the read goes on
             await w.rec.wait_for(lambda s: keys(s) == ["a"], within=5)
+        assert held and not any(held), held
 
     with deadline(20):
         asyncio.run(main())
@@ -301,19 +304,21 @@ async def test_a_reload_reads_the_config_off_the_loop(
     bridge: Bridge,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The read waits for the loop to let it go: on the loop itself it would wait in
+    vain (and say so), off it the loop is free to (an event, not a stopwatch)."""
     assert bridge.runtime.reloader is not None
     load = bridge.runtime.reloader._load
+    entered, released = threading.Event(), threading.Event()
+    held: list[bool] = []  # per read: whether it held the loop (waited out the 5 s)
 
     def slow() -> object:
-        time.sleep(1.0)
+        entered.set()
+        held.append(not released.wait(5))
         return load()
 
     monkeypatch.setattr(bridge.runtime.reloader, "_load", slow)
-    loop = asyncio.get_running_loop()
     reload = asyncio.create_task(bridge.runtime.reload())
-    worst, last = 0.0, loop.time()
-    while not reload.done():
-        await asyncio.sleep(0.01)
-        worst, last = max(worst, loop.time() - last), loop.time()
-    assert reload.result() is None
-    assert worst < 0.2, f"the loop stalled {worst:.2f} s"
+    await eventually(entered.is_set, 5)
+    released.set()  # from the loop: it is free while the read goes on
+    assert await asyncio.wait_for(reload, 10) is None
+    assert held == [False]

