@@ -195,17 +195,13 @@ def find(
         if not _trusted(path.parent):
             continue
         found = read(path)
-        if found is not None and alive(found.pid) and _same_start(found):
+        if (
+            found is not None
+            and alive(found.pid)
+            and local_api.started_as_recorded(found.pid, found.started)
+        ):
             return found
     return None
-
-
-def _same_start(found: Discovered) -> bool:
-    """False when the file's pid now names a process that started after the bridge."""
-    if found.started is None:
-        return True
-    now = local_api.process_started(found.pid)
-    return now is None or now == found.started
 
 
 __all__ = [

@@ -94,13 +94,16 @@ def same_process(pid: object, started: object) -> bool:
     """
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
-    if not _running(pid):
-        return False
-    if isinstance(started, int) and not isinstance(started, bool):
-        now = process_started(pid)
-        if now is not None and now != started:
-            return False
-    return True
+    return _running(pid) and started_as_recorded(pid, started)
+
+
+def started_as_recorded(pid: int, started: object) -> bool:
+    """False when process ``pid`` started at another time than ``started`` says (its pid
+    was reused); True when it did, or when either time is not known."""
+    if not isinstance(started, int) or isinstance(started, bool):
+        return True
+    now = process_started(pid)
+    return now is None or now == started
 
 
 def find_bridge() -> tuple[str, str | None] | None:
@@ -224,5 +227,6 @@ __all__ = [
     "process_started",
     "runtime_dir",
     "same_process",
+    "started_as_recorded",
     "trusted_dir",
 ]

@@ -11,6 +11,7 @@ raise for a server problem: publish a connection state instead), and set
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -67,6 +68,12 @@ class Source(ABC):
         because of ``detail``: "; " and the advice, or "" for none."""
         text = self.advise(SourceStatus(self.name, connection, None, detail))
         return f"; {text}" if text else ""
+
+    def warn_unreachable(self, log: logging.Logger, url: str, detail: str) -> None:
+        """The one warning of an episode in which the server at ``url`` cannot be
+        reached: what happened, then what to try (:meth:`advice`)."""
+        advice = self.advice(ConnectionState.DISCONNECTED, detail)
+        log.warning("%s: cannot reach %s: %s%s", self.name, url, detail, advice)
 
     @abstractmethod
     async def run(self) -> None:

@@ -584,13 +584,7 @@ class AgpSource(Source):
 
     def _disconnected(self, detail: str) -> None:
         if self._connection is not ConnectionState.DISCONNECTED:
-            log.warning(
-                "%s: cannot reach %s: %s%s",
-                self.name,
-                self.o.url,
-                detail,
-                self.advice(ConnectionState.DISCONNECTED, detail),
-            )
+            self.warn_unreachable(log, self.o.url, detail)
         self._set_connection(ConnectionState.DISCONNECTED, detail)
 
     def _set_connection(self, connection: ConnectionState, detail: str) -> None:

@@ -409,13 +409,7 @@ class PocketPawSource(Source):
                 where = "" if self.o.url in detail else f" from {self.o.url}"
                 log.warning("%s: %s%s (retrying with back-off)", self.name, detail, where)
             else:
-                log.warning(
-                    "%s: cannot reach %s: %s%s",
-                    self.name,
-                    self.o.url,
-                    detail,
-                    self.advice(ConnectionState.DISCONNECTED, detail),
-                )
+                self.warn_unreachable(log, self.o.url, detail)
         self._forget()
         self.publish(ConnectionState.DISCONNECTED, None, detail)
 
